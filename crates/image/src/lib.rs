@@ -1,1 +1,22 @@
-//! skiff image store
+//! skiff's image store: content-addressed blobs, layers, image records and
+//! references, and the archive formats (`docker save`/`load`, OCI layouts).
+//!
+//! Layout under the store root (ARCHITECTURE.md §On disk):
+//! `skiff.db` (metadata, SQLite), `blobs/sha256/<hex>` (configs and layer
+//! blobs as received), `layers/<chain-id>/` (unpacked layers, overlay format),
+//! `tmp/` (scratch), `containers/<id>/`.
+
+pub mod blob;
+pub mod compression;
+pub mod changes;
+pub mod config;
+pub mod db;
+pub mod digest;
+pub mod import;
+pub mod layer_scan;
+pub mod reference;
+pub mod store;
+
+pub use digest::Digest;
+pub use reference::Reference;
+pub use store::{Store, StoreError};

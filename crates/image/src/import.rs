@@ -1,0 +1,126 @@
+//! `docker import`: a tar stream (plain or compressed) becomes a one-layer image.
+//!
+//! Like Docker, the layer keeps the tar bytes as given (after decompression),
+//! so importing the same tar gives the same DiffID Docker gives. The config is
+//! what Docker's `image_import.go` writes: the `--change` run config, the
+//! message as comment, one history entry without `created_by`.
+
+use crate::blob::BlobError;
+use crate::changes::{apply_changes, ChangeError};
+use crate::compression::decompress;
+use crate::config::{format_time, ContainerConfig, History, ImageConfig, RootFs};
+use crate::layer_scan::{scan_layer, ScanError};
+use crate::reference::Reference;
+use crate::store::{Committed, LayerBlob, NewImage, NewLayer, Store, StoreError, MEDIA_TYPE_LAYER_TAR};
+use std::io::Read;
+
+/// Errors from `import`.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("import {source_name}: {reason}")]
+    Input { source_name: String, reason: String },
+    #[error("import {source_name}: {err}")]
+    Layer { source_name: String, err: ScanError },
+    #[error(transparent)]
+    Change(#[from] ChangeError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to import and how to describe it.
+pub struct ImportOptions {
+    /// Where the tar came from, as the user named it (`-` for stdin).
+    pub source_name: String,
+    pub changes: Vec<String>,
+    pub message: Option<String>,
+    pub tag: Option<Reference>,
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+/// The host platform as Go names it (`amd64`, `arm64`, ...).
+pub fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
+}
+
+impl ImportOptions {
+    pub fn new(source_name: &str) -> ImportOptions {
+        ImportOptions {
+            source_name: source_name.to_string(),
+            changes: Vec::new(),
+            message: None,
+            tag: None,
+            os: "linux".into(),
+            architecture: host_architecture().into(),
+            variant: None,
+        }
+    }
+}
+
+/// Imports a tar stream as a one-layer image.
+pub fn import(
+    store: &Store,
+    input: &mut dyn Read,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Committed, ImportError> {
+    // Validate the changes before reading anything.
+    let mut run_config = ContainerConfig::default();
+    apply_changes(&mut run_config, &opts.changes)?;
+    let input_err = |e: std::io::Error| ImportError::Input { source_name: opts.source_name.clone(), reason: e.to_string() };
+    let (_, mut plain) = decompress(input).map_err(input_err)?;
+    let mut w = store.blobs().writer()?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match plain.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(input_err(e)),
+        };
+        std::io::Write::write_all(&mut w, &buf[..n])
+            .map_err(|e| ImportError::Input { source_name: opts.source_name.clone(), reason: format!("writing layer: {e}") })?;
+        progress(n as u64);
+    }
+    let scan = scan_layer(w.file()).map_err(|err| ImportError::Layer { source_name: opts.source_name.clone(), err })?;
+    let layer = w.finish();
+    let now = format_time(&chrono::Utc::now());
+    let comment = opts.message.clone().unwrap_or_else(|| format!("Imported from {}", opts.source_name));
+    let cfg = ImageConfig {
+        architecture: opts.architecture.clone(),
+        comment: comment.clone(),
+        config: Some(run_config),
+        container_config: Some(ContainerConfig::default()),
+        created: Some(now.clone()),
+        history: vec![History { created: Some(now), comment: Some(comment), ..Default::default() }],
+        os: opts.os.clone(),
+        rootfs: RootFs { kind: "layers".into(), diff_ids: vec![layer.digest.clone()] },
+        variant: opts.variant.clone(),
+        ..Default::default()
+    };
+    let committed = store.commit_image(NewImage {
+        config: cfg.to_docker_bytes(),
+        layers: vec![NewLayer {
+            diff_id: layer.digest.clone(),
+            blob: LayerBlob::Staged(layer),
+            size: scan.size,
+            media_type: MEDIA_TYPE_LAYER_TAR.into(),
+        }],
+        tags: opts.tag.iter().cloned().collect(),
+        parent: None,
+        source: opts.source_name.clone(),
+    })?;
+    Ok(committed)
+}
