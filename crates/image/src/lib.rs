@@ -1,1 +1,3 @@
 //! skiff image store
+
+pub mod tarstream;
