@@ -7,8 +7,8 @@
 //! `tmp/` (scratch), `containers/<id>/`.
 
 pub mod blob;
-pub mod compression;
 pub mod changes;
+pub mod compression;
 pub mod config;
 pub mod db;
 pub mod digest;
@@ -16,6 +16,7 @@ pub mod import;
 pub mod layer_scan;
 pub mod reference;
 pub mod store;
+pub mod tarstream;
 
 pub use digest::Digest;
 pub use reference::Reference;
