@@ -79,7 +79,8 @@ pub fn import(
     // Validate the changes before reading anything.
     let mut run_config = ContainerConfig::default();
     apply_changes(&mut run_config, &opts.changes)?;
-    let input_err = |e: std::io::Error| ImportError::Input { source_name: opts.source_name.clone(), reason: e.to_string() };
+    let input_err =
+        |e: std::io::Error| ImportError::Input { source_name: opts.source_name.clone(), reason: e.to_string() };
     let (_, mut plain) = decompress(input).map_err(input_err)?;
     let mut w = store.blobs().writer()?;
     let mut buf = vec![0u8; 1 << 20];
@@ -90,14 +91,19 @@ pub fn import(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(input_err(e)),
         };
-        std::io::Write::write_all(&mut w, &buf[..n])
-            .map_err(|e| ImportError::Input { source_name: opts.source_name.clone(), reason: format!("writing layer: {e}") })?;
+        std::io::Write::write_all(&mut w, &buf[..n]).map_err(|e| ImportError::Input {
+            source_name: opts.source_name.clone(),
+            reason: format!("writing layer: {e}"),
+        })?;
         progress(n as u64);
     }
     let scan = scan_layer(w.file()).map_err(|err| ImportError::Layer { source_name: opts.source_name.clone(), err })?;
     let layer = w.finish();
     let now = format_time(&chrono::Utc::now());
-    let comment = opts.message.clone().unwrap_or_else(|| format!("Imported from {}", opts.source_name));
+    // Docker's CLI streams files as the request body, so the daemon names them `-` too;
+    // only URLs are named in the comment.
+    let shown = if opts.source_name.contains("://") { opts.source_name.as_str() } else { "-" };
+    let comment = opts.message.clone().unwrap_or_else(|| format!("Imported from {shown}"));
     let cfg = ImageConfig {
         architecture: opts.architecture.clone(),
         comment: comment.clone(),

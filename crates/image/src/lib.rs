@@ -8,6 +8,7 @@
 
 pub mod blob;
 pub mod changes;
+pub mod check;
 pub mod compression;
 pub mod config;
 pub mod db;

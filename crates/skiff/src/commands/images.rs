@@ -1,0 +1,266 @@
+//! `skiff images` / `image ls`: REPOSITORY TAG IMAGE ID CREATED SIZE.
+
+use super::{open_store, GlobalOpts};
+use crate::output::{table, units};
+use anyhow::bail;
+use clap::Args;
+use serde_json::{json, Value};
+use skiff_image::store::ImageRecord;
+use skiff_image::Reference;
+use std::collections::HashSet;
+
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided (dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE])
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Pretty-print images using a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Only list images of this repository[:tag]
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub repository: Option<String>,
+}
+
+/// Docker's glob match (`path.Match`): `*`, `?`, `[...]`, no separator crossing for `*`.
+pub fn glob_match(pattern: &str, s: &str) -> bool {
+    fn inner(p: &[char], s: &[char]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some('*') => (0..=s.len()).take_while(|&i| i == 0 || s[i - 1] != '/').any(|i| inner(&p[1..], &s[i..])),
+            Some('?') => !s.is_empty() && s[0] != '/' && inner(&p[1..], &s[1..]),
+            Some('[') => {
+                let Some(end) = p.iter().position(|&c| c == ']') else { return false };
+                if s.is_empty() {
+                    return false;
+                }
+                let class = &p[1..end];
+                let (neg, class) = match class.first() {
+                    Some('^') | Some('!') => (true, &class[1..]),
+                    _ => (false, class),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= s[0] && s[0] <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == s[0];
+                        i += 1;
+                    }
+                }
+                hit != neg && inner(&p[end + 1..], &s[1..])
+            }
+            Some(c) => !s.is_empty() && *c == s[0] && inner(&p[1..], &s[1..]),
+        }
+    }
+    inner(&pattern.chars().collect::<Vec<_>>(), &s.chars().collect::<Vec<_>>())
+}
+
+struct Filters {
+    dangling: Option<bool>,
+    references: Vec<String>,
+    before: Option<String>,
+    since: Option<String>,
+    labels: Vec<(String, Option<String>)>,
+}
+
+fn parse_filters(raw: &[String]) -> anyhow::Result<Filters> {
+    let mut f = Filters { dangling: None, references: vec![], before: None, since: None, labels: vec![] };
+    for r in raw {
+        let Some((k, v)) = r.split_once('=') else { bail!("bad format of filter (expected name=value): {r}") };
+        match k {
+            "dangling" => {
+                f.dangling = Some(match v.to_ascii_lowercase().as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => bail!("invalid filter 'dangling={v}'"),
+                })
+            }
+            "reference" => f.references.push(v.to_string()),
+            "before" => f.before = Some(v.to_string()),
+            "since" => f.since = Some(v.to_string()),
+            "label" => f.labels.push(match v.split_once('=') {
+                Some((a, b)) => (a.to_string(), Some(b.to_string())),
+                None => (v.to_string(), None),
+            }),
+            _ => bail!("invalid filter '{k}'"),
+        }
+    }
+    Ok(f)
+}
+
+fn reference_matches(pattern: &str, r: &Reference) -> bool {
+    let name = r.familiar_name();
+    let full = r.familiar();
+    glob_match(pattern, &name) || glob_match(pattern, &full)
+}
+
+pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
+    let mut filters = parse_filters(&a.filters)?;
+    if let Some(r) = &a.repository {
+        filters.references.push(r.clone());
+    }
+    let store = open_store(g)?;
+    let images = store.images()?;
+    let parents: HashSet<String> = images.iter().filter_map(|i| i.parent.as_ref().map(|p| p.to_string())).collect();
+    let created_of = |name: &str| -> anyhow::Result<Option<String>> { Ok(store.resolve(name)?.created) };
+    let before = filters.before.as_deref().map(created_of).transpose()?.flatten();
+    let since = filters.since.as_deref().map(created_of).transpose()?.flatten();
+    let now = chrono::Utc::now();
+    let mut rows: Vec<Value> = Vec::new();
+    for img in &images {
+        let untagged = img.tags.is_empty();
+        let has_children = parents.contains(&img.id.to_string());
+        // Intermediate images (untagged parents) only with -a.
+        if untagged && has_children && !a.all {
+            continue;
+        }
+        let dangling = untagged && img.digests.is_empty() || untagged && !has_children;
+        if let Some(want) = filters.dangling {
+            if want != (untagged && !has_children) {
+                continue;
+            }
+        }
+        if let Some(b) = &before {
+            if img.created.as_deref().unwrap_or("") >= b.as_str() {
+                continue;
+            }
+        }
+        if let Some(s) = &since {
+            if img.created.as_deref().unwrap_or("") <= s.as_str() {
+                continue;
+            }
+        }
+        if !filters.labels.is_empty() {
+            let cfg = store.config(&img.id)?;
+            let labels = cfg.config.and_then(|c| c.labels).unwrap_or_default();
+            let ok = filters.labels.iter().all(|(k, v)| match v {
+                Some(v) => labels.get(k) == Some(v),
+                None => labels.contains_key(k),
+            });
+            if !ok {
+                continue;
+            }
+        }
+        let _ = dangling;
+        for (repo, tag, digest) in image_rows(img, &filters.references) {
+            rows.push(row(img, &repo, &tag, &digest, a.no_trunc, now));
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if a.quiet {
+        let mut seen = HashSet::new();
+        for r in &rows {
+            let id = r["ID"].as_str().unwrap_or_default().to_string();
+            if seen.insert(id.clone()) {
+                use std::io::Write;
+                writeln!(out, "{id}")?;
+            }
+        }
+        return Ok(0);
+    }
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    table::render(&mut out, a.format.as_deref(), default, HEADERS, &rows)?;
+    Ok(0)
+}
+
+pub const HEADERS: &[(&str, &str)] = &[
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("VirtualSize", "VIRTUAL SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("Containers", "CONTAINERS"),
+];
+
+/// (repository, tag, digest) rows for one image, as Docker lists them.
+fn image_rows(img: &ImageRecord, patterns: &[String]) -> Vec<(String, String, String)> {
+    let keep = |r: &Reference| patterns.is_empty() || patterns.iter().any(|p| reference_matches(p, r));
+    let mut rows = Vec::new();
+    let digest_for = |repo: &str| {
+        img.digests
+            .iter()
+            .find(|d| d.familiar_name() == repo)
+            .and_then(|d| d.digest().map(|x| x.to_string()))
+            .unwrap_or_else(|| "<none>".into())
+    };
+    for t in img.tags.iter().filter(|t| keep(t)) {
+        let repo = t.familiar_name();
+        rows.push((repo.clone(), t.tag().unwrap_or("<none>").to_string(), digest_for(&repo)));
+    }
+    let tagged_repos: HashSet<String> = img.tags.iter().map(|t| t.familiar_name()).collect();
+    for d in img.digests.iter().filter(|d| keep(d)) {
+        if !tagged_repos.contains(&d.familiar_name()) {
+            rows.push((d.familiar_name(), "<none>".into(), d.digest().map(|x| x.to_string()).unwrap_or_default()));
+        }
+    }
+    if img.tags.is_empty() && img.digests.is_empty() && patterns.is_empty() {
+        rows.push(("<none>".into(), "<none>".into(), "<none>".into()));
+    }
+    rows
+}
+
+fn row(
+    img: &ImageRecord,
+    repo: &str,
+    tag: &str,
+    digest: &str,
+    no_trunc: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    let id = if no_trunc { img.id.to_string() } else { img.id.short().to_string() };
+    let created = img.created.as_deref().and_then(skiff_image::config::parse_time);
+    let since = created.map(|t| units::ago(t, now)).unwrap_or_else(|| "N/A".into());
+    let at = created.map(units::go_time_string).unwrap_or_default();
+    json!({
+        "Containers": "N/A",
+        "CreatedAt": at,
+        "CreatedSince": since,
+        "Digest": digest,
+        "ID": id,
+        "Repository": repo,
+        "SharedSize": "N/A",
+        "Size": units::human_size(img.size),
+        "Tag": tag,
+        "UniqueSize": "N/A",
+        "VirtualSize": units::human_size(img.size),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn glob_like_go_path_match() {
+        assert!(glob_match("busy*", "busybox"));
+        assert!(glob_match("busybox:*", "busybox:latest"));
+        assert!(!glob_match("busy*", "library/busybox"));
+        assert!(glob_match("b?sybox", "busybox"));
+        assert!(glob_match("[a-c]usybox", "busybox"));
+        assert!(!glob_match("redis", "busybox"));
+    }
+}

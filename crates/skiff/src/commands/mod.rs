@@ -1,0 +1,165 @@
+//! Command-line parsing (Docker's flags) and dispatch, one file per command.
+
+mod history;
+mod images;
+mod import;
+mod info;
+mod inspect;
+
+mod rmi;
+
+mod system;
+mod tag;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use skiff_image::Store;
+use std::path::PathBuf;
+
+/// Options every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalOpts {
+    /// Root of the image and container store
+    #[arg(long, global = true, env = "SKIFF_ROOT", default_value = "/var/lib/skiff", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+    #[arg(short = 'l', long, global = true, default_value = "warn", value_name = "LEVEL")]
+    pub log_level: String,
+    /// Enable debug mode
+    #[arg(short = 'D', long, global = true)]
+    pub debug: bool,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "skiff",
+    version,
+    about = "A daemonless, Docker-compatible container engine",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Import the contents from a tarball to create a filesystem image
+    Import(import::ImportArgs),
+    /// List images
+    #[command(visible_alias = "image-ls")]
+    Images(images::ImagesArgs),
+    /// Show the history of an image
+    History(history::HistoryArgs),
+    /// Return low-level information on skiff objects
+    Inspect(inspect::InspectArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(tag::TagArgs),
+    /// Remove one or more images
+    Rmi(rmi::RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+
+    /// Load an image from a tar archive or STDIN
+
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage skiff
+    #[command(subcommand)]
+    System(SystemCommand),
+    /// Display system-wide information
+    Info(info::InfoArgs),
+    /// Show the skiff version information
+    Version(info::VersionArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// List images
+    #[command(visible_alias = "list", name = "ls")]
+    Ls(images::ImagesArgs),
+    /// Show the history of an image
+    History(history::HistoryArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(import::ImportArgs),
+    /// Display detailed information on one or more images
+    Inspect(inspect::InspectArgs),
+    /// Load an image from a tar archive or STDIN
+
+    /// Remove unused images
+    Prune(rmi::PruneArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove", name = "rm")]
+    Rm(rmi::RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(tag::TagArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Show skiff disk usage
+    Df(system::DfArgs),
+    /// Re-verify every blob digest and reference in the store
+    Check(system::CheckArgs),
+    /// Display system-wide information
+    Info(info::InfoArgs),
+    /// Remove unused data
+    Prune(rmi::PruneArgs),
+}
+
+/// Sets up tracing from `--log-level` / `-D`.
+pub fn init_logging(g: &GlobalOpts) {
+    let level = if g.debug { "debug" } else { g.log_level.as_str() };
+    let level = if level == "fatal" { "error" } else { level };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("skiff={level},skiff_image={level}")))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+/// Opens the store named by `--root`.
+pub fn open_store(g: &GlobalOpts) -> anyhow::Result<Store> {
+    Store::open(&g.root).with_context(|| format!("opening store {}", g.root.display()))
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(g, a),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(g, a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => history::run(g, a),
+        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => inspect::run(g, a),
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(g, a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(g, a),
+        Command::Image(ImageCommand::Prune(a)) => rmi::prune(g, a),
+
+        Command::System(SystemCommand::Df(a)) => system::df(g, a),
+        Command::System(SystemCommand::Check(a)) => system::check(g, a),
+        Command::System(SystemCommand::Prune(a)) => rmi::prune(g, a),
+        Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::info(g, a),
+        Command::Version(a) => info::version(g, a),
+    }
+}
+
+/// The message printed after `Error: `: the whole cause chain, outermost first.
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for c in e.chain() {
+        let s = c.to_string();
+        if parts.last().is_none_or(|p| !p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+/// Exit status for a failed command (Docker's CLI exits 1 on daemon errors).
+pub fn exit_code(_e: &anyhow::Error) -> u8 {
+    1
+}

@@ -1,0 +1,85 @@
+//! `skiff rmi` / `image rm` and `image prune`.
+
+use super::{open_store, GlobalOpts};
+use crate::output::units::human_size;
+use clap::Args;
+use skiff_image::store::RemoveEvent;
+use std::io::{BufRead, IsTerminal, Write};
+
+#[derive(Args, Debug)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short, long)]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long)]
+    pub no_prune: bool,
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+fn print_events(events: &[RemoveEvent], lower: bool) {
+    let mut out = std::io::stdout().lock();
+    for e in events {
+        let line = match e {
+            RemoveEvent::Untagged(r) => format!("{}: {r}", if lower { "untagged" } else { "Untagged" }),
+            RemoveEvent::Deleted(d) => format!("{}: {d}", if lower { "deleted" } else { "Deleted" }),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+pub fn run(g: &GlobalOpts, a: RmiArgs) -> anyhow::Result<u8> {
+    let store = open_store(g)?;
+    let mut failed = false;
+    for name in &a.images {
+        match store.remove(name, a.force) {
+            Ok(events) => print_events(&events, false),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+pub fn prune(g: &GlobalOpts, a: PruneArgs) -> anyhow::Result<u8> {
+    if !a.force {
+        let warning = if a.all {
+            "WARNING! This will remove all images without at least one container associated to them."
+        } else {
+            "WARNING! This will remove all dangling images."
+        };
+        eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+        let stdin = std::io::stdin();
+        let mut answer = String::new();
+        if !stdin.is_terminal() && stdin.lock().read_line(&mut answer).unwrap_or(0) == 0 {
+            eprintln!();
+        } else if stdin.is_terminal() {
+            let _ = stdin.lock().read_line(&mut answer);
+        }
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let store = open_store(g)?;
+    let (events, reclaimed) = store.prune(a.all)?;
+    if !events.is_empty() {
+        println!("Deleted Images:");
+        print_events(&events, true);
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(reclaimed));
+    Ok(0)
+}
