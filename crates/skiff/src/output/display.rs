@@ -53,6 +53,10 @@ pub fn ellipsis(s: &str, max_width: usize) -> String {
         width += w;
         out.push(c);
     }
+    if out.is_empty() {
+        // Docker finds no cut point when even the first character is too wide
+        return s.to_string();
+    }
     out.push('…');
     out
 }
@@ -80,5 +84,6 @@ mod tests {
         assert_eq!(ellipsis("abcdef", 0), "");
         // wide characters count twice
         assert_eq!(ellipsis("日本語テキスト", 7), "日本語…");
+        assert_eq!(ellipsis("日本", 2), "日本");
     }
 }

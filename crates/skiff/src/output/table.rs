@@ -103,11 +103,45 @@ pub fn render(
     headers: &[(&str, &str)],
     rows: &[Value],
 ) -> Result<(), RenderError> {
+    render_rows(out, format, default_table, headers, rows, None)
+}
+
+/// Like [`render`], but the rows stand for the Go type `context_type` (for example
+/// `*formatter.imageContext`): a field that is not in a row fails like Docker does
+/// (`can't evaluate field Foo in type *formatter.imageContext`) instead of printing
+/// `<no value>`.
+pub fn render_strict(
+    out: &mut dyn Write,
+    format: Option<&str>,
+    default_table: &str,
+    headers: &[(&str, &str)],
+    rows: &[Value],
+    context_type: &'static str,
+) -> Result<(), RenderError> {
+    render_rows(
+        out,
+        format,
+        default_table,
+        headers,
+        rows,
+        Some(context_type),
+    )
+}
+
+fn render_rows(
+    out: &mut dyn Write,
+    format: Option<&str>,
+    default_table: &str,
+    headers: &[(&str, &str)],
+    rows: &[Value],
+    context_type: Option<&'static str>,
+) -> Result<(), RenderError> {
     let resolved = resolve_format(format, default_table);
     let tmpl = Template::parse(&resolved.template)?;
     let row_opts = ExecOptions {
         header: false,
         dot_is_context: true,
+        context_type,
     };
     let mut body = String::new();
     for row in rows {
@@ -128,6 +162,7 @@ pub fn render(
     let header_opts = ExecOptions {
         header: true,
         dot_is_context: true,
+        context_type: None,
     };
     // Docker ignores header errors and keeps whatever was printed before the failure.
     let _ = tmpl.execute_into(&mut header, &header_data, header_opts);
@@ -308,6 +343,38 @@ af2583f835ca   2 minutes ago   /bin/sh -c #(nop)  CMD [\"world\"]   0B
             .to_string()
             .starts_with("template parsing error: template: :1:2: executing"));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn strict_rows_reject_unknown_fields_like_docker_structs() {
+        let mut out = Vec::new();
+        let err = render_strict(
+            &mut out,
+            Some("{{.ID}} {{.Foo}}"),
+            IMAGES_TABLE,
+            IMAGES_HEADERS,
+            &images(),
+            "*formatter.imageContext",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"template parsing error: template: :1:10: executing "" at <.Foo>: can't evaluate field Foo in type *formatter.imageContext"#
+        );
+        assert!(out.is_empty());
+        render_strict(
+            &mut out,
+            Some("{{.ID}}"),
+            IMAGES_TABLE,
+            IMAGES_HEADERS,
+            &images(),
+            "*formatter.imageContext",
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "af2583f835ca\nb8fec42fe388\n"
+        );
     }
 
     #[test]

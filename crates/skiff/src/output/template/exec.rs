@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::funcs::{call, truth, CallCtx};
 use super::parse::{Branch, Command, Node, Operand, Pipe, Term};
 use super::printf::{format_v, type_name};
+use super::ExecOptions;
 
 /// A value during execution: borrowed from the data, computed, or Go's invalid value
 /// (a missing map key), which prints as `<no value>`.
@@ -49,25 +50,18 @@ pub(crate) struct State<'a, 'o> {
     root: &'a Value,
     vars: Vec<(String, Val<'a>)>,
     out: &'o mut String,
-    header: bool,
-    root_is_context: bool,
+    opts: ExecOptions,
 }
 
 type Res<T> = Result<T, ExecError>;
 
 impl<'a, 'o> State<'a, 'o> {
-    pub(crate) fn new(
-        root: &'a Value,
-        out: &'o mut String,
-        header: bool,
-        root_is_context: bool,
-    ) -> Self {
+    pub(crate) fn new(root: &'a Value, out: &'o mut String, opts: ExecOptions) -> Self {
         State {
             root,
             vars: vec![("$".to_string(), Val::Ref(root))],
             out,
-            header,
-            root_is_context,
+            opts,
         }
     }
 
@@ -290,8 +284,8 @@ impl<'a, 'o> State<'a, 'o> {
             vals.push(f.to_value());
         }
         let ctx = CallCtx {
-            header: self.header,
-            root_is_context: self.root_is_context,
+            header: self.opts.header,
+            root_is_context: self.opts.dot_is_context,
         };
         call(name, vals, first_is_root, &ctx)
             .map(Val::Own)
@@ -351,7 +345,16 @@ impl<'a, 'o> State<'a, 'o> {
         };
         match recv {
             Val::Invalid => Ok(Val::Invalid),
-            Val::Ref(Value::Object(m)) => Ok(m.get(name).map_or(Val::Invalid, Val::Ref)),
+            Val::Ref(Value::Object(m)) => match m.get(name) {
+                Some(v) => Ok(Val::Ref(v)),
+                None => match self.opts.context_type {
+                    // a formatter context is a Go struct: unknown fields are errors
+                    Some(ty) if self.root.as_object().is_some_and(|r| std::ptr::eq(r, m)) => {
+                        Err(self.err(op, format!("can't evaluate field {name} in type {ty}")))
+                    }
+                    _ => Ok(Val::Invalid),
+                },
+            },
             Val::Own(Value::Object(mut m)) => Ok(m.remove(name).map_or(Val::Invalid, Val::Own)),
             Val::Ref(other) => Err(bad(other)),
             Val::Own(other) => Err(bad(&other)),

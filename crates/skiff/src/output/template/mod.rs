@@ -81,6 +81,10 @@ pub struct ExecOptions {
     /// `{{json .}}` of it prints a Go map — sorted keys, `<>&` escaped as `\u003c`... —
     /// while `{{json .Field}}` keeps Docker's unescaped `json` function.
     pub dot_is_context: bool,
+    /// When set, the data is a Go struct of this type (`*formatter.imageContext`): a field
+    /// missing from the root object is an error naming the type, as in Docker, instead of
+    /// `<no value>`. Nested objects keep map semantics.
+    pub context_type: Option<&'static str>,
 }
 
 /// A parsed template.
@@ -129,7 +133,7 @@ impl Template {
         data: &Value,
         opts: ExecOptions,
     ) -> Result<(), TemplateError> {
-        let mut state = exec::State::new(data, out, opts.header, opts.dot_is_context);
+        let mut state = exec::State::new(data, out, opts);
         state.run(&self.nodes).map_err(|e| {
             let before = &self.src[..e.pos.min(self.src.len())];
             let line = 1 + before.matches('\n').count();

@@ -321,3 +321,35 @@ fn header_functions_leave_column_names_alone() {
     t.execute_into(&mut out, &header, opts).unwrap();
     assert_eq!(out, "NAMES|CONTAINER ID|CONTAINER ID| CONTAINER ID |CONT");
 }
+
+#[test]
+fn spacing_parentheses_and_chains() {
+    let d = image();
+    assert_eq!(run("{{ .Id }}", &d), "sha256:af2583f835ca");
+    assert_eq!(run("{{(index .RepoTags 0)}}", &d), "features:1.0");
+    assert_eq!(run("{{ (.Config).User }}", &d), "1000:1000");
+    assert_eq!(run("{{$.Config.User}}", &d), "1000:1000");
+    assert_eq!(
+        run(r#"{{ .Id | printf "%s!" }}"#, &d),
+        "sha256:af2583f835ca!"
+    );
+    assert_eq!(
+        run(r#"{{printf "%s" (.Id | upper)}}"#, &d),
+        "SHA256:AF2583F835CA"
+    );
+    assert_eq!(run("{{if not .Empty}}yes{{end}}", &d), "yes");
+    assert_eq!(run("{{ if .Empty }}a{{ else }}b{{ end }}", &d), "b");
+    assert_eq!(
+        run(
+            "{{- if .Empty -}}\n a \n{{- else -}}\n b \n{{- end -}}\n",
+            &d
+        ),
+        "b"
+    );
+    assert_eq!(
+        run("{{range .}}<{{.}}>{{end}}", &json!(["x", "y"])),
+        "<x><y>"
+    );
+    assert_eq!(run("{{len (split \"a:b:c\" \":\")}}", &d), "3");
+    assert_eq!(run("{{with $x := \"v\"}}{{$x}}{{.}}{{end}}", &d), "vv");
+}
