@@ -1,3 +1,4 @@
 //! skiff image store
 
 pub mod tarstream;
+pub mod unpack;
