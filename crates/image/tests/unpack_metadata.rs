@@ -266,6 +266,8 @@ fn whiteouts_delete_lower_entries_recursively_but_not_this_layers() {
         E::File("same", b"upper", 0o644),
         E::File(".wh.same", b"", 0o644),
         E::File(".wh..wh.plnk", b"", 0o644),
+        E::Dir(".wh..wh.plnk/", 0o700),
+        E::File(".wh..wh.plnk/1234.5678", b"aufs", 0o644),
     ]);
     sb.apply(&[lower, upper], WhiteoutMode::Apply).unwrap();
     let mut names = walk(&sb.dest);

@@ -69,7 +69,12 @@ pub fn open_or_create_dir_in_root(root: BorrowedFd<'_>, path: &[u8]) -> Result<O
             Ok(fd) => fd,
             Err(Errno::NOENT) => {
                 match rfs::mkdirat(&cur, os(comp), Mode::from_raw_mode(0o755)) {
-                    Ok(()) | Err(Errno::EXIST) => {}
+                    // Just created by us in a verified parent, so `comp` is no symlink: set the
+                    // mode explicitly, whatever the umask.
+                    Ok(()) => {
+                        rfs::chmodat(&cur, os(comp), Mode::from_raw_mode(0o755), AtFlags::empty())?
+                    }
+                    Err(Errno::EXIST) => {}
                     Err(e) => return Err(e),
                 }
                 open_dir_in_root(root, prefix)?

@@ -158,6 +158,24 @@ fn fs_err(path: &str, op: &'static str, e: Errno) -> UnpackError {
     }
 }
 
+/// A failed read of entry data: the stream's own error (e.g. truncation) when that is the cause.
+fn read_err(path: &str, source: io::Error) -> UnpackError {
+    if source.get_ref().is_some_and(|e| e.is::<TarStreamError>()) {
+        let inner = source.into_inner().expect("checked above");
+        return match inner.downcast::<TarStreamError>() {
+            Ok(tar) => UnpackError::Tar(*tar),
+            Err(other) => UnpackError::Read {
+                path: path.to_string(),
+                source: io::Error::other(other),
+            },
+        };
+    }
+    UnpackError::Read {
+        path: path.to_string(),
+        source,
+    }
+}
+
 fn io_err(path: &str, op: &'static str, e: io::Error) -> UnpackError {
     match e.raw_os_error() {
         Some(code) => fs_err(path, op, Errno::from_raw_os_error(code)),
@@ -265,6 +283,14 @@ impl LayerUnpacker {
             return self.apply_root_dir(&meta);
         }
         let (parent, name) = names::split(&path);
+        // Entries under a `.wh..wh.` directory (AUFS's hardlink store `.wh..wh.plnk`) are
+        // whiteout metadata too.
+        if parent
+            .split(|b| *b == b'/')
+            .any(|c| c.starts_with(names::WHITEOUT_META_PREFIX))
+        {
+            return Ok(());
+        }
         match names::whiteout(name) {
             Whiteout::None => {}
             Whiteout::Meta => return Ok(()),
@@ -356,8 +382,9 @@ impl LayerUnpacker {
             None => Ok(false),
             Some(st) if fsops::is_dir(&st) && dir_ok => Ok(true),
             Some(st) => {
+                // The cached parent's path may have led through what is removed here.
+                self.invalidate_parent();
                 if fsops::is_dir(&st) {
-                    self.invalidate_parent();
                     fsops::remove_all_at(dir, name)
                         .map_err(|e| fs_err(&m.display, "removing existing directory", e))?;
                 } else {
@@ -443,12 +470,7 @@ impl LayerUnpacker {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(UnpackError::Read {
-                        path: m.display.clone(),
-                        source,
-                    })
-                }
+                Err(source) => return Err(read_err(&m.display, source)),
             };
             file.write_all(&self.buf[..n])
                 .map_err(|e| io_err(&m.display, "write", e))?;
