@@ -16,19 +16,23 @@
 //! directory, delete it on failure and rename it into place on success. Nothing is fsync-ed here;
 //! the store syncs the filesystem once per layer.
 
+mod error;
 mod fsops;
 mod names;
+mod whiteout;
+
+pub use error::UnpackError;
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rustix::fs::{self as rfs, AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
-use crate::tarstream::{EntryKind, TarEntry, TarStream, TarStreamError};
+use crate::tarstream::{EntryKind, TarEntry, TarStream};
 use fsops::{ioe, os};
 use names::Whiteout;
 
@@ -74,118 +78,7 @@ pub struct UnpackStats {
     pub bytes: u64,
 }
 
-/// Why an unpack failed; every variant names the entry (or destination) concerned.
-#[derive(Debug, thiserror::Error)]
-pub enum UnpackError {
-    /// The destination directory could not be opened.
-    #[error("opening unpack destination {path}: {source}")]
-    Dest {
-        /// The destination.
-        path: PathBuf,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// The tar stream itself is malformed or truncated.
-    #[error(transparent)]
-    Tar(#[from] TarStreamError),
-    /// A name that escapes the destination after cleaning, or a non-directory at the root.
-    #[error("invalid entry name {name:?}")]
-    InvalidName {
-        /// The entry's path as stored.
-        name: String,
-    },
-    /// A hardlink whose target escapes the destination or is empty.
-    #[error("entry {path}: invalid hardlink target {target:?}")]
-    InvalidHardlinkTarget {
-        /// The entry's path.
-        path: String,
-        /// The link target as stored.
-        target: String,
-    },
-    /// A whiteout naming `.` or `..`.
-    #[error("invalid whiteout {path:?}: it names the directory itself or its parent")]
-    InvalidWhiteout {
-        /// The entry's path.
-        path: String,
-    },
-    /// The layer's files exceed [`UnpackOptions::max_bytes`].
-    #[error("entry {path}: layer exceeds the limit of {limit} bytes")]
-    TooLarge {
-        /// The entry being written.
-        path: String,
-        /// The limit.
-        limit: u64,
-    },
-    /// The filesystem is full (or the quota is exhausted).
-    #[error("entry {path}: no space left on device")]
-    NoSpace {
-        /// The entry being written.
-        path: String,
-    },
-    /// Reading the entry's data failed (including a truncated archive).
-    #[error("entry {path}: reading data: {source}")]
-    Read {
-        /// The entry's path.
-        path: String,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// A filesystem operation failed.
-    #[error("entry {path}: {op}: {source}")]
-    Io {
-        /// The entry's path.
-        path: String,
-        /// What was being done.
-        op: &'static str,
-        /// The underlying error.
-        source: io::Error,
-    },
-}
-
-type Result<T> = std::result::Result<T, UnpackError>;
-
-/// Maps an errno to [`UnpackError`], turning ENOSPC/EDQUOT into [`UnpackError::NoSpace`].
-fn fs_err(path: &str, op: &'static str, e: Errno) -> UnpackError {
-    if e == Errno::NOSPC || e == Errno::DQUOT {
-        return UnpackError::NoSpace {
-            path: path.to_string(),
-        };
-    }
-    UnpackError::Io {
-        path: path.to_string(),
-        op,
-        source: ioe(e),
-    }
-}
-
-/// A failed read of entry data: the stream's own error (e.g. truncation) when that is the cause.
-fn read_err(path: &str, source: io::Error) -> UnpackError {
-    if source.get_ref().is_some_and(|e| e.is::<TarStreamError>()) {
-        let inner = source.into_inner().expect("checked above");
-        return match inner.downcast::<TarStreamError>() {
-            Ok(tar) => UnpackError::Tar(*tar),
-            Err(other) => UnpackError::Read {
-                path: path.to_string(),
-                source: io::Error::other(other),
-            },
-        };
-    }
-    UnpackError::Read {
-        path: path.to_string(),
-        source,
-    }
-}
-
-fn io_err(path: &str, op: &'static str, e: io::Error) -> UnpackError {
-    match e.raw_os_error() {
-        Some(code) => fs_err(path, op, Errno::from_raw_os_error(code)),
-        None => UnpackError::Io {
-            path: path.to_string(),
-            op,
-            source: e,
-        },
-    }
-}
+use error::{fs_err, io_err, read_err, Result};
 
 /// Applies `reader`, an uncompressed layer tar, onto `dest` (an existing directory).
 ///
@@ -604,93 +497,6 @@ impl LayerUnpacker {
         }
         rfs::utimensat(pfd, os(name), &m.times, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| fs_err(&m.display, "set mtime", e))?;
-        Ok(())
-    }
-
-    /// `.wh.NAME` in `parent`.
-    fn whiteout(&mut self, parent: &[u8], target: &[u8], m: &Meta) -> Result<()> {
-        match self.opts.whiteouts {
-            WhiteoutMode::Overlay => {
-                let pfd = self.take_parent(parent, &m.display)?;
-                let res = self.make_node(
-                    pfd.as_fd(),
-                    target,
-                    FileType::CharacterDevice,
-                    0,
-                    &Meta {
-                        mode: 0,
-                        xattrs: Vec::new(),
-                        display: m.display.clone(),
-                        uid: m.uid,
-                        gid: m.gid,
-                        times: m.times.clone(),
-                    },
-                );
-                self.put_parent(parent, pfd);
-                res.map(|_| ())
-            }
-            WhiteoutMode::Apply => {
-                // Whiteouts hide lower layers only: never delete what this layer wrote.
-                if self.touched.contains(&names::join(parent, target)) {
-                    return Ok(());
-                }
-                let pfd = match fsops::open_dir_in_root(self.root.as_fd(), parent) {
-                    Ok(fd) => fd,
-                    Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(()),
-                    Err(e) => return Err(fs_err(&m.display, "opening whiteout directory", e)),
-                };
-                self.invalidate_parent();
-                fsops::remove_all_at(pfd.as_fd(), target)
-                    .map_err(|e| fs_err(&m.display, "removing whited-out entry", e))
-            }
-        }
-    }
-
-    /// `.wh..wh..opq` in `parent`.
-    fn opaque(&mut self, parent: &[u8], m: &Meta) -> Result<()> {
-        match self.opts.whiteouts {
-            WhiteoutMode::Overlay => {
-                fsops::open_or_create_dir_in_root(self.root.as_fd(), parent)
-                    .map_err(|e| fs_err(&m.display, "opening opaque directory", e))?;
-                let fd = fsops::open_dir_rdonly_in_root(self.root.as_fd(), parent)
-                    .map_err(|e| fs_err(&m.display, "opening opaque directory", e))?;
-                rfs::fsetxattr(&fd, OPAQUE_XATTR, b"y", rfs::XattrFlags::empty())
-                    .map_err(|e| fs_err(&m.display, "setting opaque xattr", e))
-            }
-            WhiteoutMode::Apply => {
-                let fd = match fsops::open_dir_rdonly_in_root(self.root.as_fd(), parent) {
-                    Ok(fd) => fd,
-                    Err(Errno::NOENT) | Err(Errno::NOTDIR) | Err(Errno::LOOP) => return Ok(()),
-                    Err(e) => return Err(fs_err(&m.display, "opening opaque directory", e)),
-                };
-                self.invalidate_parent();
-                self.prune(fd.as_fd(), parent)
-                    .map_err(|e| fs_err(&m.display, "emptying opaque directory", e))
-            }
-        }
-    }
-
-    /// Removes everything under `dir` (at cleaned `path`) that this layer did not write.
-    fn prune(&self, dir: BorrowedFd<'_>, path: &[u8]) -> std::result::Result<(), Errno> {
-        for child in fsops::list_dir(dir)? {
-            let cpath = names::join(path, &child);
-            if !self.touched.contains(&cpath) {
-                fsops::remove_all_at(dir, &child)?;
-                continue;
-            }
-            match fsops::lstat_at(dir, &child)? {
-                Some(st) if fsops::is_dir(&st) => {
-                    let sub = rfs::openat(
-                        dir,
-                        os(&child),
-                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )?;
-                    self.prune(sub.as_fd(), &cpath)?;
-                }
-                _ => {}
-            }
-        }
         Ok(())
     }
 
