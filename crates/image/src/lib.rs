@@ -18,6 +18,7 @@ pub mod layer_scan;
 pub mod reference;
 pub mod store;
 pub mod tarstream;
+pub mod unpack;
 
 pub use digest::Digest;
 pub use reference::Reference;
