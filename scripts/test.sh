@@ -2,7 +2,8 @@
 # The whole test suite, in one command, on a fresh machine of this kind, as root (CI runs it via .ci/run):
 #
 #   scripts/test.sh                         install test deps (apt), fmt check, clippy, build, cargo test,
-#                                           a lint of the shell scripts, then the seed walkthrough (scripts/demo.sh)
+#                                           a lint of the shell scripts, the bench harness's unit tests, then
+#                                           the seed walkthrough (scripts/demo.sh)
 #   SKIFF_WITH_PEERS=1 scripts/test.sh      first start the real peers (../shared/tools/peers-up: Docker,
 #                                           Podman, a registry), so the comparison tests run instead of skipping
 #   SKIFF_TEST_DEMO=0 scripts/test.sh       leave out the demo step
@@ -64,6 +65,7 @@ step "build" cargo build --workspace --all-targets
 step "cargo test" cargo test --workspace
 mapfile -t scripts < <(shell_scripts)
 step "shellcheck" shellcheck -x "${scripts[@]}"
+step "bench harness" python3 -B -m unittest bench/test_harness.py
 if [[ ${SKIFF_TEST_DEMO:-1} != 0 ]]; then
   # The seed walkthrough end to end, with the debug binary cargo test just built (no release build needed).
   step "demo" env SKIFF="$repo/target/debug/skiff" SKIFF_ROOT= scripts/demo.sh
