@@ -28,12 +28,24 @@ ensure_apt_packages() {
   [[ $(id -u) -eq 0 ]] || die "need root to install ${missing[*]} (apt-get)"
   if ((apt_updated == 0)); then
     say "apt-get update (missing: ${missing[*]})"
-    apt-get update -qq >/dev/null || die "apt-get update failed"
+    apt-get "${apt_options[@]}" update -qq >/dev/null || die "apt-get update failed"
     apt_updated=1
   fi
   say "apt-get install ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-    die "apt-get install ${missing[*]} failed"
+  if ! apt_install "${missing[@]}"; then
+    # A package list replaced by a concurrent update makes install fail with "can't find a source to
+    # download version": refresh the lists once more and retry once.
+    say "apt-get install failed; refreshing the package lists and retrying once"
+    apt-get "${apt_options[@]}" update -qq >/dev/null || die "apt-get update failed"
+    apt_install "${missing[@]}" || die "apt-get install ${missing[*]} failed"
+  fi
+}
+
+# Wait for another apt or dpkg to let go of its lock instead of failing at once.
+apt_options=(-o DPkg::Lock::Timeout=300)
+
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get "${apt_options[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # is_static_binary FILE: true when FILE is an executable that needs no dynamic loader.
@@ -63,7 +75,7 @@ skiff_binary() {
   command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain or set SKIFF=/path/to/skiff"
   say "cargo build --release -p skiff"
   (cd "$repo" && cargo build --release -p skiff --quiet) >&2 || die "cargo build --release failed"
-  printf '%s\n' "$repo/target/release/skiff"
+  printf '%s\n' "${CARGO_TARGET_DIR:-$repo/target}/release/skiff"
 }
 
 # peer_docker_alive: true when the peer Docker daemon started by ../shared/tools/peers-up answers.

@@ -68,7 +68,7 @@ step "shellcheck" shellcheck -x "${scripts[@]}"
 step "bench harness" python3 -B -m unittest bench/test_harness.py
 if [[ ${SKIFF_TEST_DEMO:-1} != 0 ]]; then
   # The seed walkthrough end to end, with the debug binary cargo test just built (no release build needed).
-  step "demo" env SKIFF="$repo/target/debug/skiff" SKIFF_ROOT= scripts/demo.sh
+  step "demo" env SKIFF="${CARGO_TARGET_DIR:-$repo/target}/debug/skiff" SKIFF_ROOT= scripts/demo.sh
 fi
 
 printf '\n'
