@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The whole test suite, in one command, on a fresh machine of this kind, as root (CI runs it via .ci/run):
+#
+#   scripts/test.sh                         install test deps (apt), fmt check, clippy, build, cargo test,
+#                                           a lint of the shell scripts, the bench harness's unit tests, then
+#                                           the seed walkthrough (scripts/demo.sh)
+#   SKIFF_WITH_PEERS=1 scripts/test.sh      first start the real peers (../shared/tools/peers-up: Docker,
+#                                           Podman, a registry), so the comparison tests run instead of skipping
+#   SKIFF_TEST_DEMO=0 scripts/test.sh       leave out the demo step
+#
+# Every step runs even when an earlier one failed; the summary at the end lists each step's result and the
+# exit status is non-zero if any failed. Docker is never required: tests that compare with real Docker look
+# for the peer daemon at DOCKER_HOST=unix:///run/peer-docker.sock and skip, saying so, when it is not alive.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$repo"
+
+# Debian packages the tests need. Add to this list (e.g. docker-registry for the registry tests).
+test_apt_packages=(busybox-static shellcheck)
+
+[[ $(id -u) -eq 0 ]] || die "scripts/test.sh runs as root (tests mount, unpack device nodes and chown)"
+
+ensure_apt_packages "${test_apt_packages[@]}"
+ensure_static_busybox
+
+if [[ ${SKIFF_WITH_PEERS:-0} == 1 ]]; then
+  peers_up=$repo/../shared/tools/peers-up
+  [[ -x $peers_up ]] || die "SKIFF_WITH_PEERS=1 but $peers_up is missing"
+  say "starting the peers: $peers_up"
+  "$peers_up" || die "peers-up failed"
+fi
+if peer_docker_alive; then
+  export DOCKER_HOST=${DOCKER_HOST:-unix:///run/peer-docker.sock}
+  say "peer Docker is alive at unix:///run/peer-docker.sock: comparison tests will run"
+else
+  say "peer Docker is not running: tests that compare with Docker will skip (start it: SKIFF_WITH_PEERS=1 $0)"
+fi
+
+results=()
+failed=0
+# step NAME CMD...: run one step, record its result, keep going on failure.
+step() {
+  local name=$1 start rc=0
+  shift
+  say "$name: $*"
+  start=$SECONDS
+  "$@" || rc=$?
+  if ((rc == 0)); then
+    results+=("ok      $name ($((SECONDS - start)) s)")
+  else
+    results+=("FAILED  $name (exit $rc, $((SECONDS - start)) s)")
+    failed=1
+  fi
+}
+
+shell_scripts() {
+  local f
+  for f in scripts/*.sh bench/*.sh .ci/run; do [[ -f $f ]] && printf '%s\n' "$f"; done
+}
+
+step "rustfmt" cargo fmt --all -- --check
+step "clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "build" cargo build --workspace --all-targets
+step "cargo test" cargo test --workspace
+mapfile -t scripts < <(shell_scripts)
+step "shellcheck" shellcheck -x "${scripts[@]}"
+step "bench harness" python3 -B -m unittest bench/test_harness.py
+if [[ ${SKIFF_TEST_DEMO:-1} != 0 ]]; then
+  # The seed walkthrough end to end, with the debug binary cargo test just built (no release build needed).
+  step "demo" env SKIFF="${CARGO_TARGET_DIR:-$repo/target}/debug/skiff" SKIFF_ROOT= scripts/demo.sh
+fi
+
+printf '\n'
+say "summary"
+printf '  %s\n' "${results[@]}"
+exit "$failed"
