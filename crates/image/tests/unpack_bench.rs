@@ -16,20 +16,11 @@ fn unpack_realistic_rootfs() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let opts = UnpackOptions {
-        whiteouts: WhiteoutMode::Overlay,
-        max_bytes: None,
-        preserve_owner: true,
-    };
+    let opts = UnpackOptions { whiteouts: WhiteoutMode::Overlay, max_bytes: None, preserve_owner: true };
     let f = std::fs::File::open(&path).unwrap();
     let start = Instant::now();
     let stats = unpack_layer(BufReader::with_capacity(1 << 20, f), tmp.path(), &opts).unwrap();
     let took = start.elapsed();
-    eprintln!(
-        "unpacked {} entries, {} bytes in {:.3}s",
-        stats.entries,
-        stats.bytes,
-        took.as_secs_f64()
-    );
+    eprintln!("unpacked {} entries, {} bytes in {:.3}s", stats.entries, stats.bytes, took.as_secs_f64());
     assert!(stats.entries > 0);
 }

@@ -30,22 +30,14 @@ fn docker_archive_layers(archive: &Path) -> Vec<Vec<u8>> {
         }
     }
     let manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
-    manifest[0]["Layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| files[l.as_str().unwrap()].clone())
-        .collect()
+    manifest[0]["Layers"].as_array().unwrap().iter().map(|l| files[l.as_str().unwrap()].clone()).collect()
 }
 
 /// Walks `root` the way `docker export` lists it (each directory's names in byte order, parents
 /// before children) and describes every entry in the encoding of `facts/features.rootfs.json`.
 fn describe(root: &Path) -> Vec<Value> {
     fn walk(root: &Path, dir: &Path, seen: &mut HashMap<(u64, u64), String>, out: &mut Vec<Value>) {
-        let mut names: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in names {
             let p = dir.join(&name);
@@ -122,19 +114,13 @@ fn features_image_matches_docker_export() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("rootfs");
     std::fs::create_dir(&root).unwrap();
-    let opts = UnpackOptions {
-        whiteouts: WhiteoutMode::Apply,
-        max_bytes: None,
-        preserve_owner: true,
-    };
+    let opts = UnpackOptions { whiteouts: WhiteoutMode::Apply, max_bytes: None, preserve_owner: true };
     for layer in &layers {
         unpack_layer(&layer[..], &root, &opts).unwrap();
     }
 
-    let facts: Value = serde_json::from_slice(
-        &std::fs::read(fixtures().join("facts/features.rootfs.json")).unwrap(),
-    )
-    .unwrap();
+    let facts: Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("facts/features.rootfs.json")).unwrap()).unwrap();
     let expected: Vec<Value> = facts
         .as_array()
         .unwrap()
@@ -145,9 +131,7 @@ fn features_image_matches_docker_export() {
     let got = describe(&root);
 
     let by_path = |v: &[Value]| -> BTreeMap<String, Value> {
-        v.iter()
-            .map(|e| (e["path"].as_str().unwrap().to_string(), e.clone()))
-            .collect()
+        v.iter().map(|e| (e["path"].as_str().unwrap().to_string(), e.clone())).collect()
     };
     let (want_map, got_map) = (by_path(&expected), by_path(&got));
     for (p, w) in &want_map {
@@ -167,11 +151,7 @@ fn features_layer_as_overlay_lower_dir() {
     // The third layer removes /data/gone and /del-me and makes /opq opaque.
     let dir = tmp.path().join("layer3");
     std::fs::create_dir(&dir).unwrap();
-    let opts = UnpackOptions {
-        whiteouts: WhiteoutMode::Overlay,
-        max_bytes: None,
-        preserve_owner: true,
-    };
+    let opts = UnpackOptions { whiteouts: WhiteoutMode::Overlay, max_bytes: None, preserve_owner: true };
     let stats = unpack_layer(&layers[2][..], &dir, &opts).unwrap();
     assert!(stats.entries >= 10);
 

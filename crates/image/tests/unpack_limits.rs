@@ -10,11 +10,7 @@ use skiff_image::unpack::{unpack_layer, UnpackError, UnpackOptions, WhiteoutMode
 use unpack_common::{layer, Sandbox, E};
 
 fn opts() -> UnpackOptions {
-    UnpackOptions {
-        whiteouts: WhiteoutMode::Apply,
-        max_bytes: None,
-        preserve_owner: true,
-    }
+    UnpackOptions { whiteouts: WhiteoutMode::Apply, max_bytes: None, preserve_owner: true }
 }
 
 /// A reader producing one header followed by `total` bytes of filler, counting what was read.
@@ -47,27 +43,16 @@ fn go_cve_2022_2879_huge_pax_record_bounded_memory() {
     h.set_cksum();
     let mut head = h.as_bytes().to_vec();
     head.extend_from_slice(format!("{size} path=").as_bytes());
-    let mut src = Generated {
-        head,
-        pos: 0,
-        total: 512 + size + 1024,
-    };
+    let mut src = Generated { head, pos: 0, total: 512 + size + 1024 };
     let sb = Sandbox::new();
     let err = unpack_layer(&mut src, &sb.dest, &opts()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            UnpackError::Tar(TarStreamError::MetadataTooLarge { .. })
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, UnpackError::Tar(TarStreamError::MetadataTooLarge { .. })), "{err}");
     assert!(err.to_string().contains("exceeds"), "{err}");
     assert!(src.pos < 2 * 1024 * 1024, "read {} bytes", src.pos);
 }
 
 fn busybox_layer() -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/busybox-rootfs.tar");
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/busybox-rootfs.tar");
     std::fs::read(p).unwrap()
 }
 
@@ -93,10 +78,7 @@ fn truncated_layer_names_the_entry() {
 
     // Cut inside a header: an error too, not a silent end.
     let err = unpack_layer(&full[..data_start - 300], &sb.dest, &opts()).unwrap_err();
-    assert!(
-        matches!(err, UnpackError::Tar(TarStreamError::Header { .. })),
-        "{err}"
-    );
+    assert!(matches!(err, UnpackError::Tar(TarStreamError::Header { .. })), "{err}");
 }
 
 #[test]
@@ -107,36 +89,21 @@ fn whole_busybox_layer_unpacks_and_reads_to_the_end() {
     let stats = unpack_layer(&mut reader, &sb.dest, &opts()).unwrap();
     assert!(reader.is_empty(), "{} bytes left unread", reader.len());
     assert_eq!(stats.bytes, 1_982_256 + 21);
-    assert!(sb
-        .dest
-        .join("bin/sh")
-        .symlink_metadata()
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    assert!(sb.dest.join("bin/sh").symlink_metadata().unwrap().file_type().is_symlink());
 }
 
 #[test]
 fn max_bytes_exceeded_is_an_error() {
-    let l = layer(&[
-        E::File("a", &[1u8; 600], 0o644),
-        E::File("b", &[2u8; 600], 0o644),
-    ]);
+    let l = layer(&[E::File("a", &[1u8; 600], 0o644), E::File("b", &[2u8; 600], 0o644)]);
     let sb = Sandbox::new();
-    let o = UnpackOptions {
-        max_bytes: Some(1000),
-        ..opts()
-    };
+    let o = UnpackOptions { max_bytes: Some(1000), ..opts() };
     match unpack_layer(&l[..], &sb.dest, &o) {
         Err(UnpackError::TooLarge { path, limit }) => {
             assert_eq!((path.as_str(), limit), ("b", 1000))
         }
         other => panic!("{other:?}"),
     }
-    let o = UnpackOptions {
-        max_bytes: Some(1200),
-        ..opts()
-    };
+    let o = UnpackOptions { max_bytes: Some(1200), ..opts() };
     assert_eq!(unpack_layer(&l[..], &sb.dest, &o).unwrap().bytes, 1200);
 }
 
@@ -162,21 +129,9 @@ fn enospc_is_a_clean_error() {
     let dir = tempfile::tempdir().unwrap();
     let target = cstr(dir.path());
     // SAFETY: all pointers are valid NUL-terminated strings that outlive the call.
-    let rc = unsafe {
-        libc::mount(
-            c"tmpfs".as_ptr(),
-            target.as_ptr(),
-            c"tmpfs".as_ptr(),
-            0,
-            c"size=256k".as_ptr().cast(),
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "mounting a small tmpfs (tests run as root): {}",
-        std::io::Error::last_os_error()
-    );
+    let rc =
+        unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, c"size=256k".as_ptr().cast()) };
+    assert_eq!(rc, 0, "mounting a small tmpfs (tests run as root): {}", std::io::Error::last_os_error());
     let fs = SmallFs { dir };
     let big = vec![7u8; 1024 * 1024];
     let l = layer(&[E::File("small", b"ok", 0o644), E::File("big", &big, 0o644)]);

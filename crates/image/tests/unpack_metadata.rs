@@ -22,11 +22,7 @@ fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
 }
 
 fn apply_opts() -> UnpackOptions {
-    UnpackOptions {
-        whiteouts: WhiteoutMode::Apply,
-        max_bytes: None,
-        preserve_owner: true,
-    }
+    UnpackOptions { whiteouts: WhiteoutMode::Apply, max_bytes: None, preserve_owner: true }
 }
 
 #[test]
@@ -39,27 +35,9 @@ fn keeps_owners_modes_devices_xattrs_and_mtimes() {
         h.set_cksum();
         b.append(&h, data).unwrap();
     };
-    add(
-        raw_header(b"d/", tar::EntryType::Directory, b"", 0o2755, 0),
-        0,
-        50,
-        1000,
-        b"",
-    );
-    add(
-        raw_header(b"d/suid", tar::EntryType::Regular, b"", 0o4755, 3),
-        1234,
-        5678,
-        2000,
-        b"abc",
-    );
-    add(
-        raw_header(b"tmp/", tar::EntryType::Directory, b"", 0o1777, 0),
-        0,
-        0,
-        3000,
-        b"",
-    );
+    add(raw_header(b"d/", tar::EntryType::Directory, b"", 0o2755, 0), 0, 50, 1000, b"");
+    add(raw_header(b"d/suid", tar::EntryType::Regular, b"", 0o4755, 3), 1234, 5678, 2000, b"abc");
+    add(raw_header(b"tmp/", tar::EntryType::Directory, b"", 0o1777, 0), 0, 0, 3000, b"");
     let mut null = raw_header(b"d/null", tar::EntryType::Char, b"", 0o666, 0);
     null.set_device_major(1).unwrap();
     null.set_device_minor(3).unwrap();
@@ -68,112 +46,48 @@ fn keeps_owners_modes_devices_xattrs_and_mtimes() {
     loop0.set_device_major(7).unwrap();
     loop0.set_device_minor(0).unwrap();
     add(loop0, 0, 6, 4000, b"");
-    add(
-        raw_header(b"d/fifo", tar::EntryType::Fifo, b"", 0o640, 0),
-        7,
-        8,
-        4000,
-        b"",
-    );
-    add(
-        raw_header(b"d/sym", tar::EntryType::Symlink, b"suid", 0o777, 0),
-        9,
-        10,
-        5000,
-        b"",
-    );
-    add(
-        raw_header(b"d/hl", tar::EntryType::Link, b"d/suid", 0o4755, 0),
-        1234,
-        5678,
-        2000,
-        b"",
-    );
+    add(raw_header(b"d/fifo", tar::EntryType::Fifo, b"", 0o640, 0), 7, 8, 4000, b"");
+    add(raw_header(b"d/sym", tar::EntryType::Symlink, b"suid", 0o777, 0), 9, 10, 5000, b"");
+    add(raw_header(b"d/hl", tar::EntryType::Link, b"d/suid", 0o4755, 0), 1234, 5678, 2000, b"");
     // PAX xattrs (a file capability and a user xattr) and a sub-second mtime.
     let mut recs = pax_record("SCHILY.xattr.user.skiff", b"value");
-    recs.extend(pax_record(
-        "SCHILY.xattr.security.capability",
-        &cap_net_bind(),
-    ));
+    recs.extend(pax_record("SCHILY.xattr.security.capability", &cap_net_bind()));
     recs.extend(pax_record("SCHILY.xattr.trusted.overlay.opaque", b"y"));
     recs.extend(pax_record("mtime", b"6000.5"));
-    add(
-        raw_header(
-            b"PaxHeaders/x",
-            tar::EntryType::XHeader,
-            b"",
-            0o644,
-            recs.len() as u64,
-        ),
-        0,
-        0,
-        0,
-        &recs,
-    );
-    add(
-        raw_header(b"d/cap", tar::EntryType::Regular, b"", 0o750, 2),
-        0,
-        0,
-        0,
-        b"hi",
-    );
+    add(raw_header(b"PaxHeaders/x", tar::EntryType::XHeader, b"", 0o644, recs.len() as u64), 0, 0, 0, &recs);
+    add(raw_header(b"d/cap", tar::EntryType::Regular, b"", 0o750, 2), 0, 0, 0, b"hi");
     // The root entry sets the destination's own mode.
-    add(
-        raw_header(b"./", tar::EntryType::Directory, b"", 0o755, 0),
-        0,
-        0,
-        7000,
-        b"",
-    );
+    add(raw_header(b"./", tar::EntryType::Directory, b"", 0o755, 0), 0, 0, 7000, b"");
     let data = b.into_inner().unwrap();
 
     let sb = Sandbox::new();
-    std::fs::set_permissions(
-        &sb.dest,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    std::fs::set_permissions(&sb.dest, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let stats = unpack_layer(&data[..], &sb.dest, &apply_opts()).unwrap();
     assert_eq!(stats.bytes, 5);
     assert_eq!(stats.entries, 10);
 
     let md = |p: &str| std::fs::symlink_metadata(sb.dest.join(p)).unwrap();
     let d = md("d");
-    assert_eq!(
-        (d.mode() & 0o7777, d.uid(), d.gid(), d.mtime()),
-        (0o2755, 0, 50, 1000)
-    );
+    assert_eq!((d.mode() & 0o7777, d.uid(), d.gid(), d.mtime()), (0o2755, 0, 50, 1000));
     let suid = md("d/suid");
-    assert_eq!(
-        (suid.mode() & 0o7777, suid.uid(), suid.gid()),
-        (0o4755, 1234, 5678)
-    );
+    assert_eq!((suid.mode() & 0o7777, suid.uid(), suid.gid()), (0o4755, 1234, 5678));
     assert_eq!((suid.mtime(), suid.nlink()), (2000, 2));
     assert_eq!(md("d/hl").ino(), suid.ino());
     assert_eq!(md("tmp").mode() & 0o7777, 0o1777);
     let null = md("d/null");
     assert!(null.file_type().is_char_device());
-    assert_eq!(
-        (null.rdev(), null.mode() & 0o7777),
-        (rustix::fs::makedev(1, 3), 0o666)
-    );
+    assert_eq!((null.rdev(), null.mode() & 0o7777), (rustix::fs::makedev(1, 3), 0o666));
     let loop0 = md("d/loop0");
     assert!(loop0.file_type().is_block_device());
     assert_eq!((loop0.rdev(), loop0.gid()), (rustix::fs::makedev(7, 0), 6));
     let fifo = md("d/fifo");
     assert!(fifo.file_type().is_fifo());
-    assert_eq!(
-        (fifo.mode() & 0o7777, fifo.uid(), fifo.gid()),
-        (0o640, 7, 8)
-    );
+    assert_eq!((fifo.mode() & 0o7777, fifo.uid(), fifo.gid()), (0o640, 7, 8));
     let sym = md("d/sym");
     assert!(sym.file_type().is_symlink());
     assert_eq!((sym.uid(), sym.gid(), sym.mtime()), (9, 10, 5000));
     let cap = md("d/cap");
-    assert_eq!(
-        (cap.mode() & 0o7777, cap.mtime(), cap.mtime_nsec()),
-        (0o750, 6000, 500_000_000)
-    );
+    assert_eq!((cap.mode() & 0o7777, cap.mtime(), cap.mtime_nsec()), (0o750, 6000, 500_000_000));
     let x = |name: &str| getxattr(&sb.dest.join("d/cap"), name);
     assert_eq!(x("user.skiff").as_deref(), Some(&b"value"[..]));
     assert_eq!(x("security.capability"), Some(cap_net_bind()));
@@ -227,10 +141,7 @@ fn opaque_marker_applies_before_the_layers_own_entries_in_any_order() {
     let mut names: Vec<String> = walk(&sb.dest.join("o"));
     names.sort();
     assert_eq!(names, ["keep-name", "late", "new", "sub", "sub/new"]);
-    assert_eq!(
-        std::fs::read(sb.dest.join("o/keep-name")).unwrap(),
-        b"upper"
-    );
+    assert_eq!(std::fs::read(sb.dest.join("o/keep-name")).unwrap(), b"upper");
     assert!(sb.dest.join("other").exists());
 }
 
@@ -297,34 +208,20 @@ fn replacing_entries() {
     ]);
     sb.apply(&[lower, upper], WhiteoutMode::Apply).unwrap();
     assert!(sb.dest.join("file-to-dir").is_dir());
-    assert_eq!(
-        std::fs::read(sb.dest.join("dir-to-file")).unwrap(),
-        b"now a file"
-    );
+    assert_eq!(std::fs::read(sb.dest.join("dir-to-file")).unwrap(), b"now a file");
     let stays = std::fs::metadata(sb.dest.join("dir-stays")).unwrap();
     assert_eq!(stays.mode() & 0o7777, 0o751);
     assert!(sb.dest.join("dir-stays/child").exists());
     assert_eq!(std::fs::read(sb.dest.join("shared")).unwrap(), b"upper");
-    assert_eq!(
-        std::fs::read(sb.dest.join("shared-link")).unwrap(),
-        b"lower"
-    );
+    assert_eq!(std::fs::read(sb.dest.join("shared-link")).unwrap(), b"lower");
 }
 
 #[test]
 fn missing_parents_are_created_0755() {
     let sb = Sandbox::new();
-    sb.apply(
-        &[layer(&[E::File("x/y/z/file", b"1", 0o600)])],
-        WhiteoutMode::Apply,
-    )
-    .unwrap();
+    sb.apply(&[layer(&[E::File("x/y/z/file", b"1", 0o600)])], WhiteoutMode::Apply).unwrap();
     for d in ["x", "x/y", "x/y/z"] {
-        assert_eq!(
-            std::fs::metadata(sb.dest.join(d)).unwrap().mode() & 0o7777,
-            0o755,
-            "{d}"
-        );
+        assert_eq!(std::fs::metadata(sb.dest.join(d)).unwrap().mode() & 0o7777, 0o755, "{d}");
     }
 }
 
@@ -336,13 +233,7 @@ fn non_root_owner_not_preserved_when_asked() {
     h.set_cksum();
     let mut b = tar::Builder::new(Vec::new());
     b.append(&h, &b"x"[..]).unwrap();
-    let opts = UnpackOptions {
-        preserve_owner: false,
-        ..apply_opts()
-    };
+    let opts = UnpackOptions { preserve_owner: false, ..apply_opts() };
     unpack_layer(&b.into_inner().unwrap()[..], &sb.dest, &opts).unwrap();
-    assert_eq!(
-        std::fs::metadata(sb.dest.join("f")).unwrap().uid(),
-        rustix::process::geteuid().as_raw()
-    );
+    assert_eq!(std::fs::metadata(sb.dest.join("f")).unwrap().uid(), rustix::process::geteuid().as_raw());
 }

@@ -81,15 +81,9 @@ pub(super) type Result<T> = std::result::Result<T, UnpackError>;
 /// Maps an errno to [`UnpackError`], turning ENOSPC/EDQUOT into [`UnpackError::NoSpace`].
 pub(super) fn fs_err(path: &str, op: &'static str, e: Errno) -> UnpackError {
     if e == Errno::NOSPC || e == Errno::DQUOT {
-        return UnpackError::NoSpace {
-            path: path.to_string(),
-        };
+        return UnpackError::NoSpace { path: path.to_string() };
     }
-    UnpackError::Io {
-        path: path.to_string(),
-        op,
-        source: ioe(e),
-    }
+    UnpackError::Io { path: path.to_string(), op, source: ioe(e) }
 }
 
 /// A failed read of entry data: the stream's own error (e.g. truncation) when that is the cause.
@@ -98,25 +92,15 @@ pub(super) fn read_err(path: &str, source: io::Error) -> UnpackError {
         let inner = source.into_inner().expect("checked above");
         return match inner.downcast::<TarStreamError>() {
             Ok(tar) => UnpackError::Tar(*tar),
-            Err(other) => UnpackError::Read {
-                path: path.to_string(),
-                source: io::Error::other(other),
-            },
+            Err(other) => UnpackError::Read { path: path.to_string(), source: io::Error::other(other) },
         };
     }
-    UnpackError::Read {
-        path: path.to_string(),
-        source,
-    }
+    UnpackError::Read { path: path.to_string(), source }
 }
 
 pub(super) fn io_err(path: &str, op: &'static str, e: io::Error) -> UnpackError {
     match e.raw_os_error() {
         Some(code) => fs_err(path, op, Errno::from_raw_os_error(code)),
-        None => UnpackError::Io {
-            path: path.to_string(),
-            op,
-            source: e,
-        },
+        None => UnpackError::Io { path: path.to_string(), op, source: e },
     }
 }

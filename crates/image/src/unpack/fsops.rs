@@ -30,13 +30,7 @@ pub fn ioe(e: Errno) -> io::Error {
 /// every component inside `root`.
 pub fn open_dir_in_root(root: BorrowedFd<'_>, path: &[u8]) -> Result<OwnedFd, Errno> {
     let p: &[u8] = if path.is_empty() { b"." } else { path };
-    rfs::openat2(
-        root,
-        os(p),
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-        IN_ROOT,
-    )
+    rfs::openat2(root, os(p), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty(), IN_ROOT)
 }
 
 /// Opens `path` inside `root` as a readable directory without following a final symlink.
@@ -71,9 +65,7 @@ pub fn open_or_create_dir_in_root(root: BorrowedFd<'_>, path: &[u8]) -> Result<O
                 match rfs::mkdirat(&cur, os(comp), Mode::from_raw_mode(0o755)) {
                     // Just created by us in a verified parent, so `comp` is no symlink: set the
                     // mode explicitly, whatever the umask.
-                    Ok(()) => {
-                        rfs::chmodat(&cur, os(comp), Mode::from_raw_mode(0o755), AtFlags::empty())?
-                    }
+                    Ok(()) => rfs::chmodat(&cur, os(comp), Mode::from_raw_mode(0o755), AtFlags::empty())?,
                     Err(Errno::EXIST) => {}
                     Err(e) => return Err(e),
                 }
@@ -139,12 +131,7 @@ pub fn list_dir(dir: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
 /// Sets an extended attribute on `name` in `dir` without following a final symlink, for entries
 /// that cannot be opened for writing (symlinks, devices, fifos). Goes through the parent fd's
 /// `/proc/self/fd` entry, which names exactly the already-resolved parent directory.
-pub fn lsetxattr_at(
-    dir: BorrowedFd<'_>,
-    name: &[u8],
-    key: &str,
-    value: &[u8],
-) -> Result<(), Errno> {
+pub fn lsetxattr_at(dir: BorrowedFd<'_>, name: &[u8], key: &str, value: &[u8]) -> Result<(), Errno> {
     use std::os::fd::AsRawFd;
     let mut p = format!("/proc/self/fd/{}/", dir.as_raw_fd()).into_bytes();
     p.extend_from_slice(name);

@@ -117,15 +117,8 @@ struct Meta {
 impl LayerUnpacker {
     /// Opens `dest` (which must exist and be a directory) for unpacking.
     pub fn new(dest: &Path, opts: UnpackOptions) -> Result<Self> {
-        let root = rfs::open(
-            dest,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| UnpackError::Dest {
-            path: dest.to_path_buf(),
-            source: ioe(e),
-        })?;
+        let root = rfs::open(dest, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| UnpackError::Dest { path: dest.to_path_buf(), source: ioe(e) })?;
         Ok(LayerUnpacker {
             root,
             opts,
@@ -158,9 +151,8 @@ impl LayerUnpacker {
             tracing::debug!(path = %entry.display_path(), flag, "skipping tar entry of unsupported type");
             return Ok(());
         }
-        let path = names::clean(entry.path_bytes()).ok_or_else(|| UnpackError::InvalidName {
-            name: display.clone(),
-        })?;
+        let path =
+            names::clean(entry.path_bytes()).ok_or_else(|| UnpackError::InvalidName { name: display.clone() })?;
         let meta = Meta {
             display,
             mode: entry.mode(),
@@ -178,10 +170,7 @@ impl LayerUnpacker {
         let (parent, name) = names::split(&path);
         // Entries under a `.wh..wh.` directory (AUFS's hardlink store `.wh..wh.plnk`) are
         // whiteout metadata too.
-        if parent
-            .split(|b| *b == b'/')
-            .any(|c| c.starts_with(names::WHITEOUT_META_PREFIX))
-        {
+        if parent.split(|b| *b == b'/').any(|c| c.starts_with(names::WHITEOUT_META_PREFIX)) {
             return Ok(());
         }
         match names::whiteout(name) {
@@ -263,13 +252,7 @@ impl LayerUnpacker {
     /// Makes room for a new non-directory (`dir_ok == false`) or directory at `name`: removes an
     /// existing entry unless it is a directory and a directory is wanted. Returns whether an
     /// existing directory was kept.
-    fn clear_slot(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        name: &[u8],
-        dir_ok: bool,
-        m: &Meta,
-    ) -> Result<bool> {
+    fn clear_slot(&mut self, dir: BorrowedFd<'_>, name: &[u8], dir_ok: bool, m: &Meta) -> Result<bool> {
         let st = fsops::lstat_at(dir, name).map_err(|e| fs_err(&m.display, "lstat", e))?;
         match st {
             None => Ok(false),
@@ -290,22 +273,13 @@ impl LayerUnpacker {
     }
 
     fn apply_root_dir(&mut self, m: &Meta) -> Result<()> {
-        let root = self
-            .root
-            .try_clone()
-            .map_err(|e| io_err(&m.display, "dup", e))?;
+        let root = self.root.try_clone().map_err(|e| io_err(&m.display, "dup", e))?;
         self.set_fd_meta(root.as_fd(), m)?;
         self.dir_times.push((Vec::new(), m.times.clone()));
         Ok(())
     }
 
-    fn make_dir(
-        &mut self,
-        pfd: BorrowedFd<'_>,
-        path: &[u8],
-        name: &[u8],
-        m: &Meta,
-    ) -> Result<Option<OwnedFd>> {
+    fn make_dir(&mut self, pfd: BorrowedFd<'_>, path: &[u8], name: &[u8], m: &Meta) -> Result<Option<OwnedFd>> {
         match rfs::mkdirat(pfd, os(name), Mode::from_raw_mode(0o700)) {
             Ok(()) => {}
             Err(Errno::EXIST) => {
@@ -338,21 +312,16 @@ impl LayerUnpacker {
         let size = data.size();
         if let Some(limit) = self.opts.max_bytes {
             if self.stats.bytes.saturating_add(size) > limit {
-                return Err(UnpackError::TooLarge {
-                    path: m.display.clone(),
-                    limit,
-                });
+                return Err(UnpackError::TooLarge { path: m.display.clone(), limit });
             }
         }
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mode = Mode::from_raw_mode(0o600);
         let fd = match rfs::openat(pfd, os(name), flags, mode) {
             Ok(fd) => fd,
             Err(Errno::EXIST) => {
                 self.clear_slot(pfd, name, false, m)?;
-                rfs::openat(pfd, os(name), flags, mode)
-                    .map_err(|e| fs_err(&m.display, "create", e))?
+                rfs::openat(pfd, os(name), flags, mode).map_err(|e| fs_err(&m.display, "create", e))?
             }
             Err(e) => return Err(fs_err(&m.display, "create", e)),
         };
@@ -365,8 +334,7 @@ impl LayerUnpacker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) => return Err(read_err(&m.display, source)),
             };
-            file.write_all(&self.buf[..n])
-                .map_err(|e| io_err(&m.display, "write", e))?;
+            file.write_all(&self.buf[..n]).map_err(|e| io_err(&m.display, "write", e))?;
             written += n as u64;
         }
         self.stats.bytes += written;
@@ -375,19 +343,12 @@ impl LayerUnpacker {
         Ok(None)
     }
 
-    fn make_symlink(
-        &mut self,
-        pfd: BorrowedFd<'_>,
-        name: &[u8],
-        target: &[u8],
-        m: &Meta,
-    ) -> Result<Option<OwnedFd>> {
+    fn make_symlink(&mut self, pfd: BorrowedFd<'_>, name: &[u8], target: &[u8], m: &Meta) -> Result<Option<OwnedFd>> {
         match rfs::symlinkat(os(target), pfd, os(name)) {
             Ok(()) => {}
             Err(Errno::EXIST) => {
                 self.clear_slot(pfd, name, false, m)?;
-                rfs::symlinkat(os(target), pfd, os(name))
-                    .map_err(|e| fs_err(&m.display, "symlink", e))?;
+                rfs::symlinkat(os(target), pfd, os(name)).map_err(|e| fs_err(&m.display, "symlink", e))?;
             }
             Err(e) => return Err(fs_err(&m.display, "symlink", e)),
         }
@@ -444,8 +405,7 @@ impl LayerUnpacker {
             Ok(()) => {}
             Err(Errno::EXIST) => {
                 self.clear_slot(pfd, name, false, m)?;
-                rfs::mknodat(pfd, os(name), ft, mode, dev)
-                    .map_err(|e| fs_err(&m.display, "mknod", e))?;
+                rfs::mknodat(pfd, os(name), ft, mode, dev).map_err(|e| fs_err(&m.display, "mknod", e))?;
             }
             Err(e) => return Err(fs_err(&m.display, "mknod", e)),
         }
@@ -474,14 +434,8 @@ impl LayerUnpacker {
     fn set_at_meta(&self, pfd: BorrowedFd<'_>, name: &[u8], m: &Meta, chmod: bool) -> Result<()> {
         if self.opts.preserve_owner {
             let (uid, gid) = ids(m)?;
-            rfs::chownat(
-                pfd,
-                os(name),
-                Some(uid),
-                Some(gid),
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(|e| fs_err(&m.display, "lchown", e))?;
+            rfs::chownat(pfd, os(name), Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(|e| fs_err(&m.display, "lchown", e))?;
         }
         if chmod {
             // `name` was created by mknodat just above, in a directory only this unpacker writes,
@@ -508,16 +462,9 @@ impl LayerUnpacker {
                 Ok(fd) => fd,
                 // Removed or replaced by a later entry.
                 Err(Errno::NOENT) | Err(Errno::NOTDIR) | Err(Errno::LOOP) => continue,
-                Err(e) => {
-                    return Err(fs_err(
-                        &String::from_utf8_lossy(path),
-                        "opening directory",
-                        e,
-                    ))
-                }
+                Err(e) => return Err(fs_err(&String::from_utf8_lossy(path), "opening directory", e)),
             };
-            rfs::futimens(&fd, times)
-                .map_err(|e| fs_err(&String::from_utf8_lossy(path), "set mtime", e))?;
+            rfs::futimens(&fd, times).map_err(|e| fs_err(&String::from_utf8_lossy(path), "set mtime", e))?;
         }
         Ok(())
     }
@@ -550,24 +497,12 @@ fn ids(m: &Meta) -> Result<(Uid, Gid)> {
         op: "chown",
         source: io::Error::new(io::ErrorKind::InvalidData, format!("{what} out of range")),
     };
-    let uid = u32::try_from(m.uid)
-        .ok()
-        .filter(|u| *u != u32::MAX)
-        .ok_or_else(|| bad("uid"))?;
-    let gid = u32::try_from(m.gid)
-        .ok()
-        .filter(|g| *g != u32::MAX)
-        .ok_or_else(|| bad("gid"))?;
+    let uid = u32::try_from(m.uid).ok().filter(|u| *u != u32::MAX).ok_or_else(|| bad("uid"))?;
+    let gid = u32::try_from(m.gid).ok().filter(|g| *g != u32::MAX).ok_or_else(|| bad("gid"))?;
     Ok((Uid::from_raw(uid), Gid::from_raw(gid)))
 }
 
 fn timestamps(secs: u64, nsec: u32) -> Timestamps {
-    let t = Timespec {
-        tv_sec: i64::try_from(secs).unwrap_or(i64::MAX),
-        tv_nsec: nsec.into(),
-    };
-    Timestamps {
-        last_access: t,
-        last_modification: t,
-    }
+    let t = Timespec { tv_sec: i64::try_from(secs).unwrap_or(i64::MAX), tv_nsec: nsec.into() };
+    Timestamps { last_access: t, last_modification: t }
 }

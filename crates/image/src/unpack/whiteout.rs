@@ -69,8 +69,7 @@ impl LayerUnpacker {
                     Err(e) => return Err(fs_err(&m.display, "opening opaque directory", e)),
                 };
                 self.invalidate_parent();
-                self.prune(fd.as_fd(), parent)
-                    .map_err(|e| fs_err(&m.display, "emptying opaque directory", e))
+                self.prune(fd.as_fd(), parent).map_err(|e| fs_err(&m.display, "emptying opaque directory", e))
             }
         }
     }

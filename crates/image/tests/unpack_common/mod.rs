@@ -20,13 +20,7 @@ pub enum E<'a> {
 
 /// Writes a tar header field by field, with no validation of names, so archives the `tar`
 /// crate's builder refuses (`..`, absolute names) can be made.
-pub fn raw_header(
-    name: &[u8],
-    kind: tar::EntryType,
-    link: &[u8],
-    mode: u32,
-    size: u64,
-) -> tar::Header {
+pub fn raw_header(name: &[u8], kind: tar::EntryType, link: &[u8], mode: u32, size: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     {
         let old = h.as_old_mut();
@@ -48,38 +42,11 @@ pub fn layer(entries: &[E<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for e in entries {
         let (h, data): (tar::Header, &[u8]) = match e {
-            E::Dir(n, m) => (
-                raw_header(n.as_bytes(), tar::EntryType::Directory, b"", *m, 0),
-                b"",
-            ),
-            E::File(n, d, m) => (
-                raw_header(
-                    n.as_bytes(),
-                    tar::EntryType::Regular,
-                    b"",
-                    *m,
-                    d.len() as u64,
-                ),
-                d,
-            ),
-            E::Symlink(n, t) => (
-                raw_header(
-                    n.as_bytes(),
-                    tar::EntryType::Symlink,
-                    t.as_bytes(),
-                    0o777,
-                    0,
-                ),
-                b"",
-            ),
-            E::Hardlink(n, t) => (
-                raw_header(n.as_bytes(), tar::EntryType::Link, t.as_bytes(), 0o644, 0),
-                b"",
-            ),
-            E::Fifo(n, m) => (
-                raw_header(n.as_bytes(), tar::EntryType::Fifo, b"", *m, 0),
-                b"",
-            ),
+            E::Dir(n, m) => (raw_header(n.as_bytes(), tar::EntryType::Directory, b"", *m, 0), b""),
+            E::File(n, d, m) => (raw_header(n.as_bytes(), tar::EntryType::Regular, b"", *m, d.len() as u64), d),
+            E::Symlink(n, t) => (raw_header(n.as_bytes(), tar::EntryType::Symlink, t.as_bytes(), 0o777, 0), b""),
+            E::Hardlink(n, t) => (raw_header(n.as_bytes(), tar::EntryType::Link, t.as_bytes(), 0o644, 0), b""),
+            E::Fifo(n, m) => (raw_header(n.as_bytes(), tar::EntryType::Fifo, b"", *m, 0), b""),
         };
         b.append(&h, data).unwrap();
     }
@@ -101,11 +68,7 @@ impl Sandbox {
         std::fs::create_dir(&dest).unwrap();
         std::fs::create_dir_all(victim.join("dir")).unwrap();
         std::fs::write(victim.join("file"), b"original").unwrap();
-        std::fs::set_permissions(
-            victim.join("file"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o644),
-        )
-        .unwrap();
+        std::fs::set_permissions(victim.join("file"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
         Sandbox { tmp, dest, victim }
     }
 
@@ -117,16 +80,8 @@ impl Sandbox {
     }
 
     /// Applies the layers in order, stopping at the first error.
-    pub fn apply(
-        &self,
-        layers: &[Vec<u8>],
-        mode: WhiteoutMode,
-    ) -> Result<UnpackStats, UnpackError> {
-        let opts = UnpackOptions {
-            whiteouts: mode,
-            max_bytes: None,
-            preserve_owner: true,
-        };
+    pub fn apply(&self, layers: &[Vec<u8>], mode: WhiteoutMode) -> Result<UnpackStats, UnpackError> {
+        let opts = UnpackOptions { whiteouts: mode, max_bytes: None, preserve_owner: true };
         let mut last = UnpackStats::default();
         for l in layers {
             last = unpack_layer(&l[..], &self.dest, &opts)?;
@@ -143,8 +98,7 @@ fn snapshot(dir: &Path, skip: &Path, out: &mut BTreeMap<PathBuf, (u32, u32, u32,
         }
         let md = std::fs::symlink_metadata(&p).unwrap();
         let content = if md.file_type().is_symlink() {
-            std::os::unix::ffi::OsStrExt::as_bytes(std::fs::read_link(&p).unwrap().as_os_str())
-                .to_vec()
+            std::os::unix::ffi::OsStrExt::as_bytes(std::fs::read_link(&p).unwrap().as_os_str()).to_vec()
         } else if md.is_file() {
             std::fs::read(&p).unwrap()
         } else {

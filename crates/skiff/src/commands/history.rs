@@ -25,17 +25,6 @@ pub struct HistoryArgs {
     pub image: String,
 }
 
-/// Docker's `stringutils.Ellipsis`: at most `max` characters, the last one `…`.
-pub fn ellipsis(s: &str, max: usize) -> String {
-    let chars: Vec<char> = s.chars().collect();
-    if chars.len() <= max {
-        return s.to_string();
-    }
-    let mut out: String = chars[..max - 1].iter().collect();
-    out.push('…');
-    out
-}
-
 pub fn run(g: &GlobalOpts, a: HistoryArgs) -> anyhow::Result<u8> {
     let store = open_store(g)?;
     let img = store.resolve(&a.image)?;
@@ -73,7 +62,8 @@ pub fn run(g: &GlobalOpts, a: HistoryArgs) -> anyhow::Result<u8> {
         };
         let created = h.created.as_deref().and_then(skiff_image::config::parse_time);
         let created_by_raw = h.created_by.clone().unwrap_or_default().replace('\t', " ");
-        let created_by = if a.no_trunc { created_by_raw } else { ellipsis(&created_by_raw, 45) };
+        let created_by =
+            if a.no_trunc { created_by_raw } else { crate::output::display::ellipsis(&created_by_raw, 45) };
         let (since, size_s) = if a.human {
             (created.map(|t| units::ago(t, now)).unwrap_or_else(|| "N/A".into()), units::human_size(*size))
         } else {
@@ -114,15 +104,3 @@ pub const HEADERS: &[(&str, &str)] = &[
     ("Size", "SIZE"),
     ("Comment", "COMMENT"),
 ];
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ellipsis_like_docker() {
-        assert_eq!(super::ellipsis("abc", 45), "abc");
-        let long = "/bin/sh -c #(nop)  ENTRYPOINT [\"docker-entrypoint.sh\"]";
-        let e = super::ellipsis(long, 45);
-        assert_eq!(e.chars().count(), 45);
-        assert!(e.ends_with('…'));
-    }
-}

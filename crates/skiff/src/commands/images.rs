@@ -129,7 +129,6 @@ pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
         if untagged && has_children && !a.all {
             continue;
         }
-        let dangling = untagged && img.digests.is_empty() || untagged && !has_children;
         if let Some(want) = filters.dangling {
             if want != (untagged && !has_children) {
                 continue;
@@ -156,7 +155,6 @@ pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
                 continue;
             }
         }
-        let _ = dangling;
         for (repo, tag, digest) in image_rows(img, &filters.references) {
             rows.push(row(img, &repo, &tag, &digest, a.no_trunc, now));
         }

@@ -49,7 +49,7 @@ fn cgroup_version() -> &'static str {
 
 fn backing_fs(path: &std::path::Path) -> String {
     match rustix::fs::statfs(path) {
-        Ok(s) => match s.f_type as i64 {
+        Ok(s) => match s.f_type {
             0xEF53 => "extfs".into(),
             0x58465342 => "xfs".into(),
             0x9123683E => "btrfs".into(),

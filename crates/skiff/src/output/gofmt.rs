@@ -17,10 +17,7 @@ impl Decimal {
     /// The exact decimal value of a finite, non-negative `f64`.
     fn exact(x: f64) -> Decimal {
         if x == 0.0 {
-            return Decimal {
-                digits: Vec::new(),
-                dp: 0,
-            };
+            return Decimal { digits: Vec::new(), dp: 0 };
         }
         // Every f64 has at most 767 significant decimal digits, so 800 fractional
         // digits in scientific notation is the exact expansion.
@@ -30,10 +27,7 @@ impl Decimal {
     /// The shortest decimal that reads back as the same `f64` (what Go uses for precision -1).
     fn shortest(x: f64) -> Decimal {
         if x == 0.0 {
-            return Decimal {
-                digits: Vec::new(),
-                dp: 0,
-            };
+            return Decimal { digits: Vec::new(), dp: 0 };
         }
         Self::from_sci(&format!("{x:e}"))
     }
@@ -41,20 +35,13 @@ impl Decimal {
     fn from_sci(s: &str) -> Decimal {
         let (mantissa, exp) = s.split_once('e').unwrap_or((s, "0"));
         let exp: i32 = exp.parse().unwrap_or(0);
-        let mut digits: Vec<u8> = mantissa
-            .bytes()
-            .filter(u8::is_ascii_digit)
-            .map(|b| b - b'0')
-            .collect();
+        let mut digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
         while digits.last() == Some(&0) {
             digits.pop();
         }
         let lead = digits.iter().take_while(|d| **d == 0).count();
         digits.drain(..lead);
-        Decimal {
-            dp: exp + 1 - lead as i32,
-            digits,
-        }
+        Decimal { dp: exp + 1 - lead as i32, digits }
     }
 
     /// Round to `nd` significant digits the way strconv does: up when the rest is more

@@ -26,26 +26,12 @@ pub struct GoJsonOptions {
 /// `docker inspect` output: Go's `json.MarshalIndent(v, "", "    ")`, HTML-escaped,
 /// keys in the order given (struct field order). No trailing newline.
 pub fn to_docker_json_pretty(v: &Value) -> String {
-    encode(
-        v,
-        GoJsonOptions {
-            escape_html: true,
-            sort_keys: false,
-            indent: Some("    "),
-        },
-    )
+    encode(v, GoJsonOptions { escape_html: true, sort_keys: false, indent: Some("    ") })
 }
 
 /// Go's `json.Marshal`: compact and HTML-escaped, keys in the order given.
 pub fn to_go_json(v: &Value) -> String {
-    encode(
-        v,
-        GoJsonOptions {
-            escape_html: true,
-            sort_keys: false,
-            indent: None,
-        },
-    )
+    encode(v, GoJsonOptions { escape_html: true, sort_keys: false, indent: None })
 }
 
 /// Encode `v` with the given options.
@@ -180,11 +166,7 @@ mod tests {
     #[test]
     fn docker_image_inspect_fixtures_round_trip_byte_for_byte() {
         // `docker image inspect` output is Go's indented JSON followed by a newline
-        for name in [
-            "inspect-busybox_latest.json",
-            "inspect-empty_latest.json",
-            "inspect-features_1.0.json",
-        ] {
+        for name in ["inspect-busybox_latest.json", "inspect-empty_latest.json", "inspect-features_1.0.json"] {
             let text = std::fs::read_to_string(facts().join(name)).unwrap();
             let value: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(to_docker_json_pretty(&value) + "\n", text, "{name}");
@@ -194,10 +176,7 @@ mod tests {
     #[test]
     fn html_characters_are_escaped_like_go_marshal() {
         let v = json!({"CreatedBy": "a && b > c < d"});
-        assert_eq!(
-            to_go_json(&v),
-            r#"{"CreatedBy":"a \u0026\u0026 b \u003e c \u003c d"}"#
-        );
+        assert_eq!(to_go_json(&v), r#"{"CreatedBy":"a \u0026\u0026 b \u003e c \u003c d"}"#);
         let plain = encode(&v, GoJsonOptions::default());
         assert_eq!(plain, r#"{"CreatedBy":"a && b > c < d"}"#);
     }
@@ -220,10 +199,7 @@ mod tests {
     #[test]
     fn sorted_keys_for_maps() {
         let v = json!({"b": 1, "a": {"d": true, "c": null}});
-        let opts = GoJsonOptions {
-            sort_keys: true,
-            ..Default::default()
-        };
+        let opts = GoJsonOptions { sort_keys: true, ..Default::default() };
         assert_eq!(encode(&v, opts), r#"{"a":{"c":null,"d":true},"b":1}"#);
     }
 
@@ -231,10 +207,7 @@ mod tests {
     fn floats_print_like_go() {
         assert_eq!(number(&Number::from_f64(1.5).unwrap()), "1.5");
         assert_eq!(number(&Number::from_f64(1e21).unwrap()), "1e+21");
-        assert_eq!(
-            number(&Number::from_f64(1e20).unwrap()),
-            "100000000000000000000"
-        );
+        assert_eq!(number(&Number::from_f64(1e20).unwrap()), "100000000000000000000");
         assert_eq!(number(&Number::from_f64(0.0000001).unwrap()), "1e-7");
         assert_eq!(number(&Number::from(-3)), "-3");
         assert_eq!(number(&Number::from(u64::MAX)), "18446744073709551615");

@@ -30,18 +30,12 @@ impl Progress {
         let style = ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ")
-            .with_key(
-                "docker_pos",
-                |s: &ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = w.write_str(&human_size4(s.pos()));
-                },
-            )
-            .with_key(
-                "docker_total",
-                |s: &ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = w.write_str(&human_size4(s.len().unwrap_or(0)));
-                },
-            );
+            .with_key("docker_pos", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&human_size4(s.pos()));
+            })
+            .with_key("docker_total", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&human_size4(s.len().unwrap_or(0)));
+            });
         bar.set_style(style);
         bar.set_message(label.to_string());
         Progress { bar: Some(bar) }

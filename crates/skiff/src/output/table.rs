@@ -82,10 +82,7 @@ pub fn resolve_format(format: Option<&str>, default_table: &str) -> ResolvedForm
     } else {
         f
     };
-    let template = body
-        .trim_matches(' ')
-        .replace("\\t", "\t")
-        .replace("\\n", "\n");
+    let template = body.trim_matches(' ').replace("\\t", "\t").replace("\\n", "\n");
     ResolvedFormat { table, template }
 }
 
@@ -118,14 +115,7 @@ pub fn render_strict(
     rows: &[Value],
     context_type: &'static str,
 ) -> Result<(), RenderError> {
-    render_rows(
-        out,
-        format,
-        default_table,
-        headers,
-        rows,
-        Some(context_type),
-    )
+    render_rows(out, format, default_table, headers, rows, Some(context_type))
 }
 
 fn render_rows(
@@ -138,11 +128,7 @@ fn render_rows(
 ) -> Result<(), RenderError> {
     let resolved = resolve_format(format, default_table);
     let tmpl = Template::parse(&resolved.template)?;
-    let row_opts = ExecOptions {
-        header: false,
-        dot_is_context: true,
-        context_type,
-    };
+    let row_opts = ExecOptions { header: false, dot_is_context: true, context_type };
     let mut body = String::new();
     for row in rows {
         tmpl.execute_into(&mut body, row, row_opts)?;
@@ -159,11 +145,7 @@ fn render_rows(
             .collect::<Map<String, Value>>(),
     );
     let mut header = String::new();
-    let header_opts = ExecOptions {
-        header: true,
-        dot_is_context: true,
-        context_type: None,
-    };
+    let header_opts = ExecOptions { header: true, dot_is_context: true, context_type: None };
     // Docker ignores header errors and keeps whatever was printed before the failure.
     let _ = tmpl.execute_into(&mut header, &header_data, header_opts);
     let mut tw = tabwriter_for(out);
@@ -179,9 +161,7 @@ fn render_rows(
 /// Go sizes a column as `max(minwidth, widest cell + padding)`; the `tabwriter` crate uses
 /// `max(minwidth, widest cell) + padding`, so its minimum width is set to `10 - 3`.
 pub fn tabwriter_for<W: Write>(out: W) -> TabWriter<W> {
-    TabWriter::new(out)
-        .minwidth(MIN_WIDTH - PADDING)
-        .padding(PADDING)
+    TabWriter::new(out).minwidth(MIN_WIDTH - PADDING).padding(PADDING)
 }
 
 #[cfg(test)]
@@ -190,8 +170,7 @@ mod tests {
     use serde_json::json;
     use std::path::PathBuf;
 
-    const IMAGES_TABLE: &str =
-        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+    const IMAGES_TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
     const IMAGES_HEADERS: &[(&str, &str)] = &[
         ("ID", "IMAGE ID"),
         ("Repository", "REPOSITORY"),
@@ -232,10 +211,7 @@ busybox      latest    b8fec42fe388   6 minutes ago   1.98MB
 
     #[test]
     fn empty_list_prints_only_the_header() {
-        assert_eq!(
-            render_str(None, &[]),
-            "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"
-        );
+        assert_eq!(render_str(None, &[]), "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n");
         assert_eq!(render_str(Some("{{.ID}}"), &[]), "");
     }
 
@@ -263,18 +239,15 @@ b8fec42fe388   busybox:latest
     #[test]
     fn field_without_header_name_shows_no_value_in_header() {
         let out = render_str(Some("table {{.ID}}\t{{.Digest}}"), &images()[..1]);
-        assert_eq!(
-            out,
-            "IMAGE ID       <no value>\naf2583f835ca   <no value>\n"
-        );
+        assert_eq!(out, "IMAGE ID       <no value>\naf2583f835ca   <no value>\n");
     }
 
     #[test]
     fn json_shorthand_matches_docker_history_fixture() {
         // facts/history-features_1.0.jsonl is `docker history --no-trunc --format '{{json .}}'`:
         // rebuild each row with its keys in another order and check the bytes come back.
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/facts/history-features_1.0.jsonl");
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/facts/history-features_1.0.jsonl");
         let text = std::fs::read_to_string(path).unwrap();
         let mut rows = Vec::new();
         for line in text.lines() {
@@ -295,10 +268,8 @@ b8fec42fe388   busybox:latest
     #[test]
     fn history_table_with_empty_last_column_keeps_padding() {
         // Go pads every tab-terminated cell, so an empty COMMENT leaves trailing spaces
-        let rows = vec![
-            json!({"ID": "af2583f835ca", "CreatedSince": "2 minutes ago",
-            "CreatedBy": "/bin/sh -c #(nop)  CMD [\"world\"]", "Size": "0B", "Comment": ""}),
-        ];
+        let rows = vec![json!({"ID": "af2583f835ca", "CreatedSince": "2 minutes ago",
+            "CreatedBy": "/bin/sh -c #(nop)  CMD [\"world\"]", "Size": "0B", "Comment": ""})];
         let headers = [
             ("ID", "IMAGE"),
             ("CreatedSince", "CREATED"),
@@ -319,29 +290,10 @@ af2583f835ca   2 minutes ago   /bin/sh -c #(nop)  CMD [\"world\"]   0B
     #[test]
     fn template_errors_write_nothing() {
         let mut out = Vec::new();
-        let err = render(
-            &mut out,
-            Some("{{.ID"),
-            IMAGES_TABLE,
-            IMAGES_HEADERS,
-            &images(),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "template parsing error: template: :1: unclosed action"
-        );
-        let err = render(
-            &mut out,
-            Some("{{.ID.X}}"),
-            IMAGES_TABLE,
-            IMAGES_HEADERS,
-            &images(),
-        )
-        .unwrap_err();
-        assert!(err
-            .to_string()
-            .starts_with("template parsing error: template: :1:2: executing"));
+        let err = render(&mut out, Some("{{.ID"), IMAGES_TABLE, IMAGES_HEADERS, &images()).unwrap_err();
+        assert_eq!(err.to_string(), "template parsing error: template: :1: unclosed action");
+        let err = render(&mut out, Some("{{.ID.X}}"), IMAGES_TABLE, IMAGES_HEADERS, &images()).unwrap_err();
+        assert!(err.to_string().starts_with("template parsing error: template: :1:2: executing"));
         assert!(out.is_empty());
     }
 
@@ -362,46 +314,18 @@ af2583f835ca   2 minutes ago   /bin/sh -c #(nop)  CMD [\"world\"]   0B
             r#"template parsing error: template: :1:10: executing "" at <.Foo>: can't evaluate field Foo in type *formatter.imageContext"#
         );
         assert!(out.is_empty());
-        render_strict(
-            &mut out,
-            Some("{{.ID}}"),
-            IMAGES_TABLE,
-            IMAGES_HEADERS,
-            &images(),
-            "*formatter.imageContext",
-        )
-        .unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "af2583f835ca\nb8fec42fe388\n"
-        );
+        render_strict(&mut out, Some("{{.ID}}"), IMAGES_TABLE, IMAGES_HEADERS, &images(), "*formatter.imageContext")
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "af2583f835ca\nb8fec42fe388\n");
     }
 
     #[test]
     fn resolve_format_rules() {
         let r = resolve_format(Some("table  {{.ID}}\\t{{.Size}} "), "unused");
-        assert_eq!(
-            r,
-            ResolvedFormat {
-                table: true,
-                template: "{{.ID}}\t{{.Size}}".into()
-            }
-        );
+        assert_eq!(r, ResolvedFormat { table: true, template: "{{.ID}}\t{{.Size}}".into() });
         let r = resolve_format(Some("json"), "unused");
-        assert_eq!(
-            r,
-            ResolvedFormat {
-                table: false,
-                template: "{{json .}}".into()
-            }
-        );
+        assert_eq!(r, ResolvedFormat { table: false, template: "{{json .}}".into() });
         let r = resolve_format(None, "table {{.ID}}");
-        assert_eq!(
-            r,
-            ResolvedFormat {
-                table: true,
-                template: "{{.ID}}".into()
-            }
-        );
+        assert_eq!(r, ResolvedFormat { table: true, template: "{{.ID}}".into() });
     }
 }

@@ -186,10 +186,7 @@ mod tests {
 
     #[test]
     fn human_duration_seconds_and_minutes() {
-        assert_eq!(
-            human_duration(Duration::from_millis(450)),
-            "Less than a second"
-        );
+        assert_eq!(human_duration(Duration::from_millis(450)), "Less than a second");
         assert_eq!(human_duration(secs(1)), "1 second");
         assert_eq!(human_duration(secs(18)), "18 seconds");
         assert_eq!(human_duration(secs(59)), "59 seconds");
@@ -234,26 +231,18 @@ mod tests {
 
     #[test]
     fn ago_appends_suffix_and_clamps_future_times() {
-        let now = DateTime::parse_from_rfc3339("2026-11-24T01:34:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let created = DateTime::parse_from_rfc3339("2026-11-24T01:30:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-24T01:34:00Z").unwrap().with_timezone(&Utc);
+        let created = DateTime::parse_from_rfc3339("2026-11-24T01:30:00Z").unwrap().with_timezone(&Utc);
         assert_eq!(ago(created, now), "4 minutes ago");
         assert_eq!(ago(now, created), "Less than a second ago");
     }
 
     #[test]
     fn timestamps_in_go_layouts() {
-        let t = DateTime::parse_from_rfc3339("2026-11-24T01:30:00.388327384Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-24T01:30:00.388327384Z").unwrap().with_timezone(&Utc);
         assert_eq!(go_time_string(t), "2026-11-24 01:30:00.388327384 +0000 UTC");
         assert_eq!(rfc3339_seconds(t), "2026-11-24T01:30:00Z");
-        let whole = DateTime::parse_from_rfc3339("2026-11-24T01:30:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let whole = DateTime::parse_from_rfc3339("2026-11-24T01:30:00Z").unwrap().with_timezone(&Utc);
         assert_eq!(go_time_string(whole), "2026-11-24 01:30:00 +0000 UTC");
     }
 }

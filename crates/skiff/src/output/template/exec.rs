@@ -57,12 +57,7 @@ type Res<T> = Result<T, ExecError>;
 
 impl<'a, 'o> State<'a, 'o> {
     pub(crate) fn new(root: &'a Value, out: &'o mut String, opts: ExecOptions) -> Self {
-        State {
-            root,
-            vars: vec![("$".to_string(), Val::Ref(root))],
-            out,
-            opts,
-        }
+        State { root, vars: vec![("$".to_string(), Val::Ref(root))], out, opts }
     }
 
     pub(crate) fn run(&mut self, nodes: &[Node]) -> Res<()> {
@@ -143,29 +138,19 @@ impl<'a, 'o> State<'a, 'o> {
         let items: Vec<(Value, Val<'a>)> = match &v {
             Val::Invalid => Vec::new(),
             Val::Ref(Value::Null) | Val::Own(Value::Null) => Vec::new(),
-            Val::Ref(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (Value::from(i), Val::Ref(e)))
-                .collect(),
-            Val::Own(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (Value::from(i), Val::Own(e.clone())))
-                .collect(),
+            Val::Ref(Value::Array(a)) => a.iter().enumerate().map(|(i, e)| (Value::from(i), Val::Ref(e))).collect(),
+            Val::Own(Value::Array(a)) => {
+                a.iter().enumerate().map(|(i, e)| (Value::from(i), Val::Own(e.clone()))).collect()
+            }
             Val::Ref(Value::Object(o)) => {
                 let mut keys: Vec<&String> = o.keys().collect();
                 keys.sort();
-                keys.into_iter()
-                    .map(|k| (Value::String(k.clone()), Val::Ref(&o[k])))
-                    .collect()
+                keys.into_iter().map(|k| (Value::String(k.clone()), Val::Ref(&o[k]))).collect()
             }
             Val::Own(Value::Object(o)) => {
                 let mut keys: Vec<&String> = o.keys().collect();
                 keys.sort();
-                keys.into_iter()
-                    .map(|k| (Value::String(k.clone()), Val::Own(o[k].clone())))
-                    .collect()
+                keys.into_iter().map(|k| (Value::String(k.clone()), Val::Own(o[k].clone()))).collect()
             }
             Val::Ref(_) | Val::Own(_) => {
                 let op = &b.pipe.cmds[0].args[0];
@@ -202,11 +187,7 @@ impl<'a, 'o> State<'a, 'o> {
     }
 
     fn err(&self, op: &Operand, message: impl Into<String>) -> ExecError {
-        ExecError {
-            pos: op.pos,
-            context: op.src.clone(),
-            message: message.into(),
-        }
+        ExecError { pos: op.pos, context: op.src.clone(), message: message.into() }
     }
 
     fn eval_pipe(&mut self, pipe: &Pipe, dot: &Val<'a>) -> Res<Val<'a>> {
@@ -226,10 +207,9 @@ impl<'a, 'o> State<'a, 'o> {
         }
         if cmd.args.len() > 1 || fin.is_some() {
             let msg = match first.term {
-                Term::Field => format!(
-                    "{} is not a method but has arguments",
-                    first.fields.last().map_or("", String::as_str)
-                ),
+                Term::Field => {
+                    format!("{} is not a method but has arguments", first.fields.last().map_or("", String::as_str))
+                }
                 _ => format!("can't give argument to non-function {}", first.src),
             };
             return Err(self.err(first, msg));
@@ -251,10 +231,7 @@ impl<'a, 'o> State<'a, 'o> {
         // and/or evaluate lazily and return the deciding operand itself
         if name == "and" || name == "or" {
             if args.is_empty() && fin.is_none() {
-                return Err(self.err(
-                    op,
-                    format!("wrong number of args for {name}: want at least 1 got 0"),
-                ));
+                return Err(self.err(op, format!("wrong number of args for {name}: want at least 1 got 0")));
             }
             let mut v = Val::Invalid;
             for a in args {
@@ -283,22 +260,17 @@ impl<'a, 'o> State<'a, 'o> {
             }
             vals.push(f.to_value());
         }
-        let ctx = CallCtx {
-            header: self.opts.header,
-            root_is_context: self.opts.dot_is_context,
-        };
-        call(name, vals, first_is_root, &ctx)
-            .map(Val::Own)
-            .map_err(|m| {
-                self.err(
-                    op,
-                    if m.starts_with("error calling") || m.starts_with("wrong") {
-                        m
-                    } else {
-                        format!("error calling {name}: {m}")
-                    },
-                )
-            })
+        let ctx = CallCtx { header: self.opts.header, root_is_context: self.opts.dot_is_context };
+        call(name, vals, first_is_root, &ctx).map(Val::Own).map_err(|m| {
+            self.err(
+                op,
+                if m.starts_with("error calling") || m.starts_with("wrong") {
+                    m
+                } else {
+                    format!("error calling {name}: {m}")
+                },
+            )
+        })
     }
 
     /// An argument: a bare function name is called with no arguments, as Go does.
@@ -315,17 +287,11 @@ impl<'a, 'o> State<'a, 'o> {
             Term::Nil => Val::Own(Value::Null),
             Term::Bool(b) => Val::Own(Value::Bool(*b)),
             Term::Int(i) => Val::Own(Value::from(*i)),
-            Term::Float(f) => {
-                Val::Own(serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number))
-            }
+            Term::Float(f) => Val::Own(serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)),
             Term::Str(s) => Val::Own(Value::String(s.clone())),
-            Term::Var(name) => self
-                .vars
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or(Val::Invalid),
+            Term::Var(name) => {
+                self.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or(Val::Invalid)
+            }
             Term::Ident(name) => self.call_func(op, name, &[], dot, None)?,
             Term::Pipe(p) => self.eval_pipe(p, dot)?,
         };
@@ -338,10 +304,7 @@ impl<'a, 'o> State<'a, 'o> {
     fn field(&self, op: &Operand, recv: Val<'a>, name: &str) -> Res<Val<'a>> {
         let bad = |v: &Value| match v {
             Value::Null => self.err(op, format!("nil pointer evaluating interface {{}}.{name}")),
-            other => self.err(
-                op,
-                format!("can't evaluate field {name} in type {}", type_name(other)),
-            ),
+            other => self.err(op, format!("can't evaluate field {name} in type {}", type_name(other))),
         };
         match recv {
             Val::Invalid => Ok(Val::Invalid),

@@ -9,9 +9,8 @@ use crate::output::json::{encode, GoJsonOptions};
 
 /// Names known at parse time.
 pub(crate) const FUNCS: [&str; 27] = [
-    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt",
-    "le", "gt", "ge", "html", "js", "urlquery", "call", "json", "split", "join", "title", "lower",
-    "upper", "pad", "truncate",
+    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt", "le", "gt", "ge",
+    "html", "js", "urlquery", "call", "json", "split", "join", "title", "lower", "upper", "pad", "truncate",
 ];
 
 /// Go's `truth`: empty strings, arrays, objects, zero numbers, false and null are false.
@@ -35,53 +34,28 @@ pub(crate) struct CallCtx {
 
 fn want_args(name: &str, args: &[Value], n: usize) -> Result<(), String> {
     if args.len() != n {
-        return Err(format!(
-            "wrong number of args for {name}: want {n} got {}",
-            args.len()
-        ));
+        return Err(format!("wrong number of args for {name}: want {n} got {}", args.len()));
     }
     Ok(())
 }
 
 fn as_str(v: &Value) -> Result<&str, String> {
-    v.as_str().ok_or_else(|| {
-        format!(
-            "wrong type for value; expected string; got {}",
-            type_name(v)
-        )
-    })
+    v.as_str().ok_or_else(|| format!("wrong type for value; expected string; got {}", type_name(v)))
 }
 
 fn as_int(v: &Value) -> Result<i64, String> {
     match v {
         Value::Number(n) if !n.is_f64() => n.as_i64().ok_or_else(|| "integer overflow".to_string()),
-        _ => Err(format!(
-            "wrong type for value; expected int; got {}",
-            type_name(v)
-        )),
+        _ => Err(format!("wrong type for value; expected int; got {}", type_name(v))),
     }
 }
 
 /// Call a function other than `and`/`or` (which short-circuit and live in exec).
 /// `root_arg` says whether the first argument is the template's root value itself.
-pub(crate) fn call(
-    name: &str,
-    args: Vec<Value>,
-    root_arg: bool,
-    ctx: &CallCtx,
-) -> Result<Value, String> {
-    if ctx.header
-        && matches!(
-            name,
-            "json" | "split" | "join" | "title" | "lower" | "upper" | "truncate"
-        )
-    {
+pub(crate) fn call(name: &str, args: Vec<Value>, root_arg: bool, ctx: &CallCtx) -> Result<Value, String> {
+    if ctx.header && matches!(name, "json" | "split" | "join" | "title" | "lower" | "upper" | "truncate") {
         // Docker's HeaderFunctions: keep the column name as it is
-        let n = if matches!(name, "split" | "join" | "truncate") {
-            2
-        } else {
-            1
-        };
+        let n = if matches!(name, "split" | "join" | "truncate") { 2 } else { 1 };
         want_args(name, &args, n)?;
         let s = as_str(&args[0])?.to_string();
         if name == "truncate" {
@@ -161,9 +135,7 @@ pub(crate) fn call(
             let parts: Vec<Value> = if sep.is_empty() {
                 text.chars().map(|c| Value::String(c.to_string())).collect()
             } else {
-                text.split(sep)
-                    .map(|p| Value::String(p.to_string()))
-                    .collect()
+                text.split(sep).map(|p| Value::String(p.to_string())).collect()
             };
             Ok(Value::Array(parts))
         }
@@ -173,20 +145,13 @@ pub(crate) fn call(
             let items = match &args[0] {
                 Value::Array(a) => a,
                 Value::Null => return s(String::new()),
-                v => {
-                    return Err(format!(
-                        "wrong type for value; expected []string; got {}",
-                        type_name(v)
-                    ))
-                }
+                v => return Err(format!("wrong type for value; expected []string; got {}", type_name(v))),
             };
             let parts = items
                 .iter()
                 .map(|v| as_str(v).map(str::to_string))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| {
-                    "wrong type for value; expected []string; got []interface {}".to_string()
-                })?;
+                .map_err(|_| "wrong type for value; expected []string; got []interface {}".to_string())?;
             s(parts.join(sep))
         }
         "title" => {
@@ -208,11 +173,7 @@ pub(crate) fn call(
             if text.is_empty() {
                 return s(String::new());
             }
-            s(format!(
-                "{}{text}{}",
-                " ".repeat(pre.max(0) as usize),
-                " ".repeat(post.max(0) as usize)
-            ))
+            s(format!("{}{text}{}", " ".repeat(pre.max(0) as usize), " ".repeat(post.max(0) as usize)))
         }
         "truncate" => {
             want_args(name, &args, 2)?;
@@ -243,10 +204,7 @@ fn index(args: Vec<Value>) -> Result<Value, String> {
         item = match item {
             Value::Array(mut a) => {
                 let i = as_int(&idx).map_err(|_| {
-                    format!(
-                        "error calling index: cannot index slice/array with type {}",
-                        type_name(&idx)
-                    )
+                    format!("error calling index: cannot index slice/array with type {}", type_name(&idx))
                 })?;
                 if i < 0 || i as usize >= a.len() {
                     return Err(format!("error calling index: index out of range: {i}"));
@@ -255,10 +213,7 @@ fn index(args: Vec<Value>) -> Result<Value, String> {
             }
             Value::Object(mut o) => {
                 let k = as_str(&idx).map_err(|_| {
-                    format!(
-                        "error calling index: value has type {}; should be string",
-                        type_name(&idx)
-                    )
+                    format!("error calling index: value has type {}; should be string", type_name(&idx))
                 })?;
                 o.remove(k).unwrap_or(Value::String(String::new()))
             }
@@ -270,12 +225,7 @@ fn index(args: Vec<Value>) -> Result<Value, String> {
                 }
             }
             Value::Null => return Err("error calling index: index of untyped nil".into()),
-            v => {
-                return Err(format!(
-                    "error calling index: can't index item of type {}",
-                    type_name(&v)
-                ))
-            }
+            v => return Err(format!("error calling index: can't index item of type {}", type_name(&v))),
         };
     }
     Ok(item)
@@ -288,17 +238,9 @@ fn slice(args: Vec<Value>) -> Result<Value, String> {
     let len = match item {
         Value::String(s) => s.len(),
         Value::Array(a) => a.len(),
-        v => {
-            return Err(format!(
-                "error calling slice: can't slice item of type {}",
-                type_name(v)
-            ))
-        }
+        v => return Err(format!("error calling slice: can't slice item of type {}", type_name(v))),
     };
-    let bounds = args[1..]
-        .iter()
-        .map(as_int)
-        .collect::<Result<Vec<_>, _>>()?;
+    let bounds = args[1..].iter().map(as_int).collect::<Result<Vec<_>, _>>()?;
     let lo = bounds.first().copied().unwrap_or(0);
     let hi = bounds.get(1).copied().unwrap_or(len as i64);
     if lo < 0 || hi < lo || hi as usize > len {
@@ -306,9 +248,7 @@ fn slice(args: Vec<Value>) -> Result<Value, String> {
     }
     let (lo, hi) = (lo as usize, hi as usize);
     Ok(match item {
-        Value::String(s) => {
-            Value::String(String::from_utf8_lossy(&s.as_bytes()[lo..hi]).into_owned())
-        }
+        Value::String(s) => Value::String(String::from_utf8_lossy(&s.as_bytes()[lo..hi]).into_owned()),
         Value::Array(a) => Value::Array(a[lo..hi].to_vec()),
         _ => unreachable!("checked above"),
     })
@@ -346,11 +286,7 @@ fn title(s: &str) -> String {
         } else {
             out.push(c);
         }
-        prev_sep = if c.is_ascii() {
-            !(c.is_ascii_alphanumeric() || c == '_')
-        } else {
-            c.is_whitespace()
-        };
+        prev_sep = if c.is_ascii() { !(c.is_ascii_alphanumeric() || c == '_') } else { c.is_whitespace() };
     }
     out
 }
@@ -396,9 +332,7 @@ fn query_escape(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b))
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(b)),
             b' ' => out.push('+'),
             b => out.push_str(&format!("%{b:02X}")),
         }
@@ -418,10 +352,7 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(
-            html_escape("<a href='x'>&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;"
-        );
+        assert_eq!(html_escape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;");
         assert_eq!(query_escape("a b&c/d"), "a+b%26c%2Fd");
     }
 }

@@ -36,9 +36,7 @@ pub(crate) struct Token {
     pub line: usize,
 }
 
-const KEYWORDS: [&str; 10] = [
-    "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
-];
+const KEYWORDS: [&str; 10] = ["if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"];
 
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
@@ -58,23 +56,14 @@ struct Lexer<'s> {
 
 /// Tokenize `src`. Text tokens already have trim markers applied.
 pub(crate) fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
-    let mut lx = Lexer {
-        src,
-        pos: 0,
-        line: 1,
-        tokens: Vec::new(),
-        paren_depth: 0,
-    };
+    let mut lx = Lexer { src, pos: 0, line: 1, tokens: Vec::new(), paren_depth: 0 };
     lx.run()?;
     Ok(lx.tokens)
 }
 
 impl<'s> Lexer<'s> {
     fn err(&self, msg: impl Into<String>) -> ParseError {
-        ParseError {
-            line: self.line,
-            message: msg.into(),
-        }
+        ParseError { line: self.line, message: msg.into() }
     }
 
     fn push(&mut self, tok: Tok, pos: usize) {
@@ -203,11 +192,7 @@ impl<'s> Lexer<'s> {
                     self.push(Tok::Char(ch), start);
                 }
                 '$' => {
-                    let n: usize = self.rest()[1..]
-                        .chars()
-                        .take_while(|c| is_alnum(*c))
-                        .map(char::len_utf8)
-                        .sum();
+                    let n: usize = self.rest()[1..].chars().take_while(|c| is_alnum(*c)).map(char::len_utf8).sum();
                     let name = self.rest()[..1 + n].to_string();
                     self.advance_to(start + 1 + n);
                     self.push(Tok::Var(name), start);
@@ -218,11 +203,8 @@ impl<'s> Lexer<'s> {
                     match next {
                         Some(d) if d.is_ascii_digit() => self.lex_number()?,
                         Some(a) if is_alnum(a) => {
-                            let n: usize = self.rest()[1..]
-                                .chars()
-                                .take_while(|c| is_alnum(*c))
-                                .map(char::len_utf8)
-                                .sum();
+                            let n: usize =
+                                self.rest()[1..].chars().take_while(|c| is_alnum(*c)).map(char::len_utf8).sum();
                             let name = self.rest()[1..1 + n].to_string();
                             self.advance_to(start + 1 + n);
                             self.push(Tok::Field(name), start);
@@ -235,12 +217,7 @@ impl<'s> Lexer<'s> {
                     }
                 }
                 '0'..='9' => self.lex_number()?,
-                '+' | '-'
-                    if self.rest()[1..]
-                        .chars()
-                        .next()
-                        .is_some_and(|d| d.is_ascii_digit() || d == '.') =>
-                {
+                '+' | '-' if self.rest()[1..].chars().next().is_some_and(|d| d.is_ascii_digit() || d == '.') => {
                     self.lex_number()?
                 }
                 '(' => {
@@ -276,12 +253,7 @@ impl<'s> Lexer<'s> {
                     self.push(Tok::Declare, start);
                 }
                 c if is_alnum(c) => {
-                    let n: usize = self
-                        .rest()
-                        .chars()
-                        .take_while(|c| is_alnum(*c))
-                        .map(char::len_utf8)
-                        .sum();
+                    let n: usize = self.rest().chars().take_while(|c| is_alnum(*c)).map(char::len_utf8).sum();
                     let word = &self.src[start..start + n];
                     let tok = match word {
                         "true" => Tok::Bool(true),
@@ -296,12 +268,7 @@ impl<'s> Lexer<'s> {
                     self.push(tok, start);
                     self.check_terminator()?;
                 }
-                c => {
-                    return Err(self.err(format!(
-                        "unrecognized character in action: U+{:04X} '{}'",
-                        c as u32, c
-                    )))
-                }
+                c => return Err(self.err(format!("unrecognized character in action: U+{:04X} '{}'", c as u32, c))),
             }
         }
     }
@@ -313,10 +280,7 @@ impl<'s> Lexer<'s> {
             return Ok(());
         }
         let c = r.chars().next().unwrap_or(' ');
-        if matches!(
-            c,
-            ' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '(' | '='
-        ) {
+        if matches!(c, ' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '(' | '=') {
             return Ok(());
         }
         Err(self.err(format!("bad character U+{:04X} '{}'", c as u32, c)))
@@ -348,16 +312,8 @@ impl<'s> Lexer<'s> {
             i += 1;
         }
         let text = &self.src[start..i];
-        if self.src[i..]
-            .chars()
-            .next()
-            .is_some_and(|c| is_alnum(c) && !c.is_ascii_digit())
-        {
-            let end = i + self.src[i..]
-                .chars()
-                .take_while(|c| is_alnum(*c))
-                .map(char::len_utf8)
-                .sum::<usize>();
+        if self.src[i..].chars().next().is_some_and(|c| is_alnum(c) && !c.is_ascii_digit()) {
+            let end = i + self.src[i..].chars().take_while(|c| is_alnum(*c)).map(char::len_utf8).sum::<usize>();
             return Err(self.err(format!("bad number syntax: \"{}\"", &self.src[start..end])));
         }
         self.push(Tok::Number(text.to_string()), start);
@@ -395,13 +351,9 @@ impl<'s> Lexer<'s> {
                                 'u' => 4,
                                 _ => 8,
                             };
-                            let hex: String =
-                                (0..n).filter_map(|_| chars.next().map(|x| x.1)).collect();
-                            let code = u32::from_str_radix(&hex, 16)
-                                .map_err(|_| self.err("invalid syntax"))?;
-                            out.push(
-                                char::from_u32(code).ok_or_else(|| self.err("invalid syntax"))?,
-                            );
+                            let hex: String = (0..n).filter_map(|_| chars.next().map(|x| x.1)).collect();
+                            let code = u32::from_str_radix(&hex, 16).map_err(|_| self.err("invalid syntax"))?;
+                            out.push(char::from_u32(code).ok_or_else(|| self.err("invalid syntax"))?);
                         }
                         '0'..='7' => {
                             let mut oct = String::from(e);
@@ -410,11 +362,8 @@ impl<'s> Lexer<'s> {
                                     oct.push(d);
                                 }
                             }
-                            let code = u32::from_str_radix(&oct, 8)
-                                .map_err(|_| self.err("invalid syntax"))?;
-                            out.push(
-                                char::from_u32(code).ok_or_else(|| self.err("invalid syntax"))?,
-                            );
+                            let code = u32::from_str_radix(&oct, 8).map_err(|_| self.err("invalid syntax"))?;
+                            out.push(char::from_u32(code).ok_or_else(|| self.err("invalid syntax"))?);
                         }
                         _ => return Err(self.err("invalid syntax")),
                     }

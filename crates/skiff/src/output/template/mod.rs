@@ -30,19 +30,9 @@ pub(crate) struct ParseError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateError {
     /// The template text is not a valid template (`template: :1: unclosed action`).
-    Parse {
-        template: String,
-        line: usize,
-        message: String,
-    },
+    Parse { template: String, line: usize, message: String },
     /// Executing failed at an operand (`template: :1:2: executing "" at <.A.B>: ...`).
-    Exec {
-        template: String,
-        line: usize,
-        col: usize,
-        context: String,
-        message: String,
-    },
+    Exec { template: String, line: usize, col: usize, context: String, message: String },
 }
 
 impl std::fmt::Display for TemplateError {
@@ -59,13 +49,9 @@ impl TemplateError {
     pub fn go_message(&self) -> String {
         match self {
             TemplateError::Parse { line, message, .. } => format!("template: :{line}: {message}"),
-            TemplateError::Exec {
-                line,
-                col,
-                context,
-                message,
-                ..
-            } => format!("template: :{line}:{col}: executing \"\" at <{context}>: {message}"),
+            TemplateError::Exec { line, col, context, message, .. } => {
+                format!("template: :{line}:{col}: executing \"\" at <{context}>: {message}")
+            }
         }
     }
 }
@@ -97,20 +83,12 @@ pub struct Template {
 impl Template {
     /// Parse a template string (already stripped of Docker's `table` prefix).
     pub fn parse(src: &str) -> Result<Template, TemplateError> {
-        let to_err = |e: ParseError| TemplateError::Parse {
-            template: src.to_string(),
-            line: e.line,
-            message: e.message,
-        };
+        let to_err =
+            |e: ParseError| TemplateError::Parse { template: src.to_string(), line: e.line, message: e.message };
         let tokens = lex::lex(src).map_err(to_err)?;
         let is_func = |name: &str| funcs::FUNCS.contains(&name);
-        let nodes = parse::Parser::new(tokens, src, &is_func)
-            .parse()
-            .map_err(to_err)?;
-        Ok(Template {
-            src: src.to_string(),
-            nodes,
-        })
+        let nodes = parse::Parser::new(tokens, src, &is_func).parse().map_err(to_err)?;
+        Ok(Template { src: src.to_string(), nodes })
     }
 
     /// The template source.
@@ -127,12 +105,7 @@ impl Template {
 
     /// Execute, appending to `out`. On error, `out` keeps what was written before the
     /// failure, as Go's `Execute` leaves partial output in its writer.
-    pub fn execute_into(
-        &self,
-        out: &mut String,
-        data: &Value,
-        opts: ExecOptions,
-    ) -> Result<(), TemplateError> {
+    pub fn execute_into(&self, out: &mut String, data: &Value, opts: ExecOptions) -> Result<(), TemplateError> {
         let mut state = exec::State::new(data, out, opts);
         state.run(&self.nodes).map_err(|e| {
             let before = &self.src[..e.pos.min(self.src.len())];
@@ -141,13 +114,7 @@ impl Template {
                 Some(nl) => e.pos - nl - 1,
                 None => e.pos,
             };
-            TemplateError::Exec {
-                template: self.src.clone(),
-                line,
-                col,
-                context: e.context,
-                message: e.message,
-            }
+            TemplateError::Exec { template: self.src.clone(), line, col, context: e.context, message: e.message }
         })
     }
 }

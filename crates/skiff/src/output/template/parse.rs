@@ -77,14 +77,7 @@ enum Stop {
 
 impl<'t> Parser<'t> {
     pub(crate) fn new(tokens: Vec<Token>, src: &'t str, is_func: &'t dyn Fn(&str) -> bool) -> Self {
-        Parser {
-            tokens,
-            idx: 0,
-            src,
-            is_func,
-            vars: vec!["$".to_string()],
-            range_depth: 0,
-        }
+        Parser { tokens, idx: 0, src, is_func, vars: vec!["$".to_string()], range_depth: 0 }
     }
 
     pub(crate) fn parse(mut self) -> Result<Vec<Node>, ParseError> {
@@ -97,27 +90,16 @@ impl<'t> Parser<'t> {
     }
 
     fn line(&self) -> usize {
-        self.tokens
-            .get(self.idx)
-            .or(self.tokens.last())
-            .map_or(1, |t| t.line)
+        self.tokens.get(self.idx).or(self.tokens.last()).map_or(1, |t| t.line)
     }
 
     fn err(&self, msg: impl Into<String>) -> ParseError {
-        ParseError {
-            line: self.line(),
-            message: msg.into(),
-        }
+        ParseError { line: self.line(), message: msg.into() }
     }
 
     fn err_at_prev(&self, msg: impl Into<String>) -> ParseError {
-        let line = self.tokens[..self.idx.min(self.tokens.len())]
-            .last()
-            .map_or(1, |t| t.line);
-        ParseError {
-            line,
-            message: msg.into(),
-        }
+        let line = self.tokens[..self.idx.min(self.tokens.len())].last().map_or(1, |t| t.line);
+        ParseError { line, message: msg.into() }
     }
 
     fn peek(&self) -> &Tok {
@@ -198,15 +180,9 @@ impl<'t> Parser<'t> {
                     return Err(self.err(format!("{{{{{k}}}}} outside {{{{range}}}}")));
                 }
                 self.expect_right_delim(k)?;
-                Ok(if k == "break" {
-                    Node::Break
-                } else {
-                    Node::Continue
-                })
+                Ok(if k == "break" { Node::Break } else { Node::Continue })
             }
-            other => Err(self.err(format!(
-                "{{{{{other}}}}} is not supported by skiff's templates"
-            ))),
+            other => Err(self.err(format!("{{{{{other}}}}} is not supported by skiff's templates"))),
         }
     }
 
@@ -220,11 +196,7 @@ impl<'t> Parser<'t> {
             Stop::End => None,
             Stop::Else => {
                 let chained = match self.peek_non_space() {
-                    Tok::Keyword(w)
-                        if (*w == "if" && k == "if") || (*w == "with" && k == "with") =>
-                    {
-                        Some(*w)
-                    }
+                    Tok::Keyword(w) if (*w == "if" && k == "if") || (*w == "with" && k == "with") => Some(*w),
                     _ => None,
                 };
                 if let Some(w) = chained {
@@ -243,11 +215,7 @@ impl<'t> Parser<'t> {
             }
         };
         self.vars.truncate(mark);
-        let b = Branch {
-            pipe,
-            list,
-            else_list,
-        };
+        let b = Branch { pipe, list, else_list };
         Ok(match k {
             "if" => Node::If(b),
             "with" => Node::With(b),
@@ -256,25 +224,12 @@ impl<'t> Parser<'t> {
     }
 
     /// A pipeline up to the closing `}}` (or `)` when `context` is a parenthesized pipeline).
-    fn pipeline(
-        &mut self,
-        context: &str,
-        allow_decl: bool,
-        range: bool,
-    ) -> Result<Pipe, ParseError> {
-        let mut pipe = Pipe {
-            decl: Vec::new(),
-            is_assign: false,
-            cmds: Vec::new(),
-        };
+    fn pipeline(&mut self, context: &str, allow_decl: bool, range: bool) -> Result<Pipe, ParseError> {
+        let mut pipe = Pipe { decl: Vec::new(), is_assign: false, cmds: Vec::new() };
         if allow_decl {
             self.declarations(&mut pipe, range)?;
         }
-        let closing = if context == "parenthesized pipeline" {
-            Tok::RParen
-        } else {
-            Tok::RightDelim
-        };
+        let closing = if context == "parenthesized pipeline" { Tok::RParen } else { Tok::RightDelim };
         loop {
             let tok = self.peek_non_space().clone();
             if tok == closing {
@@ -300,17 +255,9 @@ impl<'t> Parser<'t> {
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
             if matches!(
                 c.args[0].term,
-                Term::Bool(_)
-                    | Term::Dot
-                    | Term::Nil
-                    | Term::Int(_)
-                    | Term::Float(_)
-                    | Term::Str(_)
+                Term::Bool(_) | Term::Dot | Term::Nil | Term::Int(_) | Term::Float(_) | Term::Str(_)
             ) {
-                return Err(self.err(format!(
-                    "non executable command in pipeline stage {}",
-                    i + 1
-                )));
+                return Err(self.err(format!("non executable command in pipeline stage {}", i + 1)));
             }
         }
         Ok(pipe)
@@ -368,10 +315,7 @@ impl<'t> Parser<'t> {
                 _ => {}
             }
             if !args.is_empty() && !matches!(self.tokens[self.idx - 1].tok, Tok::Space) {
-                return Err(self.err(format!(
-                    "missing space? unexpected {}",
-                    describe(self.peek())
-                )));
+                return Err(self.err(format!("missing space? unexpected {}", describe(self.peek()))));
             }
             args.push(self.operand()?);
         }
@@ -391,8 +335,7 @@ impl<'t> Parser<'t> {
             Tok::Bool(b) => Term::Bool(b),
             Tok::Char(c) => Term::Int(c as i64),
             Tok::Str(s) => Term::Str(s),
-            Tok::Number(n) => parse_number(&n)
-                .ok_or_else(|| self.err(format!("illegal number syntax: \"{n}\"")))?,
+            Tok::Number(n) => parse_number(&n).ok_or_else(|| self.err(format!("illegal number syntax: \"{n}\"")))?,
             Tok::Field(f) => {
                 fields.push(f);
                 Term::Field
@@ -409,34 +352,21 @@ impl<'t> Parser<'t> {
                 }
                 Term::Ident(name)
             }
-            Tok::LParen => Term::Pipe(Box::new(self.pipeline(
-                "parenthesized pipeline",
-                false,
-                false,
-            )?)),
+            Tok::LParen => Term::Pipe(Box::new(self.pipeline("parenthesized pipeline", false, false)?)),
             other => return Err(self.err(format!("unexpected {} in operand", describe(&other)))),
         };
         while let Tok::Field(f) = self.peek().clone() {
-            if matches!(
-                term,
-                Term::Bool(_) | Term::Int(_) | Term::Float(_) | Term::Str(_) | Term::Nil
-            ) {
-                return Err(self.err(format!(
-                    "unexpected . after term \"{}\"",
-                    &self.src[pos..self.tokens[self.idx].pos]
-                )));
+            if matches!(term, Term::Bool(_) | Term::Int(_) | Term::Float(_) | Term::Str(_) | Term::Nil) {
+                return Err(
+                    self.err(format!("unexpected . after term \"{}\"", &self.src[pos..self.tokens[self.idx].pos]))
+                );
             }
             self.next();
             fields.push(f);
         }
         let end = self.tokens.get(self.idx).map_or(self.src.len(), |t| t.pos);
         let src = self.src.get(pos..end).unwrap_or("").trim_end().to_string();
-        Ok(Operand {
-            pos,
-            term,
-            fields,
-            src,
-        })
+        Ok(Operand { pos, term, fields, src })
     }
 }
 

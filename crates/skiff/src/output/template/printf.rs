@@ -61,10 +61,7 @@ struct Spec {
 
 impl Spec {
     fn plain(verb: char) -> Spec {
-        Spec {
-            verb,
-            ..Default::default()
-        }
+        Spec { verb, ..Default::default() }
     }
 }
 
@@ -117,10 +114,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
     }
     if next_arg < args.len() {
         out.push_str("%!(EXTRA ");
-        let extra: Vec<String> = args[next_arg..]
-            .iter()
-            .map(|a| format!("{}={}", type_name(a), format_v(a)))
-            .collect();
+        let extra: Vec<String> = args[next_arg..].iter().map(|a| format!("{}={}", type_name(a), format_v(a))).collect();
         out.push_str(&extra.join(", "));
         out.push(')');
     }
@@ -212,10 +206,7 @@ fn write_verb(out: &mut String, v: &Value, spec: &Spec) {
                     Some(p) => s.chars().take(p).collect(),
                     None => s.clone(),
                 };
-                let q = if spec.sharp
-                    && !body.contains('`')
-                    && !body.chars().any(|c| c.is_control() && c != '\t')
-                {
+                let q = if spec.sharp && !body.contains('`') && !body.chars().any(|c| c.is_control() && c != '\t') {
                     format!("`{body}`")
                 } else {
                     quote(&body, spec.plus)
@@ -235,15 +226,7 @@ fn write_verb(out: &mut String, v: &Value, spec: &Spec) {
             if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
                 write_float(out, v, f, spec);
             } else {
-                write_int(
-                    out,
-                    v,
-                    n.as_i64()
-                        .map(i128::from)
-                        .or(n.as_u64().map(i128::from))
-                        .unwrap_or(0),
-                    spec,
-                );
+                write_int(out, v, n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)).unwrap_or(0), spec);
             }
         }
         Value::Array(items) => {
@@ -303,11 +286,7 @@ fn write_int(out: &mut String, v: &Value, i: i128, spec: &Spec) {
             let q = quote(&c.to_string(), spec.plus);
             let inner = &q[1..q.len() - 1];
             let inner = if inner == "\\\"" { "\"" } else { inner };
-            let body = if c == '\'' {
-                "'\\''".to_string()
-            } else {
-                format!("'{inner}'")
-            };
+            let body = if c == '\'' { "'\\''".to_string() } else { format!("'{inner}'") };
             return pad(out, &body, spec, false);
         }
         'U' => return pad(out, &format!("U+{a:04X}"), spec, false),
@@ -351,28 +330,13 @@ mod tests {
 
     #[test]
     fn sprintf_common_verbs() {
-        assert_eq!(
-            sprintf("%s|%d|%v", &[json!("a"), json!(42), json!(true)]),
-            "a|42|true"
-        );
-        assert_eq!(
-            sprintf("%-20s|", &[json!("busybox")]),
-            "busybox             |"
-        );
+        assert_eq!(sprintf("%s|%d|%v", &[json!("a"), json!(42), json!(true)]), "a|42|true");
+        assert_eq!(sprintf("%-20s|", &[json!("busybox")]), "busybox             |");
         assert_eq!(sprintf("%8s|", &[json!("abc")]), "     abc|");
         assert_eq!(sprintf("%q", &[json!("hi \"x\"")]), r#""hi \"x\"""#);
-        assert_eq!(
-            sprintf(
-                "%05d %x %X %o",
-                &[json!(-42), json!(255), json!(255), json!(8)]
-            ),
-            "-0042 ff FF 10"
-        );
+        assert_eq!(sprintf("%05d %x %X %o", &[json!(-42), json!(255), json!(255), json!(8)]), "-0042 ff FF 10");
         assert_eq!(sprintf("%.3s", &[json!("abcdef")]), "abc");
-        assert_eq!(
-            sprintf("%.2f %e %g", &[json!(1.005), json!(1234.5), json!(0.5)]),
-            "1.00 1.234500e+03 0.5"
-        );
+        assert_eq!(sprintf("%.2f %e %g", &[json!(1.005), json!(1234.5), json!(0.5)]), "1.00 1.234500e+03 0.5");
         assert_eq!(sprintf("100%%", &[]), "100%");
         assert_eq!(sprintf("%*d", &[json!(5), json!(42)]), "   42");
     }
@@ -390,10 +354,7 @@ mod tests {
     #[test]
     fn composites_print_like_go_values() {
         assert_eq!(format_v(&json!(["a", "b"])), "[a b]");
-        assert_eq!(
-            format_v(&json!({"b": 2, "a": [1, null]})),
-            "map[a:[1 <nil>] b:2]"
-        );
+        assert_eq!(format_v(&json!({"b": 2, "a": [1, null]})), "map[a:[1 <nil>] b:2]");
         assert_eq!(sprintf("%q", &[json!(["a", "b"])]), r#"["a" "b"]"#);
     }
 

@@ -15,11 +15,7 @@ fn parse_err(tmpl: &str) -> String {
 }
 
 fn exec_err(tmpl: &str, data: &Value) -> String {
-    Template::parse(tmpl)
-        .unwrap()
-        .execute(data)
-        .unwrap_err()
-        .to_string()
+    Template::parse(tmpl).unwrap().execute(data).unwrap_err().to_string()
 }
 
 fn image() -> Value {
@@ -57,20 +53,14 @@ fn missing_keys_print_no_value_like_go_maps() {
 fn composite_values_print_in_go_syntax() {
     let d = image();
     assert_eq!(run("{{.RepoTags}}", &d), "[features:1.0 features:latest]");
-    assert_eq!(
-        run("{{.Config.Labels}}", &d),
-        "map[org.example.purpose:layer features fixture]"
-    );
+    assert_eq!(run("{{.Config.Labels}}", &d), "map[org.example.purpose:layer features fixture]");
 }
 
 #[test]
 fn json_function_is_unescaped_and_keeps_key_order() {
     let d = json!({"Cmd": ["a && b > c"], "B": 1, "A": 2});
     assert_eq!(run("{{json .Cmd}}", &d), r#"["a && b > c"]"#);
-    assert_eq!(
-        run("{{json .}}", &d),
-        r#"{"Cmd":["a && b > c"],"B":1,"A":2}"#
-    );
+    assert_eq!(run("{{json .}}", &d), r#"{"Cmd":["a && b > c"],"B":1,"A":2}"#);
     assert_eq!(run("{{json .Missing}}", &d), "null");
     assert_eq!(run("{{.Cmd | json}}", &d), r#"["a && b > c"]"#);
 }
@@ -82,15 +72,9 @@ fn json_of_a_formatter_context_row_is_a_sorted_escaped_go_map() {
     let row = json!({"Size": "0B", "CreatedBy": "a && b", "Comment": ""});
     let t = Template::parse("{{json .}} {{json .CreatedBy}}").unwrap();
     let mut out = String::new();
-    let opts = ExecOptions {
-        dot_is_context: true,
-        ..Default::default()
-    };
+    let opts = ExecOptions { dot_is_context: true, ..Default::default() };
     t.execute_into(&mut out, &row, opts).unwrap();
-    assert_eq!(
-        out,
-        r#"{"Comment":"","CreatedBy":"a \u0026\u0026 b","Size":"0B"} "a && b""#
-    );
+    assert_eq!(out, r#"{"Comment":"","CreatedBy":"a \u0026\u0026 b","Size":"0B"} "a && b""#);
 }
 
 #[test]
@@ -99,10 +83,7 @@ fn docker_string_functions() {
     assert_eq!(run(r#"{{join .Names ","}}"#, &d), "web,db");
     assert_eq!(run(r#"{{split .S ","}}"#, &d), "[a b c]");
     assert_eq!(run(r#"{{index (split .S ",") 1}}"#, &d), "b");
-    assert_eq!(
-        run("{{lower .Name}} {{upper .Name}}", &d),
-        "hello world HELLO WORLD"
-    );
+    assert_eq!(run("{{lower .Name}} {{upper .Name}}", &d), "hello world HELLO WORLD");
     assert_eq!(run("{{title \"hello docker\"}}", &d), "Hello Docker");
     assert_eq!(run("[{{pad .Name 2 3}}]", &d), "[  Hello World   ]");
     // pad leaves an empty string empty
@@ -117,41 +98,20 @@ fn go_builtins() {
     let d = image();
     assert_eq!(run("{{len .RepoTags}} {{len .Id}}", &d), "2 19");
     assert_eq!(run("{{index .RepoTags 1}}", &d), "features:latest");
-    assert_eq!(
-        run(r#"{{index .Config.Labels "org.example.purpose"}}"#, &d),
-        "layer features fixture"
-    );
+    assert_eq!(run(r#"{{index .Config.Labels "org.example.purpose"}}"#, &d), "layer features fixture");
     // Docker's labels are map[string]string: a missing label indexes to ""
     assert_eq!(run(r#"[{{index .Config.Labels "nope"}}]"#, &d), "[]");
-    assert_eq!(
-        run(r#"{{printf "%s-%d" .Id .Size}}"#, &d),
-        "sha256:af2583f835ca-3964683"
-    );
+    assert_eq!(run(r#"{{printf "%s-%d" .Id .Size}}"#, &d), "sha256:af2583f835ca-3964683");
     assert_eq!(run(r#"{{printf "%-12s|" "abc"}}"#, &d), "abc         |");
     assert_eq!(run(r#"{{printf "%q" .Config.User}}"#, &d), r#""1000:1000""#);
-    assert_eq!(
-        run(r#"{{printf "%v" .RepoTags}}"#, &d),
-        "[features:1.0 features:latest]"
-    );
+    assert_eq!(run(r#"{{printf "%v" .RepoTags}}"#, &d), "[features:1.0 features:latest]");
     assert_eq!(run("{{println .Size}}", &d), "3964683\n");
     assert_eq!(run(r#"{{print "a" "b" 1 2}}"#, &d), "ab1 2");
     assert_eq!(run(r#"{{slice .Id 0 6}}"#, &d), "sha256");
-    assert_eq!(
-        run(
-            r#"{{eq .Size 3964683}} {{ne .Empty ""}} {{lt 1 2}} {{ge "b" "a"}}"#,
-            &d
-        ),
-        "true false true true"
-    );
+    assert_eq!(run(r#"{{eq .Size 3964683}} {{ne .Empty ""}} {{lt 1 2}} {{ge "b" "a"}}"#, &d), "true false true true");
     assert_eq!(run(r#"{{eq .Config.User "x" "1000:1000"}}"#, &d), "true");
-    assert_eq!(
-        run(r#"{{and .Id .Empty}}|{{or .Empty .Id}}|{{not .Zero}}"#, &d),
-        "|sha256:af2583f835ca|true"
-    );
-    assert_eq!(
-        run(r#"{{html "<a&b>"}} {{urlquery "a b"}}"#, &d),
-        "&lt;a&amp;b&gt; a+b"
-    );
+    assert_eq!(run(r#"{{and .Id .Empty}}|{{or .Empty .Id}}|{{not .Zero}}"#, &d), "|sha256:af2583f835ca|true");
+    assert_eq!(run(r#"{{html "<a&b>"}} {{urlquery "a b"}}"#, &d), "&lt;a&amp;b&gt; a+b");
 }
 
 #[test]
@@ -159,13 +119,7 @@ fn if_else_with() {
     let d = image();
     assert_eq!(run("{{if .Id}}yes{{else}}no{{end}}", &d), "yes");
     assert_eq!(run("{{if .Empty}}yes{{else}}no{{end}}", &d), "no");
-    assert_eq!(
-        run(
-            "{{if .Zero}}a{{else if .Empty}}b{{else if .Size}}c{{else}}d{{end}}",
-            &d
-        ),
-        "c"
-    );
+    assert_eq!(run("{{if .Zero}}a{{else if .Empty}}b{{else if .Size}}c{{else}}d{{end}}", &d), "c");
     assert_eq!(run("{{if .Nope}}x{{end}}", &d), "");
     assert_eq!(run("{{with .Config}}{{.User}}{{end}}", &d), "1000:1000");
     assert_eq!(run("{{with .Nope}}x{{else}}none{{end}}", &d), "none");
@@ -175,18 +129,9 @@ fn if_else_with() {
 #[test]
 fn range_loops() {
     let d = image();
-    assert_eq!(
-        run("{{range .RepoTags}}[{{.}}]{{end}}", &d),
-        "[features:1.0][features:latest]"
-    );
-    assert_eq!(
-        run("{{range $i, $t := .RepoTags}}{{$i}}={{$t}} {{end}}", &d),
-        "0=features:1.0 1=features:latest "
-    );
-    assert_eq!(
-        run("{{range .Config.OnBuild}}x{{else}}empty{{end}}", &d),
-        "empty"
-    );
+    assert_eq!(run("{{range .RepoTags}}[{{.}}]{{end}}", &d), "[features:1.0][features:latest]");
+    assert_eq!(run("{{range $i, $t := .RepoTags}}{{$i}}={{$t}} {{end}}", &d), "0=features:1.0 1=features:latest ");
+    assert_eq!(run("{{range .Config.OnBuild}}x{{else}}empty{{end}}", &d), "empty");
     assert_eq!(
         run("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{end}}", &d),
         "org.example.purpose=layer features fixture"
@@ -196,36 +141,21 @@ fn range_loops() {
         "PATH=/usr/local/bin:/bin;"
     );
     assert_eq!(
-        run(
-            "{{range .RepoTags}}{{if eq . \"features:1.0\"}}{{continue}}{{end}}{{.}}{{end}}",
-            &d
-        ),
+        run("{{range .RepoTags}}{{if eq . \"features:1.0\"}}{{continue}}{{end}}{{.}}{{end}}", &d),
         "features:latest"
     );
     // $ is the root inside range
-    assert_eq!(
-        run("{{range .RepoTags}}{{$.Size}} {{end}}", &d),
-        "3964683 3964683 "
-    );
+    assert_eq!(run("{{range .RepoTags}}{{$.Size}} {{end}}", &d), "3964683 3964683 ");
     // map keys are visited in sorted order, like Go
-    assert_eq!(
-        run("{{range .}}{{.}},{{end}}", &json!({"b": 2, "a": 1})),
-        "1,2,"
-    );
+    assert_eq!(run("{{range .}}{{.}},{{end}}", &json!({"b": 2, "a": 1})), "1,2,");
 }
 
 #[test]
 fn variables() {
     let d = image();
     assert_eq!(run("{{$u := .Config.User}}{{$u}}", &d), "1000:1000");
-    assert_eq!(
-        run("{{$x := 1}}{{if true}}{{$x = 2}}{{end}}{{$x}}", &d),
-        "2"
-    );
-    assert_eq!(
-        run("{{with $c := .Config}}{{$c.User}}{{end}}", &d),
-        "1000:1000"
-    );
+    assert_eq!(run("{{$x := 1}}{{if true}}{{$x = 2}}{{end}}{{$x}}", &d), "2");
+    assert_eq!(run("{{with $c := .Config}}{{$c.User}}{{end}}", &d), "1000:1000");
 }
 
 #[test]
@@ -242,42 +172,18 @@ fn trim_markers_and_comments() {
 #[test]
 fn literals() {
     let d = json!({});
-    assert_eq!(
-        run(r#"{{"a\tb"}}|{{`raw\t`}}|{{'x'}}|{{1.5}}|{{true}}"#, &d),
-        "a\tb|raw\\t|120|1.5|true"
-    );
+    assert_eq!(run(r#"{{"a\tb"}}|{{`raw\t`}}|{{'x'}}|{{1.5}}|{{true}}"#, &d), "a\tb|raw\\t|120|1.5|true");
 }
 
 #[test]
 fn parse_errors_read_like_docker() {
-    assert_eq!(
-        parse_err("{{.Foo"),
-        "template parsing error: template: :1: unclosed action"
-    );
-    assert_eq!(
-        parse_err("{{foo .}}"),
-        r#"template parsing error: template: :1: function "foo" not defined"#
-    );
-    assert_eq!(
-        parse_err("{{end}}"),
-        "template parsing error: template: :1: unexpected {{end}}"
-    );
-    assert_eq!(
-        parse_err("{{if .A}}x"),
-        "template parsing error: template: :1: unexpected EOF"
-    );
-    assert_eq!(
-        parse_err("{{$x}}"),
-        r#"template parsing error: template: :1: undefined variable "$x""#
-    );
-    assert_eq!(
-        parse_err("{{}}"),
-        "template parsing error: template: :1: missing value for command"
-    );
-    assert_eq!(
-        parse_err("{{break}}"),
-        "template parsing error: template: :1: {{break}} outside {{range}}"
-    );
+    assert_eq!(parse_err("{{.Foo"), "template parsing error: template: :1: unclosed action");
+    assert_eq!(parse_err("{{foo .}}"), r#"template parsing error: template: :1: function "foo" not defined"#);
+    assert_eq!(parse_err("{{end}}"), "template parsing error: template: :1: unexpected {{end}}");
+    assert_eq!(parse_err("{{if .A}}x"), "template parsing error: template: :1: unexpected EOF");
+    assert_eq!(parse_err("{{$x}}"), r#"template parsing error: template: :1: undefined variable "$x""#);
+    assert_eq!(parse_err("{{}}"), "template parsing error: template: :1: missing value for command");
+    assert_eq!(parse_err("{{break}}"), "template parsing error: template: :1: {{break}} outside {{range}}");
     assert_eq!(
         parse_err("a\n{{.A | 3}}"),
         "template parsing error: template: :2: non executable command in pipeline stage 2"
@@ -303,21 +209,19 @@ fn exec_errors_carry_position_and_context() {
 fn partial_output_is_kept_on_error() {
     let t = Template::parse("ok {{.S.Foo}} never").unwrap();
     let mut out = String::new();
-    assert!(t
-        .execute_into(&mut out, &json!({"S": "x"}), ExecOptions::default())
-        .is_err());
+    assert!(t.execute_into(&mut out, &json!({"S": "x"}), ExecOptions::default()).is_err());
     assert_eq!(out, "ok ");
 }
 
 #[test]
 fn header_functions_leave_column_names_alone() {
     let header = json!({"Names": "NAMES", "ID": "CONTAINER ID"});
-    let t = Template::parse(r#"{{join .Names ","}}|{{lower .ID}}|{{truncate .ID 3}}|{{pad .ID 1 1}}|{{printf "%.4s" .ID}}"#).unwrap();
+    let t = Template::parse(
+        r#"{{join .Names ","}}|{{lower .ID}}|{{truncate .ID 3}}|{{pad .ID 1 1}}|{{printf "%.4s" .ID}}"#,
+    )
+    .unwrap();
     let mut out = String::new();
-    let opts = ExecOptions {
-        header: true,
-        ..Default::default()
-    };
+    let opts = ExecOptions { header: true, ..Default::default() };
     t.execute_into(&mut out, &header, opts).unwrap();
     assert_eq!(out, "NAMES|CONTAINER ID|CONTAINER ID| CONTAINER ID |CONT");
 }
@@ -329,27 +233,12 @@ fn spacing_parentheses_and_chains() {
     assert_eq!(run("{{(index .RepoTags 0)}}", &d), "features:1.0");
     assert_eq!(run("{{ (.Config).User }}", &d), "1000:1000");
     assert_eq!(run("{{$.Config.User}}", &d), "1000:1000");
-    assert_eq!(
-        run(r#"{{ .Id | printf "%s!" }}"#, &d),
-        "sha256:af2583f835ca!"
-    );
-    assert_eq!(
-        run(r#"{{printf "%s" (.Id | upper)}}"#, &d),
-        "SHA256:AF2583F835CA"
-    );
+    assert_eq!(run(r#"{{ .Id | printf "%s!" }}"#, &d), "sha256:af2583f835ca!");
+    assert_eq!(run(r#"{{printf "%s" (.Id | upper)}}"#, &d), "SHA256:AF2583F835CA");
     assert_eq!(run("{{if not .Empty}}yes{{end}}", &d), "yes");
     assert_eq!(run("{{ if .Empty }}a{{ else }}b{{ end }}", &d), "b");
-    assert_eq!(
-        run(
-            "{{- if .Empty -}}\n a \n{{- else -}}\n b \n{{- end -}}\n",
-            &d
-        ),
-        "b"
-    );
-    assert_eq!(
-        run("{{range .}}<{{.}}>{{end}}", &json!(["x", "y"])),
-        "<x><y>"
-    );
+    assert_eq!(run("{{- if .Empty -}}\n a \n{{- else -}}\n b \n{{- end -}}\n", &d), "b");
+    assert_eq!(run("{{range .}}<{{.}}>{{end}}", &json!(["x", "y"])), "<x><y>");
     assert_eq!(run("{{len (split \"a:b:c\" \":\")}}", &d), "3");
     assert_eq!(run("{{with $x := \"v\"}}{{$x}}{{.}}{{end}}", &d), "vv");
 }
