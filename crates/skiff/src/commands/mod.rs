@@ -5,8 +5,10 @@ mod images;
 mod import;
 mod info;
 mod inspect;
+mod load;
 
 mod rmi;
+mod save;
 
 mod system;
 mod tag;
@@ -60,9 +62,9 @@ pub enum Command {
     /// Remove one or more images
     Rmi(rmi::RmiArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
-
+    Save(save::SaveArgs),
     /// Load an image from a tar archive or STDIN
-
+    Load(load::LoadArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -138,6 +140,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => tag::run(g, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => rmi::run(g, a),
         Command::Image(ImageCommand::Prune(a)) => rmi::prune(g, a),
+        Command::Save(a) | Command::Image(ImageCommand::Save(a)) => save::run(g, a),
+        Command::Load(a) | Command::Image(ImageCommand::Load(a)) => load::run(g, a),
 
         Command::System(SystemCommand::Df(a)) => system::df(g, a),
         Command::System(SystemCommand::Check(a)) => system::check(g, a),
