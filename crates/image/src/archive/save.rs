@@ -55,7 +55,9 @@ pub fn save_items(store: &Store, names: &[String]) -> Result<Vec<SaveItem>> {
         }
     };
     for name in names {
-        let parsed = Reference::parse(name).ok();
+        // `sha256:<hex>` (or a prefix) and bare 64-hex IDs name images, never repositories.
+        let is_id = name.starts_with("sha256:") || Digest::from_hex(name).is_ok();
+        let parsed = if is_id { None } else { Reference::parse(name).ok() };
         match parsed {
             Some(r) if r.digest().is_none() && r.tag().is_none() => {
                 let mut found = false;
