@@ -212,3 +212,82 @@ fn nested_oci_index_is_followed() {
     assert_eq!(r.images[0].id.to_string(), FEATURES_OCI_ID);
     assert_eq!(r.messages(), vec!["Loaded image: example.com/nested/features:2"]);
 }
+
+#[test]
+fn hardlinked_layer_inside_the_archive_resolves() {
+    let (config, layers, _) = legacy_parts("busybox.docker.tar");
+    let manifest = r#"[{"Config":"c.json","RepoTags":["busybox:latest"],"Layers":["b/layer.tar"]}]"#;
+    let tar = write_tar(&[
+        file("a/layer.tar", layers[0].clone()),
+        hardlink("b/layer.tar", "a/layer.tar"),
+        file("c.json", config),
+        file("manifest.json", manifest),
+    ]);
+    let (_d, store) = new_store();
+    let r = load_bytes(&store, "hardlink.tar", &tar).unwrap();
+    assert_eq!(r.images[0].id.to_string(), BUSYBOX_ID);
+}
+
+/// busybox's config with one more history entry and one more (empty) layer: a valid child.
+fn child_of_busybox() -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
+    let (parent, layers, _) = legacy_parts("busybox.docker.tar");
+    let (_, empty_layers, _) = legacy_parts("empty.docker.tar");
+    let mut v: serde_json::Value = serde_json::from_slice(&parent).unwrap();
+    v["history"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"created": "2026-11-24T02:00:00Z", "created_by": "child"}));
+    v["rootfs"]["diff_ids"].as_array_mut().unwrap().push(format!("sha256:{}", sha256_hex(&empty_layers[0])).into());
+    (parent, serde_json::to_vec(&v).unwrap(), vec![layers[0].clone(), empty_layers[0].clone()])
+}
+
+fn parent_archive(parent_cfg: &[u8], child_cfg: &[u8], layers: &[Vec<u8>], parent_field: &str) -> Vec<u8> {
+    let (p, c) = (sha256_hex(parent_cfg), sha256_hex(child_cfg));
+    let manifest = format!(
+        r#"[{{"Config":"{p}.json","RepoTags":["p:1"],"Layers":["l0/layer.tar"]}},
+            {{"Config":"{c}.json","RepoTags":["c:1"],"Layers":["l0/layer.tar","l1/layer.tar"]{parent_field}}}]"#
+    );
+    write_tar(&[
+        file(&format!("{p}.json"), parent_cfg.to_vec()),
+        file(&format!("{c}.json"), child_cfg.to_vec()),
+        file("l0/layer.tar", layers[0].clone()),
+        file("l1/layer.tar", layers[1].clone()),
+        file("manifest.json", manifest),
+    ])
+}
+
+#[test]
+fn parent_is_applied_only_when_valid() {
+    let (parent, child, layers) = child_of_busybox();
+    let child_id = Digest::of(&child);
+    let (_d, store) = new_store();
+    let tar = parent_archive(&parent, &child, &layers, &format!(r#","Parent":"{BUSYBOX_ID}""#));
+    load_bytes(&store, "parent.tar", &tar).unwrap();
+    assert_eq!(store.image(&child_id).unwrap().parent.map(|p| p.to_string()), Some(BUSYBOX_ID.to_string()));
+
+    // Saved together, the link is kept in manifest.json and survives a round trip.
+    let items = skiff_image::archive::save_items(&store, &["p:1".to_string(), "c:1".to_string()]).unwrap();
+    let mut saved = Vec::new();
+    skiff_image::archive::save(&store, &items, &Default::default(), &mut saved, &mut |_| {}).unwrap();
+    let m = read_tar(&saved).into_iter().find(|e| e.path == "manifest.json").unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&m.data).unwrap();
+    assert_eq!(m[1]["Parent"], BUSYBOX_ID);
+    assert!(m[0].get("Parent").is_none());
+    let (_d3, store3) = new_store();
+    load_bytes(&store3, "saved-parent.tar", &saved).unwrap();
+    assert_eq!(store3.image(&child_id).unwrap().parent.map(|p| p.to_string()), Some(BUSYBOX_ID.to_string()));
+
+    // features is not busybox plus one history entry: the Parent field is ignored.
+    let (_d2, store2) = new_store();
+    load_fixture(&store2, "busybox.docker.tar");
+    let (fcfg, flayers, _) = legacy_parts("features.docker.tar");
+    let manifest = format!(
+        r#"[{{"Config":"f.json","RepoTags":["features:1.0"],"Layers":["0","1","2","3"],"Parent":"{BUSYBOX_ID}"}}]"#
+    );
+    let mut entries = vec![file("f.json", fcfg), file("manifest.json", manifest)];
+    for (i, l) in flayers.iter().enumerate() {
+        entries.push(file(&i.to_string(), l.clone()));
+    }
+    let r = load_bytes(&store2, "bad-parent.tar", &write_tar(&entries)).unwrap();
+    assert_eq!(store2.image(&r.images[0].id).unwrap().parent, None);
+}

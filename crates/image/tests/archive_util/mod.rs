@@ -127,6 +127,10 @@ pub fn symlink(path: &str, target: &str) -> Entry {
     }
 }
 
+pub fn hardlink(path: &str, target: &str) -> Entry {
+    Entry { kind: tar::EntryType::Link, ..symlink(path, target) }
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     skiff_image::Digest::of(data).hex().to_string()
 }
