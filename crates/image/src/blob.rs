@@ -91,11 +91,7 @@ impl BlobDir {
             OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o644),
         )
-        .map_err(|e| BlobError::Io {
-            op: "create temporary blob in",
-            path: self.dir.clone(),
-            source: e.into(),
-        })?;
+        .map_err(|e| BlobError::Io { op: "create temporary blob in", path: self.dir.clone(), source: e.into() })?;
         Ok(BlobWriter { file: File::from(fd), hasher: Hasher::new(), dir: self.dir.clone() })
     }
 
@@ -154,11 +150,7 @@ impl BlobWriter {
     pub fn finish_expecting(self, what: &str, expected: &Digest) -> Result<FinishedBlob> {
         let b = self.finish();
         if &b.digest != expected {
-            return Err(BlobError::DigestMismatch {
-                what: what.to_string(),
-                expected: expected.clone(),
-                found: b.digest,
-            });
+            return Err(BlobError::DigestMismatch { what: what.to_string(), expected: expected.clone(), found: b.digest });
         }
         Ok(b)
     }
@@ -172,15 +164,9 @@ impl BlobWriter {
                 Ok(0) => return Ok(total),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(BlobError::Io { op: "read input for blob in", path: self.dir.clone(), source: e })
-                }
+                Err(e) => return Err(BlobError::Io { op: "read input for blob in", path: self.dir.clone(), source: e }),
             };
-            self.write_all(&buf[..n]).map_err(|e| BlobError::Io {
-                op: "write blob in",
-                path: self.dir.clone(),
-                source: e,
-            })?;
+            self.write_all(&buf[..n]).map_err(|e| BlobError::Io { op: "write blob in", path: self.dir.clone(), source: e })?;
             total += n as u64;
         }
     }

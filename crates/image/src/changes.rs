@@ -17,19 +17,8 @@ pub enum ChangeError {
     Syntax { line: String, reason: String },
 }
 
-const ALLOWED: &[&str] = &[
-    "CMD",
-    "ENTRYPOINT",
-    "ENV",
-    "EXPOSE",
-    "HEALTHCHECK",
-    "LABEL",
-    "ONBUILD",
-    "STOPSIGNAL",
-    "USER",
-    "VOLUME",
-    "WORKDIR",
-];
+const ALLOWED: &[&str] =
+    &["CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"];
 
 /// Applies each change line, in order, to `cfg`.
 pub fn apply_changes(cfg: &mut ContainerConfig, lines: &[String]) -> Result<(), ChangeError> {
@@ -216,8 +205,7 @@ fn healthcheck(line: &str, rest: &str) -> Result<Value, ChangeError> {
     let mut rest = rest.trim();
     while let Some(opt) = rest.strip_prefix("--") {
         let (flag, after) = opt.split_once(char::is_whitespace).unwrap_or((opt, ""));
-        let (name, value) =
-            flag.split_once('=').ok_or_else(|| syntax(line, &format!("option --{flag} needs a value")))?;
+        let (name, value) = flag.split_once('=').ok_or_else(|| syntax(line, &format!("option --{flag} needs a value")))?;
         let key = match name {
             "interval" => "Interval",
             "timeout" => "Timeout",

@@ -220,8 +220,7 @@ mod tests {
         let mut bytes = Vec::new();
         for e in ar.entries().unwrap() {
             let mut e = e.unwrap();
-            if e.path().unwrap().to_string_lossy().ends_with(".json")
-                && !e.path().unwrap().to_string_lossy().contains('/')
+            if e.path().unwrap().to_string_lossy().ends_with(".json") && !e.path().unwrap().to_string_lossy().contains('/')
             {
                 std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
             }

@@ -79,8 +79,7 @@ pub fn import(
     // Validate the changes before reading anything.
     let mut run_config = ContainerConfig::default();
     apply_changes(&mut run_config, &opts.changes)?;
-    let input_err =
-        |e: std::io::Error| ImportError::Input { source_name: opts.source_name.clone(), reason: e.to_string() };
+    let input_err = |e: std::io::Error| ImportError::Input { source_name: opts.source_name.clone(), reason: e.to_string() };
     let (_, mut plain) = decompress(input).map_err(input_err)?;
     let mut w = store.blobs().writer()?;
     let mut buf = vec![0u8; 1 << 20];
@@ -91,10 +90,8 @@ pub fn import(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(input_err(e)),
         };
-        std::io::Write::write_all(&mut w, &buf[..n]).map_err(|e| ImportError::Input {
-            source_name: opts.source_name.clone(),
-            reason: format!("writing layer: {e}"),
-        })?;
+        std::io::Write::write_all(&mut w, &buf[..n])
+            .map_err(|e| ImportError::Input { source_name: opts.source_name.clone(), reason: format!("writing layer: {e}") })?;
         progress(n as u64);
     }
     let scan = scan_layer(w.file()).map_err(|err| ImportError::Layer { source_name: opts.source_name.clone(), err })?;

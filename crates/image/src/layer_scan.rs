@@ -111,14 +111,23 @@ pub fn scan_layer(file: &File) -> Result<LayerScan, ScanError> {
                 // A stream without the two zero blocks: GNU tar accepts it, so does Docker.
                 return Ok(scan);
             }
-            return Err(ScanError::Truncated { entry: last_entry.unwrap_or_default(), offset, needed: 512, len });
+            return Err(ScanError::Truncated {
+                entry: last_entry.unwrap_or_default(),
+                offset,
+                needed: 512,
+                len,
+            });
         }
         file.read_exact_at(&mut block, offset)?;
         if block.iter().all(|&b| b == 0) {
             return Ok(scan); // end-of-archive marker
         }
         if !checksum_ok(&block) {
-            return Err(ScanError::BadHeader { offset, entry: last_entry, reason: "header checksum mismatch".into() });
+            return Err(ScanError::BadHeader {
+                offset,
+                entry: last_entry,
+                reason: "header checksum mismatch".into(),
+            });
         }
         let name = long_name.take().unwrap_or_else(|| {
             let mut n = Vec::new();
@@ -205,8 +214,7 @@ mod tests {
     }
 
     fn tempfile_in_tmp() -> File {
-        let path =
-            std::env::temp_dir().join(format!("skiff-scan-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let path = std::env::temp_dir().join(format!("skiff-scan-{}-{:?}", std::process::id(), std::thread::current().id()));
         let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         f

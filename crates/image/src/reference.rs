@@ -129,10 +129,7 @@ impl Reference {
         }
         let (domain, path) = match name.split_once('/') {
             Some((first, remainder))
-                if first.contains('.')
-                    || first.contains(':')
-                    || first == "localhost"
-                    || first != first.to_lowercase() =>
+                if first.contains('.') || first.contains(':') || first == "localhost" || first != first.to_lowercase() =>
             {
                 if !valid_domain(first) {
                     return Err(invalid());
@@ -142,8 +139,7 @@ impl Reference {
             _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
         };
         let domain = if domain == "index.docker.io" { DEFAULT_DOMAIN.to_string() } else { domain };
-        let path =
-            if domain == DEFAULT_DOMAIN && !path.contains('/') { format!("{OFFICIAL_PREFIX}{path}") } else { path };
+        let path = if domain == DEFAULT_DOMAIN && !path.contains('/') { format!("{OFFICIAL_PREFIX}{path}") } else { path };
         if path.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(ReferenceError::Uppercase(path));
         }

@@ -138,8 +138,7 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
 }
 
 fn digest_col(s: String) -> rusqlite::Result<Digest> {
-    Digest::parse(&s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    Digest::parse(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn now_rfc3339() -> String {
@@ -250,8 +249,10 @@ impl Store {
         let created = cfg.created.clone();
         let now = now_rfc3339();
         self.db.write(|tx| {
-            let existed: bool =
-                tx.query_row("SELECT 1 FROM images WHERE id = ?1", [id.to_string()], |_| Ok(())).optional()?.is_some();
+            let existed: bool = tx
+                .query_row("SELECT 1 FROM images WHERE id = ?1", [id.to_string()], |_| Ok(()))
+                .optional()?
+                .is_some();
             self.publish_blob(tx, &config_blob, MEDIA_TYPE_CONFIG)?;
             for (i, layer) in img.layers.iter().enumerate() {
                 let blob = match &layer.blob {
@@ -293,10 +294,7 @@ impl Store {
                     )?;
                 }
             } else if let Some(p) = &img.parent {
-                tx.execute(
-                    "UPDATE images SET parent = ?2 WHERE id = ?1 AND parent IS NULL",
-                    params![id.to_string(), p.to_string()],
-                )?;
+                tx.execute("UPDATE images SET parent = ?2 WHERE id = ?1 AND parent IS NULL", params![id.to_string(), p.to_string()])?;
             }
             let mut retagged = Vec::new();
             for t in &img.tags {
@@ -362,9 +360,8 @@ impl Store {
 
     fn resolve_id(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<Digest> {
         if let Ok(r) = Reference::parse_with_default_tag(name) {
-            let hit: Option<String> = tx
-                .query_row("SELECT image_id FROM refs WHERE name = ?1", [r.to_string()], |row| row.get(0))
-                .optional()?;
+            let hit: Option<String> =
+                tx.query_row("SELECT image_id FROM refs WHERE name = ?1", [r.to_string()], |row| row.get(0)).optional()?;
             if let Some(id) = hit {
                 return Ok(digest_col(id)?);
             }
@@ -423,10 +420,8 @@ impl Store {
         for (i, img) in out.iter().enumerate() {
             idx.insert(img.id.to_string(), i);
         }
-        let mut stmt =
-            tx.prepare("SELECT name, image_id, kind FROM refs WHERE ?1 IS NULL OR image_id = ?1 ORDER BY name")?;
-        let rows = stmt
-            .query_map([&filter], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let mut stmt = tx.prepare("SELECT name, image_id, kind FROM refs WHERE ?1 IS NULL OR image_id = ?1 ORDER BY name")?;
+        let rows = stmt.query_map([&filter], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
         for row in rows {
             let (name, image, kind) = row?;
             let Some(&i) = idx.get(&image) else { continue };
@@ -608,10 +603,8 @@ impl Store {
                     break;
                 }
             }
-            let parent: Option<String> = tx
-                .query_row("SELECT parent FROM images WHERE id = ?1", [id.to_string()], |r| r.get(0))
-                .optional()?
-                .flatten();
+            let parent: Option<String> =
+                tx.query_row("SELECT parent FROM images WHERE id = ?1", [id.to_string()], |r| r.get(0)).optional()?.flatten();
             let chains: Vec<String> = {
                 let mut stmt = tx.prepare("SELECT chain_id FROM image_layers WHERE image_id = ?1 ORDER BY idx DESC")?;
                 let rows = stmt.query_map([id.to_string()], |r| r.get(0))?;
@@ -621,8 +614,7 @@ impl Store {
             tx.execute("DELETE FROM images WHERE id = ?1", [id.to_string()])?;
             events.push(RemoveEvent::Deleted(id.clone()));
             for c in chains {
-                let used: i64 =
-                    tx.query_row("SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1", [&c], |r| r.get(0))?;
+                let used: i64 = tx.query_row("SELECT COUNT(*) FROM image_layers WHERE chain_id = ?1", [&c], |r| r.get(0))?;
                 if used == 0 {
                     events.push(RemoveEvent::Deleted(digest_col(c)?));
                 }
@@ -673,8 +665,7 @@ impl Store {
                     // Prune deletes exactly the chosen images; parents are considered on the next pass.
                     let parent_events_start = events.len();
                     let chains: Vec<String> = {
-                        let mut stmt =
-                            tx.prepare("SELECT chain_id FROM image_layers WHERE image_id = ?1 ORDER BY idx DESC")?;
+                        let mut stmt = tx.prepare("SELECT chain_id FROM image_layers WHERE image_id = ?1 ORDER BY idx DESC")?;
                         let rows = stmt.query_map([id.to_string()], |r| r.get(0))?;
                         rows.collect::<rusqlite::Result<_>>()?
                     };
@@ -742,15 +733,13 @@ impl Store {
         // recorded the same content again in between.
         self.db.write(|tx| {
             for d in &stats.blobs {
-                let back =
-                    tx.query_row("SELECT 1 FROM blobs WHERE digest = ?1", [d.to_string()], |_| Ok(())).optional()?;
+                let back = tx.query_row("SELECT 1 FROM blobs WHERE digest = ?1", [d.to_string()], |_| Ok(())).optional()?;
                 if back.is_none() {
                     self.blobs.remove(d)?;
                 }
             }
             for c in &stats.layers {
-                let back =
-                    tx.query_row("SELECT 1 FROM layers WHERE chain_id = ?1", [c.to_string()], |_| Ok(())).optional()?;
+                let back = tx.query_row("SELECT 1 FROM layers WHERE chain_id = ?1", [c.to_string()], |_| Ok(())).optional()?;
                 if back.is_none() {
                     self.remove_layer_dir(c)?;
                 }

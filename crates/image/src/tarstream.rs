@@ -157,7 +157,13 @@ impl<R: Read> Read for Budgeted<'_, R> {
 impl<R: Read> TarStream<R> {
     /// Wraps `reader`, which must be positioned at the start of a tar archive.
     pub fn new(reader: R) -> Self {
-        TarStream { reader, offset: 0, current: None, last_path: None, done: false }
+        TarStream {
+            reader,
+            offset: 0,
+            current: None,
+            last_path: None,
+            done: false,
+        }
     }
 
     /// Bytes of the archive consumed so far.
@@ -182,10 +188,24 @@ impl<R: Read> TarStream<R> {
         };
         let size = meta.size;
         self.last_path = Some(meta.display_path());
-        self.current = Some(Current { meta, remaining: size, padding: (BLOCK - size % BLOCK) % BLOCK });
-        let TarStream { reader, offset, current, .. } = self;
+        self.current = Some(Current {
+            meta,
+            remaining: size,
+            padding: (BLOCK - size % BLOCK) % BLOCK,
+        });
+        let TarStream {
+            reader,
+            offset,
+            current,
+            ..
+        } = self;
         let cur = current.as_mut().expect("just set");
-        Ok(Some(TarEntry { meta: &cur.meta, remaining: &mut cur.remaining, reader, offset }))
+        Ok(Some(TarEntry {
+            meta: &cur.meta,
+            remaining: &mut cur.remaining,
+            reader,
+            offset,
+        }))
     }
 
     /// Reads and discards everything left in the underlying reader, including the end-of-archive
@@ -204,7 +224,12 @@ impl<R: Read> TarStream<R> {
                     self.offset += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => return Err(TarStreamError::Read { path: "end of archive".to_string(), source }),
+                Err(source) => {
+                    return Err(TarStreamError::Read {
+                        path: "end of archive".to_string(),
+                        source,
+                    })
+                }
             }
         }
     }
@@ -222,7 +247,12 @@ impl<R: Read> TarStream<R> {
             let n = match self.reader.read(&mut buf[..want]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(TarStreamError::Read { path: cur.meta.display_path(), source: e }),
+                Err(e) => {
+                    return Err(TarStreamError::Read {
+                        path: cur.meta.display_path(),
+                        source: e,
+                    })
+                }
             };
             if n == 0 {
                 let consumed = total - left;
@@ -241,7 +271,10 @@ impl<R: Read> TarStream<R> {
 
     /// Parses the headers of the next entry with the `tar` crate, within the metadata budget.
     fn read_meta(&mut self) -> Result<Option<EntryMeta>, TarStreamError> {
-        let after = self.last_path.clone().unwrap_or_else(|| "start of archive".to_string());
+        let after = self
+            .last_path
+            .clone()
+            .unwrap_or_else(|| "start of archive".to_string());
         let start = self.offset;
         let mut archive = tar::Archive::new(Budgeted {
             inner: &mut self.reader,
@@ -254,17 +287,27 @@ impl<R: Read> TarStream<R> {
         let budget = archive.into_inner();
         self.offset += budget.used;
         if budget.exceeded {
-            return Err(TarStreamError::MetadataTooLarge { after, offset: start, limit: METADATA_LIMIT });
+            return Err(TarStreamError::MetadataTooLarge {
+                after,
+                offset: start,
+                limit: METADATA_LIMIT,
+            });
         }
         match parsed {
             Ok(Some(meta)) => {
                 if meta.kind == EntryKind::Other(b'S') {
-                    return Err(TarStreamError::Sparse { path: meta.display_path() });
+                    return Err(TarStreamError::Sparse {
+                        path: meta.display_path(),
+                    });
                 }
                 Ok(Some(meta))
             }
             Ok(None) => Ok(None),
-            Err(source) => Err(TarStreamError::Header { after, offset: start, source }),
+            Err(source) => Err(TarStreamError::Header {
+                after,
+                offset: start,
+                source,
+            }),
         }
     }
 }
@@ -299,7 +342,10 @@ fn parse_one<R: Read>(archive: &mut tar::Archive<R>) -> io::Result<Option<EntryM
     let mut mtime = lenient(header.mtime(), &old.mtime)?;
     // Device numbers only mean something for device entries; other writers leave them blank.
     let (dev_major, dev_minor) = if matches!(kind, EntryKind::Char | EntryKind::Block) {
-        (header.device_major()?.unwrap_or(0), header.device_minor()?.unwrap_or(0))
+        (
+            header.device_major()?.unwrap_or(0),
+            header.device_minor()?.unwrap_or(0),
+        )
     } else {
         (0, 0)
     };
@@ -314,7 +360,10 @@ fn parse_one<R: Read>(archive: &mut tar::Archive<R>) -> io::Result<Option<EntryM
                 let ext = ext?;
                 let key = ext.key_bytes();
                 if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                    xattrs.push((String::from_utf8_lossy(name).into_owned(), ext.value_bytes().to_vec()));
+                    xattrs.push((
+                        String::from_utf8_lossy(name).into_owned(),
+                        ext.value_bytes().to_vec(),
+                    ));
                 } else if key == b"mtime" {
                     if let Some((secs, nsec)) = parse_pax_time(ext.value_bytes()) {
                         mtime = secs;
@@ -324,7 +373,20 @@ fn parse_one<R: Read>(archive: &mut tar::Archive<R>) -> io::Result<Option<EntryM
             }
         }
     }
-    Ok(Some(EntryMeta { path, link, kind, mode, uid, gid, mtime, mtime_nsec, size, dev_major, dev_minor, xattrs }))
+    Ok(Some(EntryMeta {
+        path,
+        link,
+        kind,
+        mode,
+        uid,
+        gid,
+        mtime,
+        mtime_nsec,
+        size,
+        dev_major,
+        dev_minor,
+        xattrs,
+    }))
 }
 
 /// A numeric header field, where a field of only NULs and spaces means 0 (as GNU tar and Go read it).
@@ -384,7 +446,10 @@ impl<R> TarEntry<'_, R> {
 
     /// Link target of a symlink or hardlink (PAX `linkpath` and GNU long links honoured).
     pub fn link_name(&self) -> Option<PathBuf> {
-        self.meta.link.as_ref().map(|l| PathBuf::from(OsString::from_vec(l.clone())))
+        self.meta
+            .link
+            .as_ref()
+            .map(|l| PathBuf::from(OsString::from_vec(l.clone())))
     }
 
     /// Raw bytes of the link target.
@@ -486,7 +551,11 @@ mod tests {
         let mut out = Vec::new();
         while let Some(mut e) = ts.next_entry()? {
             let mut buf = Vec::new();
-            e.read_to_end(&mut buf).map_err(|source| TarStreamError::Read { path: e.display_path(), source })?;
+            e.read_to_end(&mut buf)
+                .map_err(|source| TarStreamError::Read {
+                    path: e.display_path(),
+                    source,
+                })?;
             out.push((e.display_path(), e.kind(), buf));
         }
         Ok(out)
@@ -495,9 +564,15 @@ mod tests {
     #[test]
     fn reads_normal_archive_and_drains_unread_data() {
         let mut b = tar::Builder::new(Vec::new());
-        b.append(&header("dir/", tar::EntryType::Directory, 0), &[][..]).unwrap();
-        b.append(&header("dir/a", tar::EntryType::Regular, 5), &b"hello"[..]).unwrap();
-        b.append(&header("dir/b", tar::EntryType::Regular, 700), &[7u8; 700][..]).unwrap();
+        b.append(&header("dir/", tar::EntryType::Directory, 0), &[][..])
+            .unwrap();
+        b.append(&header("dir/a", tar::EntryType::Regular, 5), &b"hello"[..])
+            .unwrap();
+        b.append(
+            &header("dir/b", tar::EntryType::Regular, 700),
+            &[7u8; 700][..],
+        )
+        .unwrap();
         let mut l = header("dir/l", tar::EntryType::Symlink, 0);
         l.set_link_name("a").unwrap();
         l.set_cksum();
@@ -581,7 +656,10 @@ mod tests {
         let mut recs = pax_record("path", name.as_bytes());
         recs.extend(pax_record("mtime", b"1700000000.123456789"));
         recs.extend(pax_record("uid", b"3000000"));
-        recs.extend(pax_record("SCHILY.xattr.security.capability", b"\x01\x00\x00\x02"));
+        recs.extend(pax_record(
+            "SCHILY.xattr.security.capability",
+            b"\x01\x00\x00\x02",
+        ));
         recs.extend(pax_record("SCHILY.xattr.user.note", b"hi"));
         let mut b = tar::Builder::new(Vec::new());
         append_pax(&mut b, &recs);
@@ -603,7 +681,10 @@ mod tests {
         assert_eq!(
             e.xattrs(),
             vec![
-                ("security.capability".to_string(), b"\x01\x00\x00\x02".to_vec()),
+                (
+                    "security.capability".to_string(),
+                    b"\x01\x00\x00\x02".to_vec()
+                ),
                 ("user.note".to_string(), b"hi".to_vec()),
             ]
         );
@@ -616,7 +697,11 @@ mod tests {
     #[test]
     fn truncated_data_is_an_error_naming_the_entry() {
         let mut b = tar::Builder::new(Vec::new());
-        b.append(&header("a", tar::EntryType::Regular, 1000), &[1u8; 1000][..]).unwrap();
+        b.append(
+            &header("a", tar::EntryType::Regular, 1000),
+            &[1u8; 1000][..],
+        )
+        .unwrap();
         let data = b.into_inner().unwrap();
         let cut = &data[..512 + 300];
 
@@ -631,13 +716,19 @@ mod tests {
         let mut ts = TarStream::new(cut);
         ts.next_entry().unwrap().unwrap();
         let err = ts.next_entry().err().expect("truncated");
-        assert!(matches!(err, TarStreamError::Truncated { ref path, read: 300, size: 1000 } if path == "a"), "{err}");
+        assert!(
+            matches!(err, TarStreamError::Truncated { ref path, read: 300, size: 1000 } if path == "a"),
+            "{err}"
+        );
 
         // Ending inside the padding after the data is also truncation.
         let cut = &data[..512 + 1000];
         let mut ts = TarStream::new(cut);
         ts.next_entry().unwrap().unwrap();
-        assert!(matches!(ts.next_entry(), Err(TarStreamError::Truncated { .. })));
+        assert!(matches!(
+            ts.next_entry(),
+            Err(TarStreamError::Truncated { .. })
+        ));
 
         // Ending inside a header.
         let err = collect(&data[..100]).unwrap_err();
@@ -647,8 +738,10 @@ mod tests {
     #[test]
     fn bad_checksum_is_an_error() {
         let mut b = tar::Builder::new(Vec::new());
-        b.append(&header("a", tar::EntryType::Regular, 1), &b"x"[..]).unwrap();
-        b.append(&header("b", tar::EntryType::Regular, 1), &b"y"[..]).unwrap();
+        b.append(&header("a", tar::EntryType::Regular, 1), &b"x"[..])
+            .unwrap();
+        b.append(&header("b", tar::EntryType::Regular, 1), &b"y"[..])
+            .unwrap();
         let mut data = b.into_inner().unwrap();
         data[1024 + 1] ^= 0x20; // corrupt the second header's name
         let err = collect(&data).unwrap_err();
@@ -673,7 +766,11 @@ mod tests {
                 let n = (self.total - self.pos).min(buf.len() as u64) as usize;
                 for (i, b) in buf[..n].iter_mut().enumerate() {
                     let p = self.pos as usize + i;
-                    *b = if p < self.header.len() { self.header[p] } else { b'a' };
+                    *b = if p < self.header.len() {
+                        self.header[p]
+                    } else {
+                        b'a'
+                    };
                 }
                 self.pos += n as u64;
                 Ok(n)
@@ -687,10 +784,17 @@ mod tests {
         h.set_cksum();
         let mut header = h.as_bytes().to_vec();
         header.extend_from_slice(format!("{} comment=", size).as_bytes());
-        let mut src = Huge { header, pos: 0, total: 512 + size + 2048 };
+        let mut src = Huge {
+            header,
+            pos: 0,
+            total: 512 + size + 2048,
+        };
         let mut ts = TarStream::new(&mut src);
         let err = ts.next_entry().err().expect("oversized metadata");
-        assert!(matches!(err, TarStreamError::MetadataTooLarge { .. }), "{err}");
+        assert!(
+            matches!(err, TarStreamError::MetadataTooLarge { .. }),
+            "{err}"
+        );
         // Only about the budget was consumed, not the 64 MiB record.
         assert!(src.pos <= 2 * METADATA_LIMIT, "read {} bytes", src.pos);
     }
@@ -700,7 +804,9 @@ mod tests {
     #[test]
     fn pax_size_overrides_ustar_size() {
         let mut inner = tar::Builder::new(Vec::new());
-        inner.append(&header("smuggled", tar::EntryType::Regular, 1), &b"s"[..]).unwrap();
+        inner
+            .append(&header("smuggled", tar::EntryType::Regular, 1), &b"s"[..])
+            .unwrap();
         let inner = inner.into_inner().unwrap();
         let inner = &inner[..1024];
         let mut b = tar::Builder::new(Vec::new());
@@ -712,7 +818,12 @@ mod tests {
         data.extend_from_slice(inner);
         data.extend_from_slice(&[0u8; 1024]);
         let got = collect(&data).unwrap();
-        assert_eq!(got.len(), 1, "{:?}", got.iter().map(|g| &g.0).collect::<Vec<_>>());
+        assert_eq!(
+            got.len(),
+            1,
+            "{:?}",
+            got.iter().map(|g| &g.0).collect::<Vec<_>>()
+        );
         assert_eq!(got[0].0, "outer");
         assert_eq!(got[0].2.len(), 1024);
     }
@@ -727,7 +838,8 @@ mod tests {
         h.set_size(recs.len() as u64);
         h.set_cksum();
         b.append(&h, &recs[..]).unwrap();
-        b.append(&header("f", tar::EntryType::Regular, 1), &b"z"[..]).unwrap();
+        b.append(&header("f", tar::EntryType::Regular, 1), &b"z"[..])
+            .unwrap();
         let got = collect(&b.into_inner().unwrap()).unwrap();
         assert_eq!(got[0].1, EntryKind::Other(b'g'));
         assert_eq!(got[1].0, "f");
@@ -736,8 +848,8 @@ mod tests {
 
     #[test]
     fn reads_fixture_docker_archive() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/features.docker.tar");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/features.docker.tar");
         let f = std::fs::File::open(&path).unwrap();
         let mut ts = TarStream::new(io::BufReader::new(f));
         let mut layers = 0;
