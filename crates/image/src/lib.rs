@@ -6,6 +6,7 @@
 //! blobs as received), `layers/<chain-id>/` (unpacked layers, overlay format),
 //! `tmp/` (scratch), `containers/<id>/`.
 
+pub mod archive;
 pub mod blob;
 pub mod changes;
 pub mod check;
