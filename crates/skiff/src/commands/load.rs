@@ -4,7 +4,7 @@ use super::{open_store, GlobalOpts};
 use crate::output::progress::Progress;
 use anyhow::{bail, Context};
 use clap::Args;
-use skiff_image::archive::load::{load, LoadOptions};
+use skiff_image::archive::{load, LoadOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 

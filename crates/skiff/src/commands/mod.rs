@@ -89,14 +89,14 @@ pub enum ImageCommand {
     /// Display detailed information on one or more images
     Inspect(inspect::InspectArgs),
     /// Load an image from a tar archive or STDIN
-
+    Load(load::LoadArgs),
     /// Remove unused images
     Prune(rmi::PruneArgs),
     /// Remove one or more images
     #[command(visible_alias = "remove", name = "rm")]
     Rm(rmi::RmiArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
-
+    Save(save::SaveArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(tag::TagArgs),
 }

@@ -4,7 +4,7 @@ use super::{open_store, GlobalOpts};
 use crate::output::progress::Progress;
 use anyhow::{bail, Context};
 use clap::Args;
-use skiff_image::archive::save::{save, save_items, SaveFormat};
+use skiff_image::archive::{save, save_items, SaveFormat};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
