@@ -96,7 +96,13 @@ impl BlobDir {
             path: self.dir.clone(),
             source: e.into(),
         })?;
-        Ok(BlobWriter { file: File::from(fd), hasher: Hasher::new(), dir: self.dir.clone() })
+        Ok(BlobWriter {
+            file: File::from(fd),
+            sink: HashSink::Inline(Hasher::new()),
+            len: 0,
+            buf: Vec::with_capacity(CHUNK),
+            dir: self.dir.clone(),
+        })
     }
 
     /// Links a finished blob under its name; a present blob is left as is.
@@ -123,36 +129,116 @@ impl BlobDir {
 }
 
 /// Writes one blob, hashing as it goes. Dropping it discards the data.
+///
+/// Large blobs are hashed on a second thread while the caller's thread writes:
+/// sha256 and the copy into the page cache then overlap, which roughly halves
+/// the time to take in a layer on a machine with two cores or more.
 pub struct BlobWriter {
     file: File,
-    hasher: Hasher,
+    sink: HashSink,
+    len: u64,
+    buf: Vec<u8>,
     dir: PathBuf,
+}
+
+/// Chunks handed to the hashing thread; larger writes are split.
+const CHUNK: usize = 1 << 20;
+/// Blobs below this size are hashed inline (no thread is worth starting).
+const THREAD_AFTER: u64 = 4 << 20;
+
+enum HashSink {
+    Inline(Hasher),
+    Thread {
+        to_hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
+        spare: std::sync::mpsc::Receiver<Vec<u8>>,
+        handle: std::thread::JoinHandle<Hasher>,
+    },
+}
+
+impl HashSink {
+    fn start_thread(hasher: Hasher) -> HashSink {
+        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        let handle = std::thread::spawn(move || {
+            let mut hasher = hasher;
+            for chunk in chunks {
+                hasher.update(&chunk);
+                let _ = give_back.send(chunk);
+            }
+            hasher
+        });
+        HashSink::Thread { to_hasher, spare, handle }
+    }
+
+    fn finish(self) -> Hasher {
+        match self {
+            HashSink::Inline(h) => h,
+            HashSink::Thread { to_hasher, handle, .. } => {
+                drop(to_hasher);
+                handle.join().expect("hashing thread")
+            }
+        }
+    }
 }
 
 impl BlobWriter {
     /// Bytes written so far.
     pub fn len(&self) -> u64 {
-        self.hasher.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.hasher.is_empty()
+        self.len == 0
     }
 
     /// The temporary file, for positioned reads of what was written (e.g. a tar scan).
+    /// Call [`BlobWriter::flush_buffer`] first if you wrote through `Write` since.
     pub fn file(&self) -> &File {
         &self.file
     }
 
+    /// Writes out buffered bytes so [`BlobWriter::file`] holds everything written.
+    pub fn flush_buffer(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&self.buf)?;
+        let full = std::mem::take(&mut self.buf);
+        match &mut self.sink {
+            HashSink::Inline(h) => {
+                h.update(&full);
+                self.buf = full;
+                self.buf.clear();
+            }
+            HashSink::Thread { to_hasher, spare, .. } => {
+                let next = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+                to_hasher.send(full).map_err(|_| io::Error::other("hashing thread stopped"))?;
+                self.buf = next;
+                self.buf.clear();
+            }
+        }
+        if self.len >= THREAD_AFTER {
+            if let HashSink::Inline(_) = self.sink {
+                let HashSink::Inline(h) = std::mem::replace(&mut self.sink, HashSink::Inline(Hasher::new())) else {
+                    unreachable!()
+                };
+                self.sink = HashSink::start_thread(h);
+            }
+        }
+        Ok(())
+    }
+
     /// Finishes the blob; the data is not visible under a name until the store publishes it.
-    pub fn finish(self) -> FinishedBlob {
-        let size = self.hasher.len();
-        FinishedBlob { digest: self.hasher.finish(), size, file: self.file }
+    pub fn finish(mut self) -> Result<FinishedBlob> {
+        self.flush_buffer().map_err(|e| BlobError::Io { op: "write blob in", path: self.dir.clone(), source: e })?;
+        let size = self.len;
+        let digest = self.sink.finish().finish();
+        Ok(FinishedBlob { digest, size, file: self.file })
     }
 
     /// Finishes and checks the blob against an expected digest.
     pub fn finish_expecting(self, what: &str, expected: &Digest) -> Result<FinishedBlob> {
-        let b = self.finish();
+        let b = self.finish()?;
         if &b.digest != expected {
             return Err(BlobError::DigestMismatch {
                 what: what.to_string(),
@@ -163,37 +249,60 @@ impl BlobWriter {
         Ok(b)
     }
 
-    /// Copies `reader` into the blob with a large buffer; returns bytes copied.
-    pub fn copy_from(&mut self, reader: &mut dyn io::Read) -> Result<u64> {
-        let mut buf = vec![0u8; 1 << 20];
+    /// Copies `reader` into the blob, reading straight into the writer's buffer; returns bytes
+    /// copied. `progress` gets each chunk's size. Read and write failures stay apart so the
+    /// caller can name its input.
+    pub fn copy_from(&mut self, reader: &mut dyn io::Read, progress: &mut dyn FnMut(u64)) -> Result<u64, CopyError> {
         let mut total = 0;
         loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => return Ok(total),
+            if self.buf.len() == CHUNK {
+                self.flush_buffer().map_err(|e| {
+                    CopyError::Write(BlobError::Io { op: "write blob in", path: self.dir.clone(), source: e })
+                })?;
+            }
+            let start = self.buf.len();
+            self.buf.resize(CHUNK, 0);
+            let n = match reader.read(&mut self.buf[start..]) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    self.buf.truncate(start);
+                    continue;
+                }
                 Err(e) => {
-                    return Err(BlobError::Io { op: "read input for blob in", path: self.dir.clone(), source: e })
+                    self.buf.truncate(start);
+                    return Err(CopyError::Read(e));
                 }
             };
-            self.write_all(&buf[..n]).map_err(|e| BlobError::Io {
-                op: "write blob in",
-                path: self.dir.clone(),
-                source: e,
-            })?;
+            self.buf.truncate(start + n);
+            if n == 0 {
+                return Ok(total);
+            }
+            self.len += n as u64;
             total += n as u64;
+            progress(n as u64);
         }
     }
 }
 
+/// A failure while copying into a blob: reading the input, or writing the blob.
+#[derive(Debug)]
+pub enum CopyError {
+    Read(io::Error),
+    Write(BlobError),
+}
+
 impl Write for BlobWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() == CHUNK {
+            self.flush_buffer()?;
+        }
+        let n = data.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        self.len += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.flush_buffer()
     }
 }
 

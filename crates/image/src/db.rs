@@ -88,11 +88,12 @@ impl Db {
         conn.busy_timeout(Duration::from_secs(120)).map_err(err)?;
         // WAL: readers never block the writer; NORMAL sync is crash-safe (a
         // killed process loses nothing committed), fsync happens at checkpoints.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
         if version == 0 {
+            // WAL mode is persistent: set once, when the database is created.
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
             let db = Db { path: path.to_path_buf(), conn: Mutex::new(conn) };
             db.write(|tx| {
                 tx.execute_batch(SCHEMA).map_err(|e| db.err(e))?;

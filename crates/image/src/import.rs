@@ -5,7 +5,7 @@
 //! what Docker's `image_import.go` writes: the `--change` run config, the
 //! message as comment, one history entry without `created_by`.
 
-use crate::blob::BlobError;
+use crate::blob::{BlobError, CopyError};
 use crate::changes::{apply_changes, ChangeError};
 use crate::compression::decompress;
 use crate::config::{format_time, ContainerConfig, History, ImageConfig, RootFs};
@@ -83,22 +83,15 @@ pub fn import(
         |e: std::io::Error| ImportError::Input { source_name: opts.source_name.clone(), reason: e.to_string() };
     let (_, mut plain) = decompress(input).map_err(input_err)?;
     let mut w = store.blobs().writer()?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = match plain.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(input_err(e)),
-        };
-        std::io::Write::write_all(&mut w, &buf[..n]).map_err(|e| ImportError::Input {
-            source_name: opts.source_name.clone(),
-            reason: format!("writing layer: {e}"),
-        })?;
-        progress(n as u64);
-    }
-    let scan = scan_layer(w.file()).map_err(|err| ImportError::Layer { source_name: opts.source_name.clone(), err })?;
-    let layer = w.finish();
+    w.copy_from(&mut plain, progress).map_err(|e| match e {
+        CopyError::Read(e) => input_err(e),
+        CopyError::Write(e) => {
+            ImportError::Input { source_name: opts.source_name.clone(), reason: format!("writing layer: {e}") }
+        }
+    })?;
+    let layer = w.finish()?;
+    let scan =
+        scan_layer(layer.file()).map_err(|err| ImportError::Layer { source_name: opts.source_name.clone(), err })?;
     let now = format_time(&chrono::Utc::now());
     // Docker's CLI streams files as the request body, so the daemon names them `-` too;
     // only URLs are named in the comment.

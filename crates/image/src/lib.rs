@@ -17,6 +17,7 @@ pub mod digest;
 pub mod import;
 pub mod layer_scan;
 pub mod reference;
+pub mod snapshot;
 pub mod store;
 pub mod tarstream;
 pub mod unpack;

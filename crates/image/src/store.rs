@@ -150,11 +150,14 @@ impl Store {
     /// Opens the store at `root`, creating it (mode 0700) if needed.
     pub fn open(root: &Path) -> Result<Store> {
         use std::os::unix::fs::DirBuilderExt;
-        let mut b = std::fs::DirBuilder::new();
-        b.recursive(true).mode(0o700);
-        for sub in ["", "blobs/sha256", "layers", "tmp", "containers"] {
-            let p = root.join(sub);
-            b.create(&p).map_err(io_err("create directory", &p))?;
+        // The database is created last, so its presence means the layout is complete.
+        if !root.join("skiff.db").exists() {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true).mode(0o700);
+            for sub in ["", "blobs/sha256", "layers", "tmp", "containers"] {
+                let p = root.join(sub);
+                b.create(&p).map_err(io_err("create directory", &p))?;
+            }
         }
         let db = Db::open(&root.join("skiff.db"))?;
         Ok(Store { root: root.to_path_buf(), blobs: BlobDir::new(root.join("blobs/sha256")), db })
@@ -246,7 +249,7 @@ impl Store {
         // Stage the config like any blob, so it is published in the same way.
         let mut w = self.blobs.writer()?;
         std::io::Write::write_all(&mut w, &img.config).map_err(io_err("write config blob in", self.blobs.dir()))?;
-        let config_blob = w.finish();
+        let config_blob = w.finish()?;
         let created = cfg.created.clone();
         let now = now_rfc3339();
         self.db.write(|tx| {

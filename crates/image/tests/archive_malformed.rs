@@ -196,3 +196,29 @@ fn a_failed_load_after_a_good_one_changes_nothing() {
     assert_eq!(blob_files(&store), before);
     assert_eq!(store.images().unwrap().len(), 1);
 }
+
+/// Memory and open files stay bounded: an archive with more entries than any image archive has is refused.
+#[test]
+fn an_archive_with_too_many_entries_is_refused() {
+    let mut b = tar::Builder::new(Vec::new());
+    for i in 0..=skiff_image::archive::MAX_ENTRIES {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, format!("e{i}"), &[][..]).unwrap();
+    }
+    let data = b.into_inner().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = skiff_image::Store::open(dir.path()).unwrap();
+    let err = skiff_image::archive::load(
+        &store,
+        &mut &data[..],
+        &skiff_image::archive::LoadOptions::new("many.tar"),
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("many.tar") && err.contains("entries"), "{err}");
+    assert!(store.images().unwrap().is_empty());
+}

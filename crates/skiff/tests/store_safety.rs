@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::Stdio;
 
 /// A tar with `n` files of `size` bytes each, contents varying with `seed`.
@@ -148,4 +148,70 @@ fn store_root_is_private() {
     env.run(&["images"]).ok();
     let mode = std::fs::metadata(env.root()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "CVE-2021-41091: the store root must not be traversable by other users");
+}
+
+/// A layer that inflates past the free disk fails cleanly: a small gzip that expands to more than
+/// the store's filesystem holds (a tmpfs this test mounts) is refused and leaves nothing behind.
+#[test]
+fn a_layer_inflating_past_the_free_disk_fails_cleanly() {
+    let env = Env::new();
+    let mnt = env.path("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let st =
+        std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"]).arg(&mnt).status().unwrap();
+    assert!(st.success(), "mounting a tmpfs needs root (CI runs as root)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let root = mnt.join("root");
+    let run = |args: &[&str], input: Option<&[u8]>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_skiff"));
+        c.arg("--root").arg(&root).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child = c.spawn().unwrap();
+        if let Some(d) = input {
+            let mut si = child.stdin.take().unwrap();
+            let d = d.to_vec();
+            std::thread::spawn(move || {
+                let _ = si.write_all(&d);
+            });
+        }
+        child.wait_with_output().unwrap()
+    };
+    assert!(run(&["import", "-", "small"], Some(&small_tar(&[("a", b"a")]))).status.success());
+    // 64 MiB of zeros in one file, gzip-compressed to a few tens of KiB.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(64 << 20);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "zeros", std::io::repeat(0).take(64 << 20)).unwrap();
+    let bomb = gzip(&b.into_inner().unwrap());
+    assert!(bomb.len() < 1 << 20);
+    let o = run(&["import", "-", "bomb"], Some(&bomb));
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("No space left") || err.contains("space"), "{err}");
+    let o = run(&["system", "check"], None);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && out.contains("consistent") && !out.contains("leftover"), "{out}");
+    let o = run(&["images", "-q"], None);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+    // The space is free again: another import fits.
+    assert!(run(&["import", "-", "again"], Some(&small_tar(&[("b", b"b")]))).status.success());
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut c =
+        std::process::Command::new("gzip").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut si = c.stdin.take().unwrap();
+    let d = data.to_vec();
+    let t = std::thread::spawn(move || si.write_all(&d).unwrap());
+    let out = c.wait_with_output().unwrap();
+    t.join().unwrap();
+    out.stdout
 }

@@ -6,7 +6,7 @@
 
 use super::spool::{Spool, SpoolData, Spooled};
 use super::{docker, oci, ArchiveError, Result, MAX_JSON_SIZE};
-use crate::blob::FinishedBlob;
+use crate::blob::{CopyError, FinishedBlob};
 use crate::compression::{decompress, Compression};
 use crate::config::ImageConfig;
 use crate::digest::Digest;
@@ -14,7 +14,7 @@ use crate::layer_scan::scan_layer;
 use crate::reference::Reference;
 use crate::store::{LayerBlob, NewImage, NewLayer, Store, MEDIA_TYPE_LAYER_TAR};
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 
 /// How to load.
 #[derive(Debug, Clone)]
@@ -372,21 +372,11 @@ fn prepare_layer(store: &Store, spool: &mut Spool, lp: &LayerPlan) -> Result<Fin
             let mut w = store.blobs().writer()?;
             let reader = f.reader().map_err(decompress_err)?;
             let (_, mut plain) = decompress(reader).map_err(decompress_err)?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = match plain.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(decompress_err(e)),
-                };
-                w.write_all(&buf[..n]).map_err(|source| ArchiveError::Io {
-                    op: "write layer blob in",
-                    path: store.blobs().dir().to_path_buf(),
-                    source,
-                })?;
-            }
-            w.finish()
+            w.copy_from(&mut plain, &mut |_| {}).map_err(|err| match err {
+                CopyError::Read(e) => decompress_err(e),
+                CopyError::Write(e) => ArchiveError::Blob(e),
+            })?;
+            w.finish()?
         }
     };
     Ok(blob)

@@ -29,6 +29,7 @@ mod tarwriter;
 
 pub use load::{load, LoadOptions, LoadReport, LoadedImage, LoadedTag};
 pub use save::{save, save_items, save_to_dir, SaveFormat, SaveItem};
+pub use spool::MAX_ENTRIES;
 
 use crate::blob::BlobError;
 use crate::digest::Digest;

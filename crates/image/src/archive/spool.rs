@@ -4,11 +4,11 @@
 //! only, after the whole stream has been read (an entry may come before the file it points to).
 
 use super::{ArchiveError, Result, MAX_JSON_SIZE};
-use crate::blob::{BlobDir, FinishedBlob};
+use crate::blob::{BlobDir, CopyError, FinishedBlob};
 use crate::digest::Digest;
 use crate::tarstream::{EntryKind, TarStream};
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 
 /// Files up to this size are kept in memory (while the budget lasts).
 const SMALL_FILE: u64 = 1 << 20;
@@ -16,6 +16,9 @@ const SMALL_FILE: u64 = 1 << 20;
 const MEMORY_BUDGET: u64 = 64 << 20;
 /// Most symlinks followed while resolving one path.
 const MAX_LINKS: usize = 40;
+/// Most entries an archive may have. Image archives hold a few entries per layer; a bound keeps
+/// memory and open anonymous files bounded whatever the archive holds.
+pub const MAX_ENTRIES: usize = 100_000;
 /// Names of the top-level documents that are always JSON and are size-checked on sight.
 const TOP_LEVEL_JSON: [&str; 4] = ["manifest.json", "index.json", "oci-layout", "repositories"];
 
@@ -105,9 +108,17 @@ impl Spool {
         let mut spool = Spool { archive: archive.to_string(), files: HashMap::new(), links: HashMap::new() };
         let mut mem_used = 0u64;
         let mut ts = TarStream::new(input);
-        let mut buf = vec![0u8; 1 << 20];
+        let mut count = 0usize;
         while let Some(mut e) = ts.next_entry().map_err(tar_err)? {
             let shown = e.display_path();
+            count += 1;
+            if count > MAX_ENTRIES {
+                return Err(ArchiveError::Invalid {
+                    archive: archive.to_string(),
+                    entry: shown,
+                    reason: format!("the archive has more than {MAX_ENTRIES} entries, more than any image archive"),
+                });
+            }
             let Ok(raw) = std::str::from_utf8(e.path_bytes()) else {
                 continue; // JSON can only name UTF-8 paths
             };
@@ -160,20 +171,11 @@ impl Spool {
                 Spooled { size, digest: Digest::of(&data), data: SpoolData::Mem(data) }
             } else {
                 let mut w = blobs.writer()?;
-                loop {
-                    let n = match e.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-                        Err(err) => return Err(unwrap_tar_io(archive, &shown, err)),
-                    };
-                    w.write_all(&buf[..n]).map_err(|source| ArchiveError::Io {
-                        op: "spool archive entry into",
-                        path: blobs.dir().to_path_buf(),
-                        source,
-                    })?;
-                }
-                let b = w.finish();
+                w.copy_from(&mut e, &mut |_| {}).map_err(|err| match err {
+                    CopyError::Read(err) => unwrap_tar_io(archive, &shown, err),
+                    CopyError::Write(err) => ArchiveError::Blob(err),
+                })?;
+                let b = w.finish()?;
                 Spooled { size: b.size, digest: b.digest.clone(), data: SpoolData::File(b) }
             };
             spool.links.remove(&name);

@@ -159,7 +159,7 @@ pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
             rows.push(row(img, &repo, &tag, &digest, a.no_trunc, now));
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.quiet {
         let mut seen = HashSet::new();
         for r in &rows {
@@ -177,6 +177,7 @@ pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
     table::render(&mut out, a.format.as_deref(), default, HEADERS, &rows)?;
+    std::io::Write::flush(&mut out)?;
     Ok(0)
 }
 
@@ -233,6 +234,7 @@ fn row(
     let created = img.created.as_deref().and_then(skiff_image::config::parse_time);
     let since = created.map(|t| units::ago(t, now)).unwrap_or_else(|| "N/A".into());
     let at = created.map(units::go_time_string).unwrap_or_default();
+    let size = units::human_size(img.size);
     json!({
         "Containers": "N/A",
         "CreatedAt": at,
@@ -241,10 +243,10 @@ fn row(
         "ID": id,
         "Repository": repo,
         "SharedSize": "N/A",
-        "Size": units::human_size(img.size),
+        "Size": size.clone(),
         "Tag": tag,
         "UniqueSize": "N/A",
-        "VirtualSize": units::human_size(img.size),
+        "VirtualSize": size,
     })
 }
 

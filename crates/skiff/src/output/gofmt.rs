@@ -19,9 +19,18 @@ impl Decimal {
         if x == 0.0 {
             return Decimal { digits: Vec::new(), dp: 0 };
         }
-        // Every f64 has at most 767 significant decimal digits, so 800 fractional
-        // digits in scientific notation is the exact expansion.
-        Self::from_sci(&format!("{x:.800e}"))
+        // x = m * 2^e exactly. With e < 0 its decimal expansion has one fractional digit per
+        // fractional bit, so integer digits + fractional bits (+ slack) significant digits
+        // hold the whole expansion; that is far fewer than the 767 an f64 can need at worst,
+        // which keeps `docker images` (two sizes per row) cheap.
+        let bits = x.to_bits();
+        let field = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1u64 << 52) - 1);
+        let (mant, e) = if field == 0 { (frac, -1074) } else { (frac | (1u64 << 52), field - 1075) };
+        let frac_bits = (-(e + mant.trailing_zeros() as i32)).max(0);
+        let int_digits = if x >= 1.0 { x.log10().floor() as i32 + 2 } else { 1 };
+        let digits = (int_digits + frac_bits + 20).min(800) as usize;
+        Self::from_sci(&format!("{x:.digits$e}"))
     }
 
     /// The shortest decimal that reads back as the same `f64` (what Go uses for precision -1).
@@ -292,5 +301,26 @@ mod tests {
         assert_eq!(quote("\u{1}", false), r#""\x01""#);
         assert_eq!(quote("ünï", false), "\"ünï\"");
         assert_eq!(quote("ü", true), r#""\u00fc""#);
+    }
+}
+
+#[cfg(test)]
+mod exact_tests {
+    use super::Decimal;
+
+    /// The short expansion equals the full 800-digit one for values across the whole range.
+    #[test]
+    fn exact_expansion_matches_the_full_one() {
+        let mut x = 5e-324f64;
+        let mut samples = vec![0.1, 1.0 / 3.0, 3.964683, 999.9999, 1e300, 2f64.powi(100), f64::MAX, 1.125];
+        while x < 1e308 {
+            samples.push(x);
+            x *= 7.3;
+        }
+        for v in samples {
+            let full = Decimal::from_sci(&format!("{v:.800e}"));
+            let fast = Decimal::exact(v);
+            assert_eq!((fast.digits, fast.dp), (full.digits, full.dp), "{v:e}");
+        }
     }
 }
