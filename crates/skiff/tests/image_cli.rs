@@ -219,3 +219,47 @@ fn info_version_and_df() {
     assert!(df.starts_with("TYPE"), "{df}");
     assert!(df.lines().nth(1).unwrap().starts_with("Images"), "{df}");
 }
+
+/// `history` and `inspect` of an image loaded from Docker's archive print what Docker printed for it
+/// (facts/history-features_1.0.jsonl, facts/inspect-features_1.0.json), except what depends on the
+/// store Docker had (parent image IDs on the build machine, graph driver paths, tag times).
+#[test]
+fn history_and_inspect_of_a_docker_image_match_dockers_own_output() {
+    let env = Env::new();
+    env.run(&["load", "-i", fixture("features.docker.tar").to_str().unwrap()]).ok();
+    let ours = env.run(&["history", "--no-trunc", "--format", "{{json .}}", "features:1.0"]).ok().stdout();
+    let theirs = std::fs::read_to_string(fixture("facts/history-features_1.0.jsonl")).unwrap();
+    let ours: Vec<serde_json::Value> = ours.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let theirs: Vec<serde_json::Value> = theirs.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(ours.len(), theirs.len());
+    for (o, t) in ours.iter().zip(&theirs) {
+        for k in ["CreatedBy", "Size", "Comment", "CreatedAt"] {
+            assert_eq!(o[k], t[k], "{k}");
+        }
+    }
+    assert_eq!(ours[0]["ID"], theirs[0]["ID"]);
+    let ours: serde_json::Value = serde_json::from_str(&env.run(&["inspect", "features:1.0"]).ok().stdout()).unwrap();
+    let theirs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("facts/inspect-features_1.0.json")).unwrap()).unwrap();
+    for k in [
+        "Id",
+        "RepoTags",
+        "Comment",
+        "Created",
+        "Container",
+        "ContainerConfig",
+        "DockerVersion",
+        "Author",
+        "Config",
+        "Architecture",
+        "Os",
+        "Size",
+        "VirtualSize",
+        "RootFS",
+    ] {
+        assert_eq!(ours[0][k], theirs[0][k], "{k}");
+    }
+    // The same keys, in Docker's order, bar the ones only Docker's daemon has.
+    let keys = |v: &serde_json::Value| v[0].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&ours), keys(&theirs));
+}
