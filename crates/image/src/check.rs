@@ -32,24 +32,8 @@ impl CheckReport {
     }
 }
 
-fn hash_file(path: &std::path::Path) -> std::io::Result<(Digest, u64)> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    let len = h.len();
-    Ok((h.finish(), len))
-}
-
-fn diff_id_of_compressed(path: &std::path::Path) -> std::io::Result<Digest> {
-    let f = std::fs::File::open(path)?;
-    let (_, mut r) = decompress(f)?;
+/// sha256 and length of everything `r` yields.
+fn hash_reader(mut r: impl Read) -> std::io::Result<(Digest, u64)> {
     let mut h = Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -59,7 +43,17 @@ fn diff_id_of_compressed(path: &std::path::Path) -> std::io::Result<Digest> {
         }
         h.update(&buf[..n]);
     }
-    Ok(h.finish())
+    let len = h.len();
+    Ok((h.finish(), len))
+}
+
+fn hash_file(path: &std::path::Path) -> std::io::Result<(Digest, u64)> {
+    hash_reader(std::fs::File::open(path)?)
+}
+
+fn diff_id_of_compressed(path: &std::path::Path) -> std::io::Result<Digest> {
+    let (_, r) = decompress(std::fs::File::open(path)?)?;
+    Ok(hash_reader(r)?.0)
 }
 
 fn pid_alive(pid: u32) -> bool {

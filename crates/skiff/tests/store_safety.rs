@@ -204,14 +204,3 @@ fn a_layer_inflating_past_the_free_disk_fails_cleanly() {
     // The space is free again: another import fits.
     assert!(run(&["import", "-", "again"], Some(&small_tar(&[("b", b"b")]))).status.success());
 }
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut c =
-        std::process::Command::new("gzip").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    let mut si = c.stdin.take().unwrap();
-    let d = data.to_vec();
-    let t = std::thread::spawn(move || si.write_all(&d).unwrap());
-    let out = c.wait_with_output().unwrap();
-    t.join().unwrap();
-    out.stdout
-}

@@ -117,3 +117,14 @@ pub fn docker_available() -> bool {
 pub fn docker(args: &[&str]) -> Output {
     Command::new("docker").args(args).env("DOCKER_HOST", "unix:///run/peer-docker.sock").output().unwrap()
 }
+
+/// gzip-compresses `data` with the system's gzip (present on every Debian system).
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut c = Command::new("gzip").arg("-c").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut si = c.stdin.take().unwrap();
+    let d = data.to_vec();
+    let t = std::thread::spawn(move || si.write_all(&d).unwrap());
+    let out = c.wait_with_output().unwrap();
+    t.join().unwrap();
+    out.stdout
+}
