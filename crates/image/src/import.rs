@@ -89,6 +89,13 @@ pub fn import(
             ImportError::Input { source_name: opts.source_name.clone(), reason: format!("writing layer: {e}") }
         }
     })?;
+    if w.is_empty() {
+        // A producer that failed upstream leaves an empty pipe: that is no tar, not an empty layer.
+        return Err(ImportError::Input {
+            source_name: opts.source_name.clone(),
+            reason: "the input is empty: expected a tar archive".into(),
+        });
+    }
     let layer = w.finish()?;
     let scan =
         scan_layer(layer.file()).map_err(|err| ImportError::Layer { source_name: opts.source_name.clone(), err })?;

@@ -248,3 +248,11 @@ fn history_and_inspect_of_a_docker_image_match_dockers_own_output() {
     let keys = |v: &serde_json::Value| v[0].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&ours), keys(&theirs));
 }
+
+#[test]
+fn import_of_an_empty_stream_is_refused() {
+    let env = Env::new();
+    let r = env.run_stdin(&["import", "-", "nothing"], Some(b"")).fails();
+    assert!(r.stderr().contains("import -: the input is empty"), "{}", r.stderr());
+    assert_eq!(env.run(&["images", "-q"]).ok().stdout(), "");
+}
