@@ -71,24 +71,38 @@ fn docker_archive_round_trip() {
     );
     let get = |p: &str| entries.iter().find(|e| e.path == p).unwrap_or_else(|| panic!("{p}"));
     let diffs = facts_diff_ids("features_1.0");
-    let layers: Vec<String> = diffs.iter().map(|d| format!("\"blobs/sha256/{}\"", &d[7..])).collect();
-    let expected = format!(
-        "[{{\"Config\":\"blobs/sha256/{}\",\"RepoTags\":[\"features:1.0\"],\"Layers\":[{}]}}]\n",
-        &FEATURES_ID[7..],
-        layers.join(",")
-    );
-    assert_eq!(String::from_utf8(get("manifest.json").data.clone()).unwrap(), expected);
-    assert_eq!(
-        String::from_utf8(get("repositories").data.clone()).unwrap(),
-        format!("{{\"features\":{{\"1.0\":\"{}\"}}}}\n", &diffs[3][7..]),
-        "Docker 25: the value is the top layer's DiffID"
-    );
+    // The seeds' layout, file for file as Docker 20.10 wrote it for the same image: manifest.json,
+    // repositories, the config as <id>.json, and <v1id>/{VERSION,json,layer.tar} with Docker's v1 IDs;
+    // each layer.tar links to the layer's one copy under blobs/.
+    let docker = read_tar(&std::fs::read(fixture("features.docker.tar")).unwrap());
+    let docker_get = |p: &str| docker.iter().find(|e| e.path == p).unwrap_or_else(|| panic!("docker's {p}"));
+    for name in ["manifest.json", "repositories", &format!("{}.json", &FEATURES_ID[7..])] {
+        assert_eq!(
+            String::from_utf8_lossy(&get(name).data),
+            String::from_utf8_lossy(&docker_get(name).data),
+            "{name} differs from Docker's"
+        );
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&get("manifest.json").data).unwrap();
+    for (i, layer) in manifest[0]["Layers"].as_array().unwrap().iter().enumerate() {
+        let layer = layer.as_str().unwrap();
+        let dir = layer.trim_end_matches("/layer.tar");
+        assert_eq!(get(&format!("{dir}/VERSION")).data, b"1.0");
+        assert_eq!(
+            String::from_utf8_lossy(&get(&format!("{dir}/json")).data),
+            String::from_utf8_lossy(&docker_get(&format!("{dir}/json")).data)
+        );
+        let link = get(layer);
+        assert_eq!(link.kind, tar::EntryType::Symlink);
+        assert_eq!(link.link.as_deref(), Some(format!("../blobs/sha256/{}", &diffs[i][7..]).as_str()));
+    }
     // Ownership, modes and times as Docker writes them.
     let created = chrono::DateTime::parse_from_rfc3339("2026-11-24T01:30:00Z").unwrap().timestamp() as u64;
     for e in &entries {
         assert_eq!(e.uid, 0);
         match e.kind {
             tar::EntryType::Directory => assert_eq!(e.mode, 0o755, "{}", e.path),
+            tar::EntryType::Symlink => assert_eq!(e.mode, 0o777, "{}", e.path),
             _ => assert_eq!(e.mode, 0o644, "{}", e.path),
         }
         if ["manifest.json", "repositories", "index.json", "oci-layout"].contains(&e.path.as_str()) {

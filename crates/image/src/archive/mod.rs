@@ -21,6 +21,7 @@
 //! Formats: Docker image spec v1.2 (`image/spec/v1.2.md` in moby), OCI image-spec `image-layout.md`.
 
 mod docker;
+mod legacy;
 mod load;
 mod oci;
 mod save;

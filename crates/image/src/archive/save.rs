@@ -4,6 +4,7 @@
 //! share it; layer data is streamed from the store's blob files.
 
 use super::docker::ManifestItem;
+use super::legacy;
 use super::media_types as mt;
 use super::oci::{Descriptor, Index, Manifest, Platform, OCI_LAYOUT};
 use super::tarwriter::{DirSink, LayoutSink, TarSink};
@@ -87,9 +88,19 @@ enum BlobSource {
 struct Plan {
     /// hex → (source, mtime); a BTreeMap so entries come out in name order, as Docker's do.
     blobs: BTreeMap<String, (BlobSource, u64)>,
+    /// The legacy layout (docker-archive only): `<config-hex>.json` copies of the configs, and
+    /// `<v1id>/` directories whose `layer.tar` links to the layer's blob.
+    legacy_configs: BTreeMap<String, (Vec<u8>, u64)>,
+    legacy_layers: BTreeMap<String, LegacyLayer>,
     index: Vec<Descriptor>,
     manifest: Vec<ManifestItem>,
     repositories: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+struct LegacyLayer {
+    json: Vec<u8>,
+    diff_hex: String,
+    mtime: u64,
 }
 
 fn marshal<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -97,7 +108,14 @@ fn marshal<T: serde::Serialize>(v: &T) -> Vec<u8> {
 }
 
 fn plan(store: &Store, items: &[SaveItem]) -> Result<Plan> {
-    let mut p = Plan { blobs: BTreeMap::new(), index: Vec::new(), manifest: Vec::new(), repositories: BTreeMap::new() };
+    let mut p = Plan {
+        blobs: BTreeMap::new(),
+        legacy_configs: BTreeMap::new(),
+        legacy_layers: BTreeMap::new(),
+        index: Vec::new(),
+        manifest: Vec::new(),
+        repositories: BTreeMap::new(),
+    };
     let saved: HashSet<&Digest> = items.iter().map(|i| &i.id).collect();
     for item in items {
         let config = store.config_bytes(&item.id)?;
@@ -105,7 +123,16 @@ fn plan(store: &Store, items: &[SaveItem]) -> Result<Plan> {
         let created = cfg.created_time().map(|t| t.timestamp().max(0) as u64).unwrap_or(0);
         let layers = store.image_layers(&item.id)?;
         let mut layer_descs = Vec::with_capacity(layers.len());
-        let mut layer_paths = Vec::with_capacity(layers.len());
+        let v1 = legacy::v1_layers(&cfg);
+        let layer_paths: Vec<String> = v1.iter().map(|l| format!("{}/layer.tar", l.id)).collect();
+        for (l, diff) in v1.iter().zip(&cfg.rootfs.diff_ids) {
+            p.legacy_layers.entry(l.id.clone()).or_insert(LegacyLayer {
+                json: l.json.clone(),
+                diff_hex: diff.hex().to_string(),
+                mtime: created,
+            });
+        }
+        p.legacy_configs.entry(item.id.hex().to_string()).or_insert((config.clone(), created));
         for l in &layers {
             if l.media_type != MEDIA_TYPE_LAYER_TAR || l.blob != l.diff_id {
                 // TODO: stream-decompress compressed blobs (pulled images) once the store keeps them.
@@ -130,7 +157,6 @@ fn plan(store: &Store, items: &[SaveItem]) -> Result<Plan> {
                 annotations: None,
                 platform: None,
             });
-            layer_paths.push(format!("blobs/sha256/{}", l.diff_id.hex()));
         }
         let config_size = config.len() as u64;
         p.blobs.entry(item.id.hex().to_string()).or_insert((BlobSource::Bytes(config), created));
@@ -172,11 +198,8 @@ fn plan(store: &Store, items: &[SaveItem]) -> Result<Plan> {
                 (ANNOTATION_REF_NAME.to_string(), tag.to_string()),
             ]);
             p.index.push(desc(Some(ann)));
-            if let Some(top) = layers.last() {
-                p.repositories
-                    .entry(r.familiar_name())
-                    .or_default()
-                    .insert(tag.to_string(), top.diff_id.hex().to_string());
+            if let Some(top) = v1.last() {
+                p.repositories.entry(r.familiar_name()).or_default().insert(tag.to_string(), top.id.clone());
             }
         }
         if tags.is_empty() {
@@ -184,7 +207,7 @@ fn plan(store: &Store, items: &[SaveItem]) -> Result<Plan> {
         }
         let parent = store.image(&item.id)?.parent.filter(|parent| saved.contains(parent));
         p.manifest.push(ManifestItem {
-            config: format!("blobs/sha256/{}", item.id.hex()),
+            config: format!("{}.json", item.id.hex()),
             repo_tags: if tags.is_empty() { None } else { Some(tags.iter().map(|r| r.familiar()).collect()) },
             layers: layer_paths,
             parent: parent.map(|d| d.to_string()),
@@ -204,6 +227,18 @@ fn write_layout(store: &Store, p: Plan, docker: bool, sink: &mut dyn LayoutSink)
                 let mut f = store.blobs().open(digest)?;
                 sink.copy(&path, &mut f, *size, *mtime)?;
             }
+        }
+    }
+    if docker {
+        // The seeds' layout beside the OCI one; layer bytes are stored once, under blobs/.
+        for (hex, (bytes, mtime)) in &p.legacy_configs {
+            sink.file(&format!("{hex}.json"), bytes, *mtime)?;
+        }
+        for (id, l) in &p.legacy_layers {
+            sink.dir(id, l.mtime)?;
+            sink.file(&format!("{id}/VERSION"), legacy::VERSION, l.mtime)?;
+            sink.file(&format!("{id}/json"), &l.json, l.mtime)?;
+            sink.symlink(&format!("{id}/layer.tar"), &format!("../blobs/sha256/{}", l.diff_hex), l.mtime)?;
         }
     }
     let index = marshal(&Index { schema_version: 2, media_type: Some(mt::OCI_INDEX.into()), manifests: p.index });

@@ -13,6 +13,8 @@ pub(crate) trait LayoutSink {
     fn file(&mut self, path: &str, data: &[u8], mtime: u64) -> Result<()>;
     /// Copies exactly `size` bytes of `src` (from its start).
     fn copy(&mut self, path: &str, src: &mut File, size: u64, mtime: u64) -> Result<()>;
+    /// A relative symlink inside the layout (how docker-archives share one layer's bytes).
+    fn symlink(&mut self, path: &str, target: &str, mtime: u64) -> Result<()>;
     fn finish(&mut self) -> Result<()>;
 }
 
@@ -29,8 +31,24 @@ impl<'a> TarSink<'a> {
     }
 
     fn header(&mut self, path: &str, kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> Result<()> {
+        self.header_with_link(path, kind, mode, size, mtime, None)
+    }
+
+    fn header_with_link(
+        &mut self,
+        path: &str,
+        kind: tar::EntryType,
+        mode: u32,
+        size: u64,
+        mtime: u64,
+        link: Option<&str>,
+    ) -> Result<()> {
         let mut h = tar::Header::new_ustar();
         h.set_path(path).map_err(|e| ArchiveError::Output(std::io::Error::other(format!("tar entry {path}: {e}"))))?;
+        if let Some(target) = link {
+            h.set_link_name(target)
+                .map_err(|e| ArchiveError::Output(std::io::Error::other(format!("tar entry {path}: {e}"))))?;
+        }
         h.set_entry_type(kind);
         h.set_mode(mode);
         h.set_uid(0);
@@ -95,6 +113,10 @@ impl LayoutSink for TarSink<'_> {
         self.pad(size)
     }
 
+    fn symlink(&mut self, path: &str, target: &str, mtime: u64) -> Result<()> {
+        self.header_with_link(path, tar::EntryType::Symlink, 0o777, 0, mtime, Some(target))
+    }
+
     fn finish(&mut self) -> Result<()> {
         self.write(&[0u8; 1024])?;
         self.out.flush().map_err(ArchiveError::Output)
@@ -152,6 +174,15 @@ impl LayoutSink for DirSink {
             });
         }
         Ok(())
+    }
+
+    fn symlink(&mut self, path: &str, target: &str, _mtime: u64) -> Result<()> {
+        let p = self.root.join(path);
+        std::os::unix::fs::symlink(target, &p).map_err(|source| ArchiveError::Io {
+            op: "create symlink",
+            path: p,
+            source,
+        })
     }
 
     fn finish(&mut self) -> Result<()> {
