@@ -25,7 +25,8 @@ pub struct GlobalOpts {
     #[arg(long, global = true, env = "SKIFF_ROOT", default_value = "/var/lib/skiff", value_name = "DIR")]
     pub root: PathBuf,
     /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
-    #[arg(short = 'l', long, global = true, default_value = "warn", value_name = "LEVEL")]
+    #[arg(short = 'l', long, global = true, default_value = "warn", value_name = "LEVEL",
+          value_parser = ["debug", "info", "warn", "error", "fatal"])]
     pub log_level: String,
     /// Enable debug mode
     #[arg(short = 'D', long, global = true)]
