@@ -19,8 +19,11 @@ pub mod credentials;
 pub mod http;
 pub mod manifest;
 pub mod pull;
+pub mod push;
+pub mod search;
 pub mod tarsize;
 
 pub use client::{Client, ClientError, ClientOptions};
 pub use config::RegistryConfig;
 pub use pull::{pull, PullError, PullEvent, PullOptions, Pulled};
+pub use push::{push, PushError, PushEvent, PushOptions, Pushed};

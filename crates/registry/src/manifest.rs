@@ -141,6 +141,7 @@ pub struct ImageIndex {
 }
 
 /// A parsed manifest document.
+#[allow(clippy::large_enum_variant)] // one per pull; boxing buys nothing
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Manifest {
     Image(ImageManifest),

@@ -276,7 +276,7 @@ pub fn short_id(digest: &str) -> String {
 enum Decoder {
     /// Not enough bytes yet to sniff the compression.
     Sniffing(Vec<u8>),
-    Plain(PlainSink),
+    Plain(Box<PlainSink>),
     Gzip(Box<flate2::write::MultiGzDecoder<PlainSink>>),
     Zstd(Box<zstd::stream::write::Decoder<'static, PlainSink>>),
 }
@@ -323,7 +323,7 @@ impl Decoder {
         *self = match Compression::detect(head) {
             Compression::Gzip => Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(sink))),
             Compression::Zstd => Decoder::Zstd(Box::new(zstd::stream::write::Decoder::new(sink)?)),
-            Compression::None => Decoder::Plain(sink),
+            Compression::None => Decoder::Plain(Box::new(sink)),
             other => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::Unsupported,
@@ -341,7 +341,7 @@ impl Decoder {
             self.start(&head)?;
         }
         let sink = match self {
-            Decoder::Plain(p) => p,
+            Decoder::Plain(p) => *p,
             Decoder::Gzip(g) => g.finish()?,
             Decoder::Zstd(mut z) => {
                 z.flush()?;
