@@ -143,7 +143,22 @@ fn docker_interop(addr: &str, id: &skiff_image::Digest) {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id.to_string());
-    let _ = Command::new("docker").args(["-H", &format!("unix://{sock}"), "rmi", &name]).output();
+    // And the other way: Docker pushes (compressing the layer itself), skiff pulls the same ID.
+    let theirs = format!("{addr}/docker/busybox:1");
+    let docker = |args: &[&str]| {
+        let mut a = vec!["-H".to_string(), format!("unix://{sock}")];
+        a.extend(args.iter().map(|s| s.to_string()));
+        let out = Command::new("docker").args(&a).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    docker(&["tag", &name, &theirs]);
+    docker(&["push", &theirs]);
+    let (_d, fresh) = new_store();
+    let pulled =
+        pull(&fresh, &opts(secure(), None), &Reference::parse(&theirs).unwrap(), &PullOptions::default(), &|_| {})
+            .unwrap();
+    assert_eq!(&pulled.id, id);
+    let _ = Command::new("docker").args(["-H", &format!("unix://{sock}"), "rmi", &name, &theirs]).output();
 }
 
 #[test]
