@@ -55,6 +55,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum LayerBlob {
     /// A new, uncompressed layer tar (its digest is the DiffID).
     Staged(FinishedBlob),
+    /// A new compressed layer blob as a registry sent it (its digest is the layer digest,
+    /// `NewLayer::media_type` says how it is compressed). The caller has checked that it
+    /// decompresses to `NewLayer::diff_id` (pull does so while streaming).
+    StagedCompressed(FinishedBlob),
     /// A blob the store already has.
     Existing(Digest),
 }
@@ -258,7 +262,7 @@ impl Store {
             self.publish_blob(tx, &config_blob, MEDIA_TYPE_CONFIG)?;
             for (i, layer) in img.layers.iter().enumerate() {
                 let blob = match &layer.blob {
-                    LayerBlob::Staged(b) => {
+                    LayerBlob::Staged(b) | LayerBlob::StagedCompressed(b) => {
                         self.publish_blob(tx, b, &layer.media_type)?;
                         b.digest.clone()
                     }

@@ -210,3 +210,54 @@ fn save_items_follows_dockers_name_rules() {
     assert_eq!(items[1].id.to_string(), FEATURES_ID);
     assert!(save_items(&store, &["nosuch:1".to_string()]).is_err());
 }
+
+/// A pulled image keeps its layers compressed (`LayerBlob::StagedCompressed`); `save` writes
+/// them out as the uncompressed tars Docker's layout names by DiffID, and loading that archive
+/// into a fresh store gives back the same image.
+#[test]
+fn save_decompresses_layers_kept_compressed() {
+    use skiff_image::store::{LayerBlob, NewImage, NewLayer};
+    use std::io::Write;
+    let entries = read_fixture_tar("busybox.docker.tar");
+    let get = |suffix: &str| entries.iter().find(|e| e.path.ends_with(suffix)).unwrap().data.clone();
+    let config = get(&format!("{}.json", &BUSYBOX_ID[7..]));
+    let layer = get("layer.tar");
+    let diff_id = Digest::of(&layer);
+    for (compressed, media_type) in [
+        (gzip(&layer), "application/vnd.docker.image.rootfs.diff.tar.gzip"),
+        (zstd(&layer), "application/vnd.oci.image.layer.v1.tar+zstd"),
+    ] {
+        let (_d, store) = new_store();
+        let mut w = store.blobs().writer().unwrap();
+        w.write_all(&compressed).unwrap();
+        let blob = w.finish().unwrap();
+        let blob_digest = blob.digest.clone();
+        let committed = store
+            .commit_image(NewImage {
+                config: config.clone(),
+                layers: vec![NewLayer {
+                    diff_id: diff_id.clone(),
+                    blob: LayerBlob::StagedCompressed(blob),
+                    size: 0,
+                    media_type: media_type.into(),
+                }],
+                tags: vec![Reference::parse("busybox:latest").unwrap()],
+                parent: None,
+                source: "test".into(),
+            })
+            .unwrap();
+        assert_eq!(committed.id.to_string(), BUSYBOX_ID);
+        let layers = store.image_layers(&committed.id).unwrap();
+        assert_eq!(layers[0].blob, blob_digest, "the store keeps the blob as received");
+        assert_eq!(layers[0].media_type, media_type);
+        assert!(store.check(false).unwrap().is_consistent());
+        let out = saved(&store, &["busybox:latest"], SaveFormat::DockerArchive);
+        let saved_entries = read_tar(&out);
+        let layer_entry = saved_entries.iter().find(|e| e.path == format!("blobs/sha256/{}", diff_id.hex())).unwrap();
+        assert_eq!(layer_entry.data, layer, "the saved layer is the uncompressed tar");
+        check_oci_layout(&saved_entries);
+        let (_d2, fresh) = new_store();
+        let report = load_bytes(&fresh, "saved.tar", &out).unwrap();
+        assert_eq!(fresh.resolve("busybox:latest").unwrap().id.to_string(), BUSYBOX_ID, "{report:?}");
+    }
+}

@@ -97,8 +97,6 @@ pub enum ArchiveError {
     Output(std::io::Error),
     #[error("{0}: the directory exists and is not empty")]
     DirNotEmpty(PathBuf),
-    #[error("image {id}: layer {layer} is stored as {media_type}; saving compressed layers is not implemented yet")]
-    CompressedLayer { id: Digest, layer: Digest, media_type: String },
     #[error(transparent)]
     Blob(#[from] BlobError),
     #[error(transparent)]

@@ -9,10 +9,11 @@ use super::media_types as mt;
 use super::oci::{Descriptor, Index, Manifest, Platform, OCI_LAYOUT};
 use super::tarwriter::{DirSink, LayoutSink, TarSink};
 use super::{ArchiveError, Result, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
+use crate::compression::decompress;
 use crate::config::{go_json, ImageConfig};
-use crate::digest::Digest;
+use crate::digest::{Digest, HashingReader};
 use crate::reference::Reference;
-use crate::store::{Store, StoreError, MEDIA_TYPE_LAYER_TAR};
+use crate::store::{LayerRecord, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -79,10 +80,38 @@ pub fn save_items(store: &Store, names: &[String]) -> Result<Vec<SaveItem>> {
     Ok(items)
 }
 
-/// A blob of the layout: bytes in memory, or a store blob of a known length.
+/// A blob of the layout: bytes in memory, a store blob of a known length, or a compressed
+/// store blob written out as the tar of that length.
 enum BlobSource {
     Bytes(Vec<u8>),
     Store { digest: Digest, size: u64 },
+    Decompressed { digest: Digest, size: u64 },
+}
+
+fn open_plain(store: &Store, blob: &Digest) -> Result<Box<dyn std::io::Read>> {
+    let f = store.blobs().open(blob)?;
+    let path = store.blobs().path(blob);
+    let (_, r) = decompress(f).map_err(|source| ArchiveError::Io { op: "decompress", path, source })?;
+    Ok(r)
+}
+
+/// The uncompressed length of a compressed layer blob, checked against its DiffID.
+fn plain_length(store: &Store, id: &Digest, l: &LayerRecord) -> Result<u64> {
+    let mut r = HashingReader::new(open_plain(store, &l.blob)?);
+    let path = store.blobs().path(&l.blob);
+    std::io::copy(&mut r, &mut std::io::sink()).map_err(|source| ArchiveError::Io {
+        op: "decompress",
+        path: path.clone(),
+        source,
+    })?;
+    let (digest, len, _) = r.finish();
+    if digest != l.diff_id {
+        return Err(ArchiveError::Store(StoreError::Corrupt {
+            path,
+            reason: format!("image {id}: layer blob {} does not decompress to {}", l.blob, l.diff_id),
+        }));
+    }
+    Ok(len)
 }
 
 struct Plan {
@@ -134,21 +163,19 @@ fn plan(store: &Store, items: &[SaveItem]) -> Result<Plan> {
         }
         p.legacy_configs.entry(item.id.hex().to_string()).or_insert((config.clone(), created));
         for l in &layers {
-            if l.media_type != MEDIA_TYPE_LAYER_TAR || l.blob != l.diff_id {
-                // TODO: stream-decompress compressed blobs (pulled images) once the store keeps them.
-                return Err(ArchiveError::CompressedLayer {
-                    id: item.id.clone(),
-                    layer: l.diff_id.clone(),
-                    media_type: l.media_type.clone(),
-                });
-            }
-            let path = store.blobs().path(&l.blob);
-            let size = std::fs::metadata(&path)
-                .map_err(|source| ArchiveError::Io { op: "stat", path: path.clone(), source })?
-                .len();
-            p.blobs
-                .entry(l.diff_id.hex().to_string())
-                .or_insert((BlobSource::Store { digest: l.blob.clone(), size }, created));
+            let (src, size) = if l.blob == l.diff_id {
+                let path = store.blobs().path(&l.blob);
+                let size = std::fs::metadata(&path)
+                    .map_err(|source| ArchiveError::Io { op: "stat", path: path.clone(), source })?
+                    .len();
+                (BlobSource::Store { digest: l.blob.clone(), size }, size)
+            } else {
+                // A pulled layer kept compressed: saved as its tar, decompressed while written.
+                // The tar header needs the length first, so count it in a first pass.
+                let size = plain_length(store, &item.id, l)?;
+                (BlobSource::Decompressed { digest: l.blob.clone(), size }, size)
+            };
+            p.blobs.entry(l.diff_id.hex().to_string()).or_insert((src, created));
             layer_descs.push(Descriptor {
                 media_type: mt::OCI_LAYER_TAR.into(),
                 digest: l.diff_id.to_string(),
@@ -226,6 +253,10 @@ fn write_layout(store: &Store, p: Plan, docker: bool, sink: &mut dyn LayoutSink)
             BlobSource::Store { digest, size } => {
                 let mut f = store.blobs().open(digest)?;
                 sink.copy(&path, &mut f, *size, *mtime)?;
+            }
+            BlobSource::Decompressed { digest, size } => {
+                let mut r = open_plain(store, digest)?;
+                sink.copy_reader(&path, &mut r, *size, *mtime)?;
             }
         }
     }

@@ -15,6 +15,8 @@ pub(crate) trait LayoutSink {
     fn copy(&mut self, path: &str, src: &mut File, size: u64, mtime: u64) -> Result<()>;
     /// A relative symlink inside the layout (how docker-archives share one layer's bytes).
     fn symlink(&mut self, path: &str, target: &str, mtime: u64) -> Result<()>;
+    /// Copies exactly `size` bytes from a stream (e.g. a layer being decompressed).
+    fn copy_reader(&mut self, path: &str, src: &mut dyn Read, size: u64, mtime: u64) -> Result<()>;
     fn finish(&mut self) -> Result<()>;
 }
 
@@ -86,6 +88,10 @@ impl LayoutSink for TarSink<'_> {
     }
 
     fn copy(&mut self, path: &str, src: &mut File, size: u64, mtime: u64) -> Result<()> {
+        self.copy_reader(path, src, size, mtime)
+    }
+
+    fn copy_reader(&mut self, path: &str, src: &mut dyn Read, size: u64, mtime: u64) -> Result<()> {
         self.header(path, tar::EntryType::Regular, 0o644, size, mtime)?;
         let mut left = size;
         let mut buf = std::mem::take(&mut self.buf);
@@ -183,6 +189,24 @@ impl LayoutSink for DirSink {
             path: p,
             source,
         })
+    }
+
+    fn copy_reader(&mut self, path: &str, src: &mut dyn Read, size: u64, _mtime: u64) -> Result<()> {
+        let p = self.root.join(path);
+        let mut dst = File::create(&p).map_err(|source| ArchiveError::Io { op: "create", path: p.clone(), source })?;
+        let n = std::io::copy(&mut src.take(size), &mut dst).map_err(|source| ArchiveError::Io {
+            op: "write",
+            path: p.clone(),
+            source,
+        })?;
+        if n != size {
+            return Err(ArchiveError::Io {
+                op: "write",
+                path: p,
+                source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "layer shorter than counted"),
+            });
+        }
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {

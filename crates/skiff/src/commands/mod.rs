@@ -6,10 +6,14 @@ mod import;
 mod info;
 mod inspect;
 mod load;
-
+mod login;
+mod logout;
+mod manifest;
+mod pull;
+mod push;
 mod rmi;
 mod save;
-
+mod search;
 mod system;
 mod tag;
 
@@ -76,6 +80,19 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Show the skiff version information
     Version(info::VersionArgs),
+    /// Download an image from a registry
+    Pull(pull::PullArgs),
+    /// Upload an image to a registry
+    Push(push::PushArgs),
+    /// Log in to a registry
+    Login(login::LoginArgs),
+    /// Log out from a registry
+    Logout(logout::LogoutArgs),
+    /// Search Docker Hub (or a registry) for images
+    Search(search::SearchArgs),
+    /// Manage manifests and manifest lists
+    #[command(subcommand)]
+    Manifest(manifest::ManifestCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,6 +117,10 @@ pub enum ImageCommand {
     Save(save::SaveArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(tag::TagArgs),
+    /// Download an image from a registry
+    Pull(pull::PullArgs),
+    /// Upload an image to a registry
+    Push(push::PushArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -119,10 +140,19 @@ pub fn init_logging(g: &GlobalOpts) {
     let level = if g.debug { "debug" } else { g.log_level.as_str() };
     let level = if level == "fatal" { "error" } else { level };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!("skiff={level},skiff_image={level}")))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "skiff={level},skiff_image={level},skiff_registry={level}"
+        )))
         .with_writer(std::io::stderr)
         .without_time()
         .try_init();
+}
+
+/// Registry options: mirrors and insecure registries from the config files, Docker's credentials.
+pub fn registry_options(tls_verify: bool) -> anyhow::Result<skiff_registry::ClientOptions> {
+    let mut config = skiff_registry::RegistryConfig::load()?;
+    config.tls_verify = tls_verify;
+    Ok(skiff_registry::ClientOptions::new(config))
 }
 
 /// Opens the store named by `--root`.
@@ -149,6 +179,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::System(SystemCommand::Prune(a)) => rmi::prune(g, a),
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::info(g, a),
         Command::Version(a) => info::version(g, a),
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(g, a),
+        Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::run(g, a),
+        Command::Login(a) => login::run(g, a),
+        Command::Logout(a) => logout::run(g, a),
+        Command::Search(a) => search::run(g, a),
+        Command::Manifest(c) => manifest::run(g, c),
     }
 }
 

@@ -1,0 +1,213 @@
+//! Against the real CNCF distribution registry (Debian's `docker-registry`, installed by
+//! scripts/test.sh): each test starts its own instance on a free loopback port with a temporary
+//! config and storage. Push an imported busybox, pull it into a fresh store (same image ID), with
+//! htpasswd auth, and over self-signed TLS (accepted only when configured insecure). When the peer
+//! Docker is up, Docker pulls what skiff pushed with the same ID.
+
+mod fake;
+
+use skiff_image::import::{import, ImportOptions};
+use skiff_image::{Reference, Store};
+use skiff_registry::credentials::{CredentialStore, Credentials};
+use skiff_registry::{pull, push, ClientOptions, PullOptions, PushOptions, RegistryConfig};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+struct Registry {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn registry_binary() -> Option<PathBuf> {
+    ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts a registry; `extra` is appended to the `http:` section, `auth` is a top-level block.
+fn start(http_extra: &str, auth: &str, dir: tempfile::TempDir) -> Option<Registry> {
+    let bin = registry_binary()?;
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let cfg = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{http_extra}{auth}",
+        dir.path().join("data").display()
+    );
+    let cfg_path = dir.path().join("config.yml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let child =
+        Command::new(bin).arg("serve").arg(&cfg_path).stdout(log.try_clone().unwrap()).stderr(log).spawn().ok()?;
+    // Wait until it accepts connections (readiness, not a timing assertion).
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return Some(Registry { child, addr, _dir: dir });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!(
+        "docker-registry did not start: {}",
+        std::fs::read_to_string(Path::new(&cfg_path).with_file_name("log")).unwrap_or_default()
+    );
+}
+
+fn opts(config: RegistryConfig, creds: Option<CredentialStore>) -> ClientOptions {
+    let mut o = ClientOptions::new(config);
+    o.credentials = creds;
+    o
+}
+
+fn secure() -> RegistryConfig {
+    RegistryConfig { tls_verify: true, ..Default::default() }
+}
+
+fn imported(store: &Store, tag: &str) -> skiff_image::Digest {
+    let mut f = std::fs::File::open(fake::fixture("busybox-rootfs.tar")).unwrap();
+    let mut o = ImportOptions::new("-");
+    o.tag = Some(Reference::parse(tag).unwrap());
+    import(store, &mut f, &o, &mut |_| {}).unwrap().id
+}
+
+fn new_store() -> (tempfile::TempDir, Store) {
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(d.path()).unwrap();
+    (d, s)
+}
+
+fn round_trip(o: &ClientOptions, addr: &str, repo: &str) -> (skiff_image::Digest, skiff_image::Digest) {
+    let (_d, store) = new_store();
+    let name = format!("{addr}/{repo}:1");
+    let id = imported(&store, &name);
+    let r = Reference::parse(&name).unwrap();
+    push(&store, o, &r, &PushOptions::default(), &|_| {}).unwrap();
+    let (_d2, fresh) = new_store();
+    let pulled = pull(&fresh, o, &r, &PullOptions::default(), &|_| {}).unwrap();
+    assert!(fresh.check(false).unwrap().is_consistent());
+    (id, pulled.id)
+}
+
+fn skip(why: &str) {
+    println!("skipped: {why}");
+}
+
+#[test]
+fn push_then_pull_through_the_real_registry_keeps_the_image_id() {
+    let Some(reg) = start("", "", tempfile::tempdir().unwrap()) else {
+        return skip("docker-registry is not installed (scripts/test.sh installs it)");
+    };
+    let o = opts(secure(), None);
+    let (id, pulled) = round_trip(&o, &reg.addr, "skiff/busybox");
+    assert_eq!(id, pulled);
+    // Chunked upload of another tag works too, and a second push finds the blobs there.
+    let (_d, store) = new_store();
+    let name = format!("{}/skiff/chunked:1", reg.addr);
+    imported(&store, &name);
+    let events = std::sync::Mutex::new(Vec::new());
+    let r = Reference::parse(&name).unwrap();
+    let popts = PushOptions { chunk_size: Some(300_000), ..Default::default() };
+    push(&store, &o, &r, &popts, &|e| events.lock().unwrap().push(e)).unwrap();
+    push(&store, &o, &r, &popts, &|e| events.lock().unwrap().push(e)).unwrap();
+    let ev = events.into_inner().unwrap();
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, skiff_registry::PushEvent::Layer { status, .. } if status == "Layer already exists")));
+    docker_interop(&reg.addr, &id);
+}
+
+/// Real Docker pulls what skiff pushed and gets the same image ID.
+fn docker_interop(addr: &str, id: &skiff_image::Digest) {
+    let sock = "/run/peer-docker.sock";
+    let alive = Path::new(sock).exists()
+        && Command::new("docker")
+            .args(["-H", &format!("unix://{sock}"), "version"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !alive {
+        return skip("real Docker not available");
+    }
+    let name = format!("{addr}/skiff/busybox:1");
+    let out = Command::new("docker").args(["-H", &format!("unix://{sock}"), "pull", &name]).output().unwrap();
+    assert!(out.status.success(), "docker pull: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("docker")
+        .args(["-H", &format!("unix://{sock}"), "image", "inspect", "--format", "{{.Id}}", &name])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id.to_string());
+    // And the other way: Docker pushes (compressing the layer itself), skiff pulls the same ID.
+    let theirs = format!("{addr}/docker/busybox:1");
+    let docker = |args: &[&str]| {
+        let mut a = vec!["-H".to_string(), format!("unix://{sock}")];
+        a.extend(args.iter().map(|s| s.to_string()));
+        let out = Command::new("docker").args(&a).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    docker(&["tag", &name, &theirs]);
+    docker(&["push", &theirs]);
+    let (_d, fresh) = new_store();
+    let pulled =
+        pull(&fresh, &opts(secure(), None), &Reference::parse(&theirs).unwrap(), &PullOptions::default(), &|_| {})
+            .unwrap();
+    assert_eq!(&pulled.id, id);
+    let _ = Command::new("docker").args(["-H", &format!("unix://{sock}"), "rmi", &name, &theirs]).output();
+}
+
+#[test]
+fn htpasswd_auth_needs_the_stored_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(&htpasswd, format!("alice:{hash}\n")).unwrap();
+    let auth = format!("auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n", htpasswd.display());
+    let Some(reg) = start("", &auth, dir) else {
+        return skip("docker-registry is not installed (scripts/test.sh installs it)");
+    };
+    // Anonymous: refused.
+    let (_d, store) = new_store();
+    let name = format!("{}/private/busybox:1", reg.addr);
+    imported(&store, &name);
+    let r = Reference::parse(&name).unwrap();
+    let err = push(&store, &opts(secure(), None), &r, &PushOptions::default(), &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("unauthorized") || err.to_string().contains("authentication"), "{err}");
+    // Wrong password: refused.
+    let cdir = tempfile::tempdir().unwrap();
+    let creds = CredentialStore::new(cdir.path().join("config.json"));
+    creds.store(&reg.addr, &Credentials { username: "alice".into(), password: "wrong".into() }).unwrap();
+    assert!(push(&store, &opts(secure(), Some(creds.clone())), &r, &PushOptions::default(), &|_| {}).is_err());
+    // Right password, as `docker login` would have stored it.
+    creds.store(&reg.addr, &Credentials { username: "alice".into(), password: "s3cret".into() }).unwrap();
+    let (id, pulled) = round_trip(&opts(secure(), Some(creds)), &reg.addr, "private/busybox");
+    assert_eq!(id, pulled);
+}
+
+#[test]
+fn a_self_signed_tls_registry_works_only_when_configured_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let tls = format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display());
+    let Some(reg) = start(&tls, "", dir) else {
+        return skip("docker-registry is not installed (scripts/test.sh installs it)");
+    };
+    let (_d, store) = new_store();
+    let name = format!("{}/tls/busybox:1", reg.addr);
+    imported(&store, &name);
+    let r = Reference::parse(&name).unwrap();
+    let err = push(&store, &opts(secure(), None), &r, &PushOptions::default(), &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("cannot reach registry"), "{err}");
+    let insecure = RegistryConfig { tls_verify: true, insecure: vec![reg.addr.clone()], ..Default::default() };
+    let (id, pulled) = round_trip(&opts(insecure, None), &reg.addr, "tls/busybox");
+    assert_eq!(id, pulled);
+}
