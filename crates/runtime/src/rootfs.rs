@@ -190,6 +190,11 @@ fn mount_one(rootfd: &OwnedFd, m: &Mount, cgroup_binds: &[(String, String)]) -> 
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let fstype = m.typ().clone().unwrap_or_default();
     if is_bind(m, &opts) {
+        let norm: String = dest.trim_end_matches('/').to_string();
+        if norm.is_empty() || norm == "/proc" || norm == "/sys" {
+            // A volume over / or /proc would hide or fake the kernel's files (CVE-2019-16884).
+            return Err(ChildError::new(format!("bind mount onto {dest} is not allowed"), libc::EPERM));
+        }
         let src = m.source().as_ref().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
         let src_fd = sys::open(&src, libc::O_PATH).map_err(|e| err("opening bind source", &src, e))?;
         let st = sys::fstat(src_fd.as_raw_fd()).map_err(|e| err("stat of bind source", &src, e))?;

@@ -85,8 +85,18 @@ fn run_spec(spec: &Spec, name: &str) -> (ExitStatus, String) {
     let mut out = String::new();
     fs::File::from(r).read_to_string(&mut out).unwrap();
     let status = wait(spawned.pid).unwrap();
-    let _ = cgroup_of(spec).remove();
+    cgroup_of(spec).remove().unwrap();
     (status, out)
+}
+
+/// Kills and reaps a long-running container even when an assertion fails first.
+struct Reap(i32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = skiff_runtime::signal(self.0, libc::SIGKILL);
+        let _ = wait(self.0);
+    }
 }
 
 fn field<'a>(status: &'a str, key: &str) -> &'a str {
@@ -109,6 +119,10 @@ fn docker_defaults_seen_from_inside() {
         assert_eq!(field(&out, key), field(&docker, key), "{key}");
     }
     assert_eq!(field(&out, "CapBnd"), "00000000a80425fb");
+    // The caller's ignored SIGPIPE (Rust ignores it) and blocked signals are not inherited.
+    assert_eq!(field(&out, "SigBlk"), "0000000000000000");
+    let ign = u64::from_str_radix(field(&out, "SigIgn"), 16).unwrap();
+    assert_eq!(ign & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored");
 }
 
 #[test]
@@ -321,6 +335,7 @@ fn exec_joins_namespaces_with_the_same_security() {
     let root = rootfs();
     let spec = docker_spec(root.path(), "exec", &["sleep", "1000"]);
     let init = spawn(&spec, opts("exec")).unwrap();
+    let _reap = Reap(init.pid);
     let mut p = spec.process().clone().unwrap();
     p.set_args(Some(vec![
         "sh".into(),
@@ -342,8 +357,7 @@ fn exec_joins_namespaces_with_the_same_security() {
     }
     let cgpath = spec.linux().as_ref().unwrap().cgroups_path().clone().unwrap();
     assert!(out.contains(&format!(":memory:{}", cgpath.display())), "{out}");
-    skiff_runtime::signal(init.pid, libc::SIGKILL).unwrap();
-    wait(init.pid).unwrap();
+    drop(_reap);
     cgroup_of(&spec).remove().unwrap();
 }
 
@@ -369,6 +383,7 @@ fn namespaces_joined_by_path() {
     let root = rootfs();
     let first = docker_spec(root.path(), "netowner", &["sleep", "1000"]);
     let owner = spawn(&first, opts("netowner")).unwrap();
+    let reap = Reap(owner.pid);
     let mut spec = docker_spec(root.path(), "netjoiner", &["readlink", "/proc/self/ns/net"]);
     let v = serde_json::json!([{"type": "mount"}, {"type": "pid"}, {"type": "network", "path": format!("/proc/{}/ns/net", owner.pid)}]);
     let mut l = spec.linux().clone().unwrap();
@@ -387,9 +402,8 @@ fn namespaces_joined_by_path() {
         .unwrap()
         .iter()
         .any(|n| n.typ() == LinuxNamespaceType::Network));
-    skiff_runtime::signal(owner.pid, libc::SIGKILL).unwrap();
-    wait(owner.pid).unwrap();
-    let _ = cgroup_of(&first).remove();
+    drop(reap);
+    cgroup_of(&first).remove().unwrap();
 }
 
 #[test]
@@ -419,4 +433,45 @@ fn bind_mounts_read_only_and_inside_the_rootfs() {
     assert!(out.contains("ro"), "{out}");
     assert!(!Path::new("/tmp/skiff-escape-target").exists());
     assert!(root.path().join("tmp/skiff-escape-target").is_dir());
+}
+
+#[test]
+fn user_namespace_with_id_maps() {
+    let root = rootfs();
+    fs::set_permissions(root.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut spec = docker_spec(
+        root.path(),
+        "userns",
+        &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; ls -n /dev/null"],
+    );
+    let mut v = serde_json::to_value(spec.linux().clone().unwrap()).unwrap();
+    v["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
+    v["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    v["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // Docker's "0 2147483647" names gids outside the map: the kernel refuses it in a user namespace.
+    v["sysctl"]["net.ipv4.ping_group_range"] = "0 65535".into();
+    spec.set_linux(Some(serde_json::from_value(v).unwrap()));
+    let (st, out) = run_spec(&spec, "userns");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(&words[..7], ["0", "100000", "65536", "0", "100000", "65536", "0"], "{out}");
+    assert!(out.contains("1,   3") || out.contains("1, 3"), "/dev/null is the null device: {out}");
+}
+
+#[test]
+fn a_volume_over_proc_is_refused() {
+    let root = rootfs();
+    let fake = tempfile::tempdir().unwrap();
+    let mut spec = docker_spec(root.path(), "volproc", &["true"]);
+    let mut mounts = spec.mounts().clone().unwrap();
+    mounts.push(
+        serde_json::from_value(
+            serde_json::json!({"destination": "/proc", "type": "bind", "source": fake.path(), "options": ["rbind"]}),
+        )
+        .unwrap(),
+    );
+    spec.set_mounts(Some(mounts));
+    let err = spawn(&spec, opts("volproc")).unwrap_err();
+    let _ = cgroup_of(&spec).remove();
+    assert!(err.to_string().contains("/proc"), "{err}");
 }
