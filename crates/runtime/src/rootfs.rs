@@ -237,7 +237,8 @@ fn mount_one(rootfd: &OwnedFd, m: &Mount, cgroup_binds: &[(String, String)]) -> 
 }
 
 /// `/sys/fs/cgroup`: on a cgroup v2 host the container's cgroup2 mount; on v1 a tmpfs with a bind
-/// of the container's own cgroup directory for each hierarchy, read-only when asked.
+/// of the container's own cgroup directory for each hierarchy, read-only when asked (the tmpfs
+/// itself stays writable, as in Docker's containers).
 fn mount_cgroup(
     rootfd: &OwnedFd,
     dest: &str,
@@ -262,11 +263,6 @@ fn mount_cgroup(
         let t = resolve_create(rootfd, &sub, false, RESOLVE_NO_SYMLINKS)?;
         sys::mount(None, &sys::fd_path(&t), None, libc::MS_REMOUNT | libc::MS_BIND | base | ro, None)
             .map_err(|e| err("remounting cgroup", &sub, e))?;
-    }
-    if ro != 0 {
-        let t = resolve_create(rootfd, dest, false, RESOLVE_NO_SYMLINKS)?;
-        sys::mount(None, &sys::fd_path(&t), None, libc::MS_REMOUNT | base | ro, Some("mode=755"))
-            .map_err(|e| err("remounting read-only", dest, e))?;
     }
     Ok(())
 }

@@ -475,3 +475,82 @@ fn a_volume_over_proc_is_refused() {
     let _ = cgroup_of(&spec).remove();
     assert!(err.to_string().contains("/proc"), "{err}");
 }
+
+/// (mount point) -> (root, mount options, fs type, source, super options) from a mountinfo text.
+fn mountinfo(text: &str) -> std::collections::BTreeMap<String, [String; 5]> {
+    text.lines()
+        .filter_map(|l| {
+            let (a, b) = l.split_once(" - ")?;
+            let a: Vec<&str> = a.split_whitespace().collect();
+            let b: Vec<&str> = b.split_whitespace().collect();
+            Some((
+                a[4].to_string(),
+                [a[3].to_string(), a[5].to_string(), b[0].to_string(), b[1].to_string(), b[2].to_string()],
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn mounts_match_dockers_container() {
+    let root = rootfs();
+    let spec = docker_spec(root.path(), "mountinfo", &["cat", "/proc/self/mountinfo"]);
+    let (st, out) = run_spec(&spec, "mountinfo");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    let ours = mountinfo(&out);
+    let docker = mountinfo(&fs::read_to_string(fixtures().join("facts/docker-run-mountinfo.txt")).unwrap());
+    let cg = spec.linux().as_ref().unwrap().cgroups_path().clone().unwrap();
+    for (point, d) in &docker {
+        if point == "/" || point.starts_with("/etc/") {
+            continue; // Docker's overlay root and its resolv.conf/hostname/hosts files
+        }
+        let o = ours.get(point).unwrap_or_else(|| panic!("{point} missing in\n{out}"));
+        if point.starts_with("/sys/fs/cgroup/") {
+            assert_eq!(o[0], cg.to_string_lossy(), "{point}: the container's own cgroup");
+        } else {
+            assert_eq!(o[0], d[0], "{point} root");
+        }
+        assert_eq!(o[1], d[1], "{point} mount options");
+        assert_eq!((&o[2], &o[3]), (&d[2], &d[3]), "{point} type and source");
+        assert_eq!(o[4], d[4], "{point} superblock options");
+    }
+    let extra: Vec<&String> = ours.keys().filter(|p| *p != "/" && !docker.contains_key(*p)).collect();
+    assert!(extra.is_empty(), "mounts Docker does not have: {extra:?}");
+}
+
+#[test]
+fn masking_refuses_a_dev_null_that_is_not_the_null_device() {
+    // CVE-2025-31133: with /dev from the image, /dev/null is a symlink to a procfs file.
+    let root = rootfs();
+    symlink("/proc/sys/kernel/core_pattern", root.path().join("dev/null")).unwrap();
+    let before = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let mut spec = docker_spec(root.path(), "devnull", &["true"]);
+    let mut mounts = spec.mounts().clone().unwrap();
+    mounts.retain(|m| !m.destination().starts_with("/dev"));
+    spec.set_mounts(Some(mounts));
+    let err = spawn(&spec, opts("devnull")).unwrap_err();
+    let _ = cgroup_of(&spec).remove();
+    assert!(err.to_string().contains("/dev/null"), "{err}");
+    assert_eq!(fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(), before);
+}
+
+#[test]
+fn freeze_thaw_and_stats_on_v1() {
+    let root = rootfs();
+    let mut spec = docker_spec(root.path(), "freeze", &["sleep", "1000"]);
+    with_resources(&mut spec, |r| r["memory"]["limit"] = (64 << 20).into());
+    let init = spawn(&spec, opts("freeze")).unwrap();
+    let reap = Reap(init.pid);
+    let cg = cgroup_of(&spec);
+    cg.freeze().unwrap();
+    assert_eq!(fs::read_to_string(cg.dir("freezer").unwrap().join("freezer.state")).unwrap().trim(), "FROZEN");
+    cg.thaw().unwrap();
+    assert_eq!(fs::read_to_string(cg.dir("freezer").unwrap().join("freezer.state")).unwrap().trim(), "THAWED");
+    let s = cg.stats().unwrap();
+    assert_eq!(s.memory_limit, Some(64 << 20));
+    assert!(s.memory_usage > 0);
+    assert_eq!(s.pids_current, 1);
+    assert_eq!(cg.pids().unwrap(), [init.pid]);
+    drop(reap);
+    cg.remove().unwrap();
+}
