@@ -554,3 +554,69 @@ fn freeze_thaw_and_stats_on_v1() {
     drop(reap);
     cg.remove().unwrap();
 }
+
+fn with_process(spec: &mut Spec, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v = serde_json::to_value(spec.process().clone().unwrap()).unwrap();
+    f(&mut v);
+    spec.set_process(Some(serde_json::from_value(v).unwrap()));
+}
+
+#[test]
+fn user_groups_rlimits_and_a_created_workdir() {
+    let root = rootfs();
+    let script = "id -u; id -g; id -G; ulimit -n; pwd; grep -E '^Cap(Eff|Bnd)' /proc/self/status";
+    let mut spec = docker_spec(root.path(), "user", &["sh", "-c", script]);
+    with_process(&mut spec, |p| {
+        p["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
+        p["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 2048, "soft": 1024}]);
+        p["cwd"] = "/work/dir".into();
+    });
+    let (st, out) = run_spec(&spec, "user");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..5], ["1000", "1000", "1000 10 20", "1024", "/work/dir"], "{out}");
+    // execve as a non-root user clears permitted and effective; the bounding set stays Docker's.
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    assert!(out.contains("CapBnd:\t00000000a80425fb"), "{out}");
+    assert!(root.path().join("work/dir").is_dir());
+}
+
+#[test]
+fn a_workdir_through_a_leaked_fd_is_refused() {
+    // CVE-2024-21626: process.cwd = /proc/self/fd/N must never give a host directory.
+    let root = rootfs();
+    let host_dir = fs::File::open("/").unwrap();
+    // SAFETY: clearing FD_CLOEXEC on an fd this test owns.
+    unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&host_dir), libc::F_SETFD, 0) };
+    for n in 3..12 {
+        let mut spec = docker_spec(root.path(), &format!("cwd{n}"), &["ls", "../../../etc/passwd"]);
+        with_process(&mut spec, |p| p["cwd"] = format!("/proc/self/fd/{n}").into());
+        let (r, w) = pipe();
+        let mut o = opts("cwd");
+        o.stdio.stdout = Some(w);
+        match spawn(&spec, o) {
+            Err(e) => assert_eq!(e.exit_code(), 125),
+            Ok(sp) => {
+                let mut out = String::new();
+                fs::File::from(r).read_to_string(&mut out).unwrap();
+                assert_ne!(wait(sp.pid).unwrap(), ExitStatus::Exited(0), "fd {n}: {out}");
+            }
+        }
+        let _ = cgroup_of(&spec).remove();
+    }
+    drop(host_dir);
+}
+
+#[test]
+fn read_only_root() {
+    let root = rootfs();
+    let mut spec =
+        docker_spec(root.path(), "rofs", &["sh", "-c", "touch /x || echo refused; touch /dev/shm/y && echo shm-ok"]);
+    let mut r = spec.root().clone().unwrap();
+    r.set_readonly(Some(true));
+    spec.set_root(Some(r));
+    let (_, out) = run_spec(&spec, "rofs");
+    assert!(out.contains("Read-only file system") && out.contains("refused"), "{out}");
+    assert!(out.contains("shm-ok"), "{out}");
+    assert!(!root.path().join("x").exists());
+}
