@@ -620,3 +620,30 @@ fn read_only_root() {
     assert!(out.contains("shm-ok"), "{out}");
     assert!(!root.path().join("x").exists());
 }
+
+#[test]
+fn exec_with_a_pty_runs_the_container_binary_directly() {
+    let root = rootfs();
+    let spec = docker_spec(root.path(), "execpty", &["sleep", "1000"]);
+    let init = spawn(&spec, opts("execpty")).unwrap();
+    let reap = Reap(init.pid);
+    let mut p = spec.process().clone().unwrap();
+    // No skiff process is left between the container and its program (CVE-2019-5736): the exec'd
+    // process is the container's own binary, and its parent is outside the container.
+    p.set_args(Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "tty; readlink /proc/self/exe; grep PPid /proc/self/status".into(),
+    ]));
+    let ex = exec(init.pid, &p, &spec, StdioSpec::default(), Terminal::Pty).unwrap();
+    let mut master = fs::File::from(ex.pty_master.unwrap());
+    let mut out = Vec::new();
+    let _ = master.read_to_end(&mut out);
+    assert_eq!(wait(ex.pid).unwrap(), ExitStatus::Exited(0));
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("/bin/busybox"), "{out}");
+    assert!(out.contains("PPid:\t0"), "{out}");
+    drop(reap);
+    cgroup_of(&spec).remove().unwrap();
+}
