@@ -364,7 +364,8 @@ fn exec_joins_namespaces_with_the_same_security() {
 #[test]
 fn pty_is_the_controlling_terminal() {
     let root = rootfs();
-    let spec = docker_spec(root.path(), "pty", &["sh", "-c", "tty; readlink /proc/self/fd/0"]);
+    let mut spec = docker_spec(root.path(), "pty", &["sh", "-c", "tty; stty size"]);
+    with_process(&mut spec, |p| p["consoleSize"] = serde_json::json!({"height": 40, "width": 132}));
     let mut o = opts("pty");
     o.terminal = Terminal::Pty;
     let spawned = spawn(&spec, o).unwrap();
@@ -375,6 +376,7 @@ fn pty_is_the_controlling_terminal() {
     assert_eq!(wait(spawned.pid).unwrap(), ExitStatus::Exited(0));
     let out = String::from_utf8_lossy(&out);
     assert!(out.contains("/dev/pts/0"), "{out}");
+    assert!(out.contains("40 132"), "{out}");
     let _ = cgroup_of(&spec).remove();
 }
 
@@ -564,17 +566,19 @@ fn with_process(spec: &mut Spec, f: impl FnOnce(&mut serde_json::Value)) {
 #[test]
 fn user_groups_rlimits_and_a_created_workdir() {
     let root = rootfs();
-    let script = "id -u; id -g; id -G; ulimit -n; pwd; grep -E '^Cap(Eff|Bnd)' /proc/self/status";
+    let script =
+        "id -u; id -g; id -G; ulimit -n; pwd; cat /proc/self/oom_score_adj; grep -E '^Cap(Eff|Bnd)' /proc/self/status";
     let mut spec = docker_spec(root.path(), "user", &["sh", "-c", script]);
     with_process(&mut spec, |p| {
         p["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
         p["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 2048, "soft": 1024}]);
         p["cwd"] = "/work/dir".into();
+        p["oomScoreAdj"] = 500.into();
     });
     let (st, out) = run_spec(&spec, "user");
     assert_eq!(st, ExitStatus::Exited(0), "{out}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(&lines[..5], ["1000", "1000", "1000 10 20", "1024", "/work/dir"], "{out}");
+    assert_eq!(&lines[..6], ["1000", "1000", "1000 10 20", "1024", "/work/dir", "500"], "{out}");
     // execve as a non-root user clears permitted and effective; the bounding set stays Docker's.
     assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
     assert!(out.contains("CapBnd:\t00000000a80425fb"), "{out}");
