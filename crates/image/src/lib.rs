@@ -14,6 +14,7 @@ pub mod compression;
 pub mod config;
 pub mod db;
 pub mod digest;
+pub mod gc;
 pub mod import;
 pub mod layer_scan;
 pub mod reference;
