@@ -1,0 +1,6 @@
+//! skiff's image builder: the Dockerfile parser ([`parser`], pure) and the
+//! executor ([`executor`]) that builds images the way Docker's classic builder
+//! does, with its output, history entries and a local layer cache.
+
+pub mod parser;
+pub mod shell;
