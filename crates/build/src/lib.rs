@@ -2,5 +2,9 @@
 //! executor ([`executor`]) that builds images the way Docker's classic builder
 //! does, with its output, history entries and a local layer cache.
 
+pub mod context;
+pub mod ignore;
+pub mod layer;
 pub mod parser;
+pub mod rootfs;
 pub mod shell;

@@ -480,7 +480,7 @@ fn typed(kw: &str, word: &str, rest: &str, escape: char, heredocs: Vec<Heredoc>)
             };
             check_flags(kw, &flags, allowed)?;
             let mut parts = json_array(args).unwrap_or_else(|| args.split_whitespace().map(String::from).collect());
-            if parts.len() < 2 && !(parts.len() == 1 && !heredocs.is_empty()) {
+            if parts.len() < 2 {
                 return Err(format!("{kw} requires at least two arguments, but only one was provided. Destination could not be determined"));
             }
             let dest = parts.pop().unwrap_or_default();

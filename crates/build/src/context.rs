@@ -1,0 +1,334 @@
+//! The build context: a directory (or a tar on stdin, extracted to scratch),
+//! filtered by `.dockerignore`; resolving COPY/ADD sources in it (globs,
+//! symlinks kept inside the context, paths outside refused), and the content
+//! hashes Docker's classic builder puts in history (`file:<hash>`,
+//! `dir:<hash>`, `multi:<hash>`) and uses as cache keys.
+
+use crate::ignore::{clean, glob_match, IgnoreMatcher};
+use sha2::{Digest as _, Sha256};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Errors about the context.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("{op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: io::Error },
+    #[error("forbidden path outside the build context: {0} ()")]
+    Outside(String),
+    #[error("file not found in build context or excluded by .dockerignore: stat {0}: file does not exist")]
+    NotFound(String),
+    #[error("no source files were specified")]
+    NoMatch(String),
+    #[error("unable to prepare context: {0}")]
+    Prepare(String),
+}
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ContextError + 'a {
+    move |source| ContextError::Io { op, path: path.to_path_buf(), source }
+}
+
+/// A build context on disk.
+pub struct BuildContext {
+    root: PathBuf,
+    ignore: IgnoreMatcher,
+    /// Scratch directory to remove on drop (a context that came as a tar).
+    owned: Option<PathBuf>,
+}
+
+impl Drop for BuildContext {
+    fn drop(&mut self) {
+        if let Some(p) = &self.owned {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+/// A source resolved in the context.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path relative to the context root (`.` for the root).
+    pub rel: String,
+    /// The real path (symlinks resolved inside the context).
+    pub real: PathBuf,
+    pub meta: std::fs::Metadata,
+}
+
+impl BuildContext {
+    /// A context directory; reads its `.dockerignore`.
+    pub fn from_dir(root: &Path) -> Result<BuildContext, ContextError> {
+        let meta = std::fs::metadata(root).map_err(|e| {
+            ContextError::Prepare(format!("unable to evaluate symlinks in context path: {}: {e}", root.display()))
+        })?;
+        if !meta.is_dir() {
+            return Err(ContextError::Prepare(format!("context must be a directory: {}", root.display())));
+        }
+        let root = std::fs::canonicalize(root).map_err(io_err("resolve", root))?;
+        let ignore = match std::fs::read_to_string(root.join(".dockerignore")) {
+            Ok(t) => IgnoreMatcher::parse(&t),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => IgnoreMatcher::default(),
+            Err(e) => return Err(ContextError::Io { op: "read", path: root.join(".dockerignore"), source: e }),
+        };
+        Ok(BuildContext { root, ignore, owned: None })
+    }
+
+    /// A context sent as a tar stream, extracted into `scratch` (removed on drop).
+    pub fn from_tar(input: &mut dyn Read, scratch: &Path) -> Result<BuildContext, ContextError> {
+        std::fs::create_dir_all(scratch).map_err(io_err("create", scratch))?;
+        let (_, plain) =
+            skiff_image::compression::decompress(input).map_err(|e| ContextError::Prepare(e.to_string()))?;
+        let mut ar = tar::Archive::new(plain);
+        ar.set_preserve_permissions(true);
+        ar.set_overwrite(true);
+        let res = ar.unpack(scratch).map_err(|e| ContextError::Prepare(format!("extracting context: {e}")));
+        if let Err(e) = res {
+            let _ = std::fs::remove_dir_all(scratch);
+            return Err(e);
+        }
+        let mut c = BuildContext::from_dir(scratch)?;
+        c.owned = Some(scratch.to_path_buf());
+        Ok(c)
+    }
+
+    /// An empty context (a Dockerfile given on stdin).
+    pub fn empty(scratch: &Path) -> Result<BuildContext, ContextError> {
+        std::fs::create_dir_all(scratch).map_err(io_err("create", scratch))?;
+        let mut c = BuildContext::from_dir(scratch)?;
+        c.owned = Some(scratch.to_path_buf());
+        Ok(c)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn ignore(&self) -> &IgnoreMatcher {
+        &self.ignore
+    }
+
+    /// Whether a context path is excluded by `.dockerignore`.
+    pub fn excluded(&self, rel: &str) -> bool {
+        rel != "." && self.ignore.excluded(rel)
+    }
+
+    /// Resolves `rel` inside the root: symlinks are followed but cannot leave it.
+    fn resolve_scoped(&self, rel: &str) -> Result<PathBuf, ContextError> {
+        let mut todo: Vec<String> = rel.split('/').rev().filter(|c| !c.is_empty()).map(String::from).collect();
+        let mut cur: Vec<String> = Vec::new();
+        let mut links = 0;
+        while let Some(c) = todo.pop() {
+            match c.as_str() {
+                "." => continue,
+                ".." => {
+                    cur.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            cur.push(c);
+            let p = self.root.join(cur.join("/"));
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    links += 1;
+                    if links > 255 {
+                        return Err(ContextError::Io {
+                            op: "resolve",
+                            path: p,
+                            source: io::Error::other("too many levels of symbolic links"),
+                        });
+                    }
+                    let target = std::fs::read_link(&p).map_err(io_err("read link", &p))?;
+                    let t = target.to_string_lossy().into_owned();
+                    cur.pop();
+                    if t.starts_with('/') {
+                        cur.clear();
+                    }
+                    for part in t.split('/').rev().filter(|c| !c.is_empty()) {
+                        todo.push(part.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(self.root.join(cur.join("/")))
+    }
+
+    /// Resolves one COPY/ADD source (a path or a glob) to the matching context entries.
+    pub fn sources(&self, src: &str) -> Result<Vec<Source>, ContextError> {
+        let cleaned = clean(src.trim_start_matches('/'));
+        let cleaned = if cleaned.is_empty() { ".".to_string() } else { cleaned };
+        if cleaned == ".." || cleaned.starts_with("../") {
+            return Err(ContextError::Outside(src.to_string()));
+        }
+        if cleaned.contains(['*', '?', '[']) {
+            let mut out = Vec::new();
+            for s in self.walk(".")? {
+                if s.rel != "." && glob_match(cleaned.as_bytes(), s.rel.as_bytes()) {
+                    out.push(s);
+                }
+            }
+            if out.is_empty() {
+                return Err(ContextError::NoMatch(src.to_string()));
+            }
+            // A directory matched by the glob brings its contents; drop its children matched separately.
+            let dirs: Vec<String> = out.iter().filter(|s| s.meta.is_dir()).map(|s| format!("{}/", s.rel)).collect();
+            out.retain(|s| !dirs.iter().any(|d| s.rel.starts_with(d.as_str())));
+            return Ok(out);
+        }
+        if self.excluded(&cleaned) {
+            return Err(ContextError::NotFound(cleaned));
+        }
+        let real = self.resolve_scoped(&cleaned)?;
+        let meta = std::fs::metadata(&real).map_err(|_| ContextError::NotFound(cleaned.clone()))?;
+        Ok(vec![Source { rel: cleaned, real, meta }])
+    }
+
+    /// Every non-excluded entry at and under `rel` (a resolved directory or file), sorted, parents first.
+    pub fn walk(&self, rel: &str) -> Result<Vec<Source>, ContextError> {
+        let real = if rel == "." { self.root.clone() } else { self.resolve_scoped(rel)? };
+        let meta = std::fs::symlink_metadata(&real).map_err(io_err("stat", &real))?;
+        let mut out = Vec::new();
+        let is_dir = meta.is_dir();
+        out.push(Source { rel: rel.to_string(), real: real.clone(), meta });
+        if is_dir {
+            self.walk_dir(&real, rel, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn walk_dir(&self, dir: &Path, rel: &str, out: &mut Vec<Source>) -> Result<(), ContextError> {
+        let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(dir)
+            .map_err(io_err("read directory", dir))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(io_err("read directory", dir))?;
+        names.sort();
+        for n in names {
+            let name = n.to_string_lossy().into_owned();
+            let child_rel = if rel == "." { name.clone() } else { format!("{rel}/{name}") };
+            let real = dir.join(&n);
+            let meta = std::fs::symlink_metadata(&real).map_err(io_err("stat", &real))?;
+            let excluded = self.excluded(&child_rel);
+            if meta.is_dir() {
+                if excluded && !self.ignore.has_exceptions() {
+                    continue;
+                }
+                if !excluded {
+                    out.push(Source { rel: child_rel.clone(), real: real.clone(), meta });
+                }
+                self.walk_dir(&real, &child_rel, out)?;
+            } else if !excluded {
+                out.push(Source { rel: child_rel, real, meta });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The classic builder's per-entry hash (tarsum v1 header fields, then content).
+pub fn entry_hash(name: &str, real: &Path, meta: &std::fs::Metadata) -> Result<String, ContextError> {
+    let ft = meta.file_type();
+    let (typeflag, link, size) = if ft.is_dir() {
+        ('5', String::new(), 0)
+    } else if ft.is_symlink() {
+        ('2', std::fs::read_link(real).map_err(io_err("read link", real))?.to_string_lossy().into_owned(), 0)
+    } else if ft.is_file() {
+        ('0', String::new(), meta.len())
+    } else {
+        ('6', String::new(), 0)
+    };
+    let name = if ft.is_dir() && !name.ends_with('/') { format!("{name}/") } else { name.to_string() };
+    let mut h = Sha256::new();
+    for (k, v) in [
+        ("name", name.as_str()),
+        ("mode", &(meta.mode() & 0o7777).to_string()),
+        ("uid", "0"),
+        ("gid", "0"),
+        ("size", &size.to_string()),
+        ("typeflag", &typeflag.to_string()),
+        ("linkname", &link),
+        ("uname", ""),
+        ("gname", ""),
+        ("devmajor", "0"),
+        ("devminor", "0"),
+    ] {
+        h.update(k.as_bytes());
+        h.update(v.as_bytes());
+    }
+    if ft.is_file() && size > 0 {
+        let mut f = std::fs::File::open(real).map_err(io_err("open", real))?;
+        io::copy(&mut f, &mut h).map_err(io_err("read", real))?;
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// `prefix:` + sha256 of the comma-joined strings (Docker's `hashStringSlice`).
+pub fn hash_strings(prefix: &str, items: &[String]) -> String {
+    format!("{prefix}:{}", hex::encode(Sha256::digest(items.join(",").as_bytes())))
+}
+
+impl BuildContext {
+    /// The history hash of one resolved source: `file:<hash>` or `dir:<hash>`.
+    pub fn source_hash(&self, s: &Source) -> Result<String, ContextError> {
+        if !s.meta.is_dir() {
+            return Ok(format!("file:{}", entry_hash(&s.rel, &s.real, &s.meta)?));
+        }
+        let mut sums = Vec::new();
+        for e in self.walk(&s.rel)? {
+            let name = if e.rel == "." { String::new() } else { e.rel.clone() };
+            sums.push(entry_hash(&name, &e.real, &e.meta)?);
+        }
+        sums.sort();
+        Ok(hash_strings("dir", &sums))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_hello_hash_matches_docker_history() {
+        // Docker's history for `COPY hello.sh ...` names file:4efbe6a8...; the file was 0755 when Docker built it.
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/features-context/hello.sh");
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("hello.sh");
+        std::fs::copy(&fixture, &p).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let c = BuildContext::from_dir(t.path()).unwrap();
+        let s = c.sources("hello.sh").unwrap();
+        assert_eq!(
+            c.source_hash(&s[0]).unwrap(),
+            "file:4efbe6a87781e6c602b74fefaa34c820fbbe2c222a5192bd3be849eff3b3a714"
+        );
+    }
+
+    #[test]
+    fn sources_globs_ignore_and_escapes() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        std::fs::create_dir_all(r.join("src/sub")).unwrap();
+        std::fs::write(r.join("a.txt"), "a").unwrap();
+        std::fs::write(r.join("b.txt"), "b").unwrap();
+        std::fs::write(r.join("secret.key"), "k").unwrap();
+        std::fs::write(r.join("src/sub/x"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", r.join("abs-link")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc", r.join("up-link")).unwrap();
+        std::fs::write(r.join(".dockerignore"), "*.key\n").unwrap();
+        let c = BuildContext::from_dir(r).unwrap();
+        let g: Vec<String> = c.sources("*.txt").unwrap().into_iter().map(|s| s.rel).collect();
+        assert_eq!(g, vec!["a.txt", "b.txt"]);
+        assert!(matches!(c.sources("secret.key"), Err(ContextError::NotFound(_))));
+        assert!(matches!(c.sources("*.key"), Err(ContextError::NoMatch(_))));
+        assert!(matches!(c.sources("../x"), Err(ContextError::Outside(_))));
+        assert!(matches!(c.sources("src/../../x"), Err(ContextError::Outside(_))));
+        // Symlinks resolve inside the context: /etc/passwd means <context>/etc/passwd.
+        assert!(matches!(c.sources("abs-link"), Err(ContextError::NotFound(_))));
+        let up = c.sources("up-link");
+        assert!(up.is_err() || up.unwrap()[0].real.starts_with(c.root()));
+        let w: Vec<String> = c.walk(".").unwrap().into_iter().map(|s| s.rel).collect();
+        assert!(!w.contains(&"secret.key".to_string()));
+        assert!(w.contains(&"src/sub/x".to_string()));
+    }
+}
