@@ -738,7 +738,7 @@ impl Builder<'_> {
         }
     }
 
-    fn dispatch(&mut self, si: usize, s: &Step, _meta: &[(String, Option<String>)]) -> Result<(), BuildError> {
+    fn dispatch(&mut self, si: usize, s: &Step, meta: &[(String, Option<String>)]) -> Result<(), BuildError> {
         let line = s.line;
         let vars = self.stages[si].vars();
         match &s.instruction {
@@ -793,7 +793,7 @@ impl Builder<'_> {
                         Some(Some(v)) => Some(v),
                         _ => match default {
                             Some(d) => Some(d),
-                            None => _meta.iter().find(|(mk, _)| mk == k).and_then(|(_, v)| v.clone()),
+                            None => meta.iter().find(|(mk, _)| mk == k).and_then(|(_, v)| v.clone()),
                         },
                     };
                     let st = &mut self.stages[si];
@@ -1047,14 +1047,8 @@ impl Builder<'_> {
                 )
             })
         };
-        let uid = lookup(u, "/etc/passwd", "uid")?;
-        let gid = if g == u && u.parse::<u64>().is_err() && spec.split_once(':').is_none() {
-            // `--chown=name`: the group of the same name.
-            lookup(g, "/etc/group", "gid")?
-        } else {
-            lookup(g, "/etc/group", "gid")?
-        };
-        Ok((uid, gid))
+        // `--chown=name` alone means the group of the same name (or id), as Docker reads it.
+        Ok((lookup(u, "/etc/passwd", "uid")?, lookup(g, "/etc/group", "gid")?))
     }
 
     fn copy(&mut self, si: usize, s: &Step, c: &CopyArgs, is_add: bool) -> Result<(), BuildError> {
@@ -1248,13 +1242,14 @@ impl Builder<'_> {
                     first_mtime = if first_mtime == 0 { s.meta.mtime() } else { first_mtime };
                     if s.meta.is_dir() {
                         for e in self.ctx.walk(&s.rel)? {
+                            // The path below the source directory ("" for the directory itself).
                             let sub = if e.rel == s.rel {
                                 String::new()
+                            } else if s.rel == "." {
+                                e.rel.clone()
                             } else {
                                 e.rel[s.rel.len()..].trim_start_matches('/').to_string()
                             };
-                            let sub = if s.rel == "." { e.rel.clone() } else { sub };
-                            let sub = if sub == "." { String::new() } else { sub };
                             let path = join(&dest_path, &sub);
                             if path.is_empty() {
                                 continue; // the image root itself

@@ -413,7 +413,7 @@ fn typed(kw: &str, word: &str, rest: &str, escape: char, heredocs: Vec<Heredoc>)
             }
         }
         "RUN" => {
-            check_flags(kw, &flags, &["network", "mount", "security"])?;
+            check_flags(kw, &flags, &["network"])?;
             if args.trim().is_empty() && heredocs.is_empty() {
                 return Err("RUN requires at least one argument".into());
             }
@@ -473,11 +473,8 @@ fn typed(kw: &str, word: &str, rest: &str, escape: char, heredocs: Vec<Heredoc>)
             Instruction::Volume(v)
         }
         "COPY" | "ADD" => {
-            let allowed: &[&str] = if kw == "COPY" {
-                &["from", "chown", "chmod", "link", "parents", "exclude"]
-            } else {
-                &["chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"]
-            };
+            let allowed: &[&str] =
+                if kw == "COPY" { &["from", "chown", "chmod", "link"] } else { &["chown", "chmod", "link"] };
             check_flags(kw, &flags, allowed)?;
             let mut parts = json_array(args).unwrap_or_else(|| args.split_whitespace().map(String::from).collect());
             if parts.len() < 2 {
