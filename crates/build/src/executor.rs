@@ -75,7 +75,7 @@ pub struct RunSpec {
     pub network: Option<String>,
     /// The intermediate container's id (64 hex), as printed in ` ---> Running in`.
     pub container_id: String,
-    /// Hostname for the container.
+    /// Hostname for the container (the short container id, as Docker sets it).
     pub hostname: String,
 }
 
@@ -138,7 +138,10 @@ pub struct BuildOutcome {
 struct StageState {
     name: Option<String>,
     image: Option<Digest>,
-    config: ImageConfig,
+    /// The config of `image`, loaded when a commit needs it (cache hits do not).
+    config: Option<ImageConfig>,
+    /// MAINTAINER of this stage.
+    author: Option<String>,
     run: ContainerConfig,
     /// Declared ARGs in order with their current values.
     args: Vec<(String, Option<String>)>,
@@ -218,10 +221,6 @@ fn random_id() -> String {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).expect("random bytes");
     hex::encode(b)
-}
-
-fn hostname() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
 
 /// Parses a Go duration (`30s`, `1m30s`, `500ms`) to nanoseconds.
@@ -330,7 +329,7 @@ pub struct Builder<'a> {
     created: Vec<Digest>,
     cache_hits: usize,
     used_args: Vec<String>,
-    host: String,
+    cache_table_ready: bool,
 }
 
 enum CopySrc {
@@ -364,7 +363,7 @@ pub fn build(
         created: Vec::new(),
         cache_hits: 0,
         used_args: Vec::new(),
-        host: hostname(),
+        cache_table_ready: false,
     };
     b.run(df)
 }
@@ -397,9 +396,26 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn cache_get(&self, parent: &str, key: &str) -> Result<Option<Digest>, BuildError> {
+    fn cache_get(&mut self, parent: &str, key: &str) -> Result<Option<Digest>, BuildError> {
         if self.opts.no_cache {
             return Ok(None);
+        }
+        if !self.cache_table_ready {
+            // Reading needs no write lock: a store without the table has no cache yet.
+            let exists: bool = self.store.db().read(|tx| {
+                tx.query_row(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'build_cache'",
+                    [],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map(|r| r.is_some())
+                .map_err(StoreError::from)
+            })?;
+            if !exists {
+                return Ok(None);
+            }
+            self.cache_table_ready = true;
         }
         let hit: Option<String> = self.store.db().read(|tx| {
             tx.query_row(
@@ -413,7 +429,11 @@ impl Builder<'_> {
         Ok(hit.and_then(|h| Digest::parse(&h).ok()))
     }
 
-    fn cache_put(&self, parent: &str, key: &str, image: &Digest) -> Result<(), BuildError> {
+    fn cache_put(&mut self, parent: &str, key: &str, image: &Digest) -> Result<(), BuildError> {
+        if !self.cache_table_ready {
+            self.ensure_cache_table()?;
+            self.cache_table_ready = true;
+        }
         let now = format_time(&chrono::Utc::now());
         self.store.db().write(|tx| {
             tx.execute(
@@ -444,7 +464,6 @@ impl Builder<'_> {
     }
 
     fn run(&mut self, df: Dockerfile) -> Result<BuildOutcome, BuildError> {
-        self.ensure_cache_table()?;
         // Split into meta ARGs and stages.
         let mut meta: Vec<Step> = Vec::new();
         let mut stages: Vec<Vec<Step>> = Vec::new();
@@ -535,7 +554,11 @@ impl Builder<'_> {
         }
         self.say(&format!("Successfully built {}", id.short()))?;
         for t in &self.opts.tags {
-            self.store.tag(&id, t)?;
+            // A tag already on this image is left as is: an unchanged rebuild writes nothing.
+            let current = self.store.resolve(&t.to_string()).ok().map(|r| r.id);
+            if current.as_ref() != Some(&id) {
+                self.store.tag(&id, t)?;
+            }
             self.say(&format!("Successfully tagged {}", t.familiar()))?;
         }
         if self.opts.quiet {
@@ -585,15 +608,7 @@ impl Builder<'_> {
                 let run = c.config.clone().unwrap_or_default();
                 (c, run)
             }
-            None => (
-                ImageConfig {
-                    architecture: skiff_image::import::host_architecture().into(),
-                    os: "linux".into(),
-                    rootfs: RootFs { kind: "layers".into(), diff_ids: Vec::new() },
-                    ..Default::default()
-                },
-                ContainerConfig::default(),
-            ),
+            None => (scratch_config(), ContainerConfig::default()),
         };
         let mut env = run.env.clone().unwrap_or_default();
         if !env.iter().any(|e| e.starts_with("PATH=")) {
@@ -606,7 +621,15 @@ impl Builder<'_> {
             Some(id) => self.say(&format!(" ---> {}", id.short()))?,
             None => self.say(" ---> ")?,
         }
-        self.stages.push(StageState { name: alias, image: base, config, run, args: Vec::new(), cmd_set: false });
+        self.stages.push(StageState {
+            name: alias,
+            image: base,
+            config: Some(config),
+            author: None,
+            run,
+            args: Vec::new(),
+            cmd_set: false,
+        });
         if !triggers.is_empty() {
             let si = self.stages.len() - 1;
             self.say(&format!(
@@ -642,7 +665,7 @@ impl Builder<'_> {
         }
         let cid = random_id();
         self.say(&format!(" ---> Running in {}", &cid[..12]))?;
-        cc.hostname = self.host.clone();
+        cc.hostname = cid[..12].to_string();
         let id = self.commit(si, cc, None, &cid)?;
         self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
         self.finish_step(si, &key, id)
@@ -654,7 +677,7 @@ impl Builder<'_> {
             self.say(" ---> Using cache")?;
             self.say(&format!(" ---> {}", hit.short()))?;
             let st = &mut self.stages[si];
-            st.config = self.store.config(&hit)?;
+            st.config = None;
             st.image = Some(hit.clone());
             st.run.image = hit.to_string();
             self.cache_hits += 1;
@@ -668,7 +691,7 @@ impl Builder<'_> {
         self.cache_put(&parent, key, &id)?;
         self.say(&format!(" ---> {}", id.short()))?;
         let st = &mut self.stages[si];
-        st.config = self.store.config(&id)?;
+        st.config = None;
         st.image = Some(id.clone());
         st.run.image = id.to_string();
         self.created.push(id);
@@ -683,9 +706,19 @@ impl Builder<'_> {
         layer: Option<NewLayer>,
         container: &str,
     ) -> Result<Digest, BuildError> {
+        if self.stages[si].config.is_none() {
+            let loaded = match &self.stages[si].image {
+                Some(id) => self.store.config(id)?,
+                None => scratch_config(),
+            };
+            self.stages[si].config = Some(loaded);
+        }
         let st = &self.stages[si];
         let now = format_time(&chrono::Utc::now());
-        let mut cfg = st.config.clone();
+        let mut cfg = st.config.clone().expect("loaded above");
+        if let Some(a) = &st.author {
+            cfg.author = a.clone();
+        }
         let mut run = st.run.clone();
         run.image = st.parent_str();
         let created_by = container_config.cmd.clone().unwrap_or_default().join(" ");
@@ -926,7 +959,7 @@ impl Builder<'_> {
             }
             Instruction::Maintainer(m) => {
                 let m = self.expand(line, m, &vars)?;
-                self.stages[si].config.author = m.clone();
+                self.stages[si].author = Some(m.clone());
                 self.commit_meta(si, &format!("MAINTAINER {m}"), true)
             }
             Instruction::Copy(c) => self.copy(si, s, c, false),
@@ -965,7 +998,7 @@ impl Builder<'_> {
             let entries = self.dir_chain(&view, dir.trim_start_matches('/'), 0, 0, now);
             Some(self.store_layer(entries)?)
         };
-        cc.hostname = self.host.clone();
+        cc.hostname = cid[..12].to_string();
         let id = self.commit(si, cc, layer, &cid)?;
         self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
         self.finish_step(si, &key, id)
@@ -1501,7 +1534,7 @@ impl Builder<'_> {
             workdir: if st.run.working_dir.is_empty() { "/".into() } else { st.run.working_dir.clone() },
             network: network.or_else(|| self.opts.network.clone()),
             container_id: cid.clone(),
-            hostname: self.host.clone(),
+            hostname: cid[..12].to_string(),
         };
         let image = st.image.clone();
         let diff = {
@@ -1533,10 +1566,20 @@ impl Builder<'_> {
                 self.layer_from_blob(w.finish().map_err(StoreError::from)?)?
             }
         };
-        cc.hostname = self.host.clone();
+        cc.hostname = cid[..12].to_string();
         let id = self.commit(si, cc, Some(layer), &cid)?;
         self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
         self.finish_step(si, &key, id)
+    }
+}
+
+/// The config a `FROM scratch` stage starts from.
+fn scratch_config() -> ImageConfig {
+    ImageConfig {
+        architecture: skiff_image::import::host_architecture().into(),
+        os: "linux".into(),
+        rootfs: RootFs { kind: "layers".into(), diff_ids: Vec::new() },
+        ..Default::default()
     }
 }
 
