@@ -272,15 +272,36 @@ impl BuildContext {
     /// The history hash of one resolved source: `file:<hash>` or `dir:<hash>`.
     pub fn source_hash(&self, s: &Source) -> Result<String, ContextError> {
         if !s.meta.is_dir() {
-            return Ok(format!("file:{}", entry_hash(&s.rel, &s.real, &s.meta)?));
+            return Ok(format!("file:{}", self.followed_hash(&s.rel)?));
         }
         let mut sums = Vec::new();
         for e in self.walk(&s.rel)? {
-            let name = if e.rel == "." { String::new() } else { e.rel.clone() };
-            sums.push(entry_hash(&name, &e.real, &e.meta)?);
+            if e.rel == "." {
+                continue; // the context root has no sum of its own
+            }
+            sums.push(if e.meta.file_type().is_symlink() {
+                self.followed_hash(&e.rel)?
+            } else {
+                entry_hash(&e.rel, &e.real, &e.meta)?
+            });
         }
         sums.sort();
         Ok(hash_strings("dir", &sums))
+    }
+
+    /// Docker hashes what a path leads to: a symlink counts as its target's
+    /// entry (followed inside the context); one leading nowhere in the context
+    /// counts as its own path string.
+    fn followed_hash(&self, rel: &str) -> Result<String, ContextError> {
+        let real = self.resolve_scoped(rel)?;
+        let target = real.strip_prefix(&self.root).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        if target.is_empty() || self.excluded(&target) {
+            return Ok(rel.to_string());
+        }
+        match std::fs::symlink_metadata(&real) {
+            Ok(m) => entry_hash(&target, &real, &m),
+            Err(_) => Ok(rel.to_string()),
+        }
     }
 }
 
@@ -302,6 +323,30 @@ mod tests {
             c.source_hash(&s[0]).unwrap(),
             "file:4efbe6a87781e6c602b74fefaa34c820fbbe2c222a5192bd3be849eff3b3a714"
         );
+    }
+
+    #[test]
+    fn directory_hashes_match_docker() {
+        // `COPY <dir> /x` history hashes observed from Docker 20.10.24 (the peer) for these trees.
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        let mode =
+            |p: &Path, m: u32| std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(m)).unwrap();
+        std::fs::create_dir(r.join("e")).unwrap();
+        mode(&r.join("e"), 0o755);
+        std::fs::create_dir(r.join("d")).unwrap();
+        mode(&r.join("d"), 0o755);
+        std::fs::write(r.join("d/f"), "hi\n").unwrap();
+        mode(&r.join("d/f"), 0o644);
+        std::fs::create_dir(r.join("l")).unwrap();
+        mode(&r.join("l"), 0o755);
+        std::os::unix::fs::symlink("x", r.join("l/ln")).unwrap();
+        let c = BuildContext::from_dir(r).unwrap();
+        let h = |p: &str| c.source_hash(&c.sources(p).unwrap()[0]).unwrap();
+        assert_eq!(h("e"), "dir:69ff4685aad8f0db08cad4b9b508f82b88656971c0205e274a09344be1233beb");
+        assert_eq!(h("d"), "dir:4b68799503adfd3ed6f7d016b64df302ac1f26a6c88336a6fd4c9d658db3cabb");
+        // A symlink leading nowhere counts as its path.
+        assert_eq!(h("l"), "dir:c2013e6e8292b2f4a69e6d3a65559e66d7f7d69ad32f1c98a4ce22bed15da03d");
     }
 
     #[test]

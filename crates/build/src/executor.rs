@@ -855,18 +855,20 @@ impl Builder<'_> {
             }
             Instruction::Expose(ports) => {
                 let mut list = Vec::new();
+                let mut words = Vec::new();
                 for p in ports {
                     for w in expand_words(p, &vars, self.escape).map_err(|e| self.err(line, e.to_string()))? {
                         list.extend(parse_ports(&w).map_err(|m| self.err(line, m))?);
+                        words.push(w);
                     }
                 }
-                list.sort();
-                list.dedup();
                 let map = self.stages[si].run.exposed_ports.get_or_insert_with(BTreeMap::new);
                 for p in &list {
                     map.insert(p.clone(), json!({}));
                 }
-                self.commit_meta(si, &format!("EXPOSE {}", list.join(" ")), true)
+                // History shows the specs as written, sorted (`EXPOSE 53/udp 80 8000-8001`).
+                words.sort();
+                self.commit_meta(si, &format!("EXPOSE {}", words.join(" ")), true)
             }
             Instruction::Volume(vols) => {
                 let mut list = Vec::new();
@@ -1213,7 +1215,10 @@ impl Builder<'_> {
             });
         }
         let src_hash = if hashes.len() == 1 { hashes[0].clone() } else { hash_strings("multi", &hashes) };
-        let comment = format!("{kw} {src_hash} in {dest} ");
+        // Docker's format, flags glued to the hash: `COPY --chown=1000:1000file:<hash> in <dest> `.
+        let chown_comment = chown.as_ref().map(|c| format!("--chown={c}")).unwrap_or_default();
+        let chmod_comment = c.chmod.as_ref().map(|_| format!("--chmod={:o}", chmod.unwrap_or(0))).unwrap_or_default();
+        let comment = format!("{kw} {chown_comment}{chmod_comment}{src_hash} in {dest} ");
         let st = &self.stages[si];
         let mut cc = st.run.clone();
         let mut cmd = st.shell();

@@ -136,7 +136,22 @@ impl<W: Write> TarWriter<W> {
         let mut fits = name.len() <= 100 && link.len() <= 100;
         let n = name.len().min(100);
         h[..n].copy_from_slice(&name[..n]);
-        fits &= octal(&mut h[100..108], u64::from(e.mode));
+        // Docker's archive writes the file type bits into the mode field too
+        // (`fillGo18FileTypeBits`); its whiteout markers carry permissions only.
+        let base = name.rsplit(|&b| b == b'/').find(|s| !s.is_empty()).unwrap_or(b"");
+        let type_bits = if base.starts_with(b".wh.") || typeflag == b'x' {
+            0
+        } else {
+            match e.data {
+                EntryData::Dir => 0o040000,
+                EntryData::File(_) | EntryData::Bytes(_) | EntryData::Hardlink(_) => 0o100000,
+                EntryData::Symlink(_) => 0o120000,
+                EntryData::Fifo => 0o010000,
+                EntryData::Char(..) => 0o020000,
+                EntryData::Block(..) => 0o060000,
+            }
+        };
+        fits &= octal(&mut h[100..108], u64::from(e.mode | type_bits));
         fits &= octal(&mut h[108..116], e.uid);
         fits &= octal(&mut h[116..124], e.gid);
         fits &= octal(&mut h[124..136], size);
@@ -328,10 +343,11 @@ fn walk_upper(
         let meta = std::fs::symlink_metadata(&real).map_err(io_err("stat", &real))?;
         if is_whiteout(&meta) {
             let wh = if rel.is_empty() { format!(".wh.{name}") } else { format!("{rel}/.wh.{name}") };
+            // As Docker's overlay converter writes them: a 0600 empty file.
             out.push(LayerEntry {
                 path: wh,
                 data: EntryData::Bytes(Vec::new()),
-                mode: meta.mode() & 0o777,
+                mode: 0o600,
                 uid: u64::from(meta.uid()),
                 gid: u64::from(meta.gid()),
                 mtime: meta.mtime(),
@@ -359,7 +375,7 @@ fn walk_upper(
                     mode: meta.mode() & 0o777,
                     uid: u64::from(meta.uid()),
                     gid: u64::from(meta.gid()),
-                    mtime: meta.mtime(),
+                    mtime: 0,
                     xattrs: Vec::new(),
                 });
             }
@@ -442,7 +458,13 @@ mod tests {
         assert_eq!(hl.4.as_deref(), Some("etc/new.conf"));
         let link = l.iter().find(|e| e.0 == "link").unwrap();
         assert_eq!(link.4.as_deref(), Some("/etc/new.conf"));
-        assert_eq!(l.iter().find(|e| e.0 == ".wh.gone").unwrap().1, tar::EntryType::Regular);
+        let get = |n: &str| l.iter().find(|e| e.0 == n).unwrap().clone();
+        // Modes as Docker writes them (facts: features.docker.tar's layers).
+        assert_eq!(get(".wh.gone").1, tar::EntryType::Regular);
+        assert_eq!(get(".wh.gone").3, 0o600);
+        assert_eq!(get("etc/opq/.wh..wh..opq").3, 0o755);
+        assert_eq!(get("etc/").3, 0o40755);
+        assert_eq!(get("link").3, 0o120777);
         // Deterministic: the same tree gives the same bytes.
         assert_eq!(bytes, upper_to_tar(up, Vec::new()).unwrap());
         // And the image crate's scanner accepts it and sizes it as Docker does.

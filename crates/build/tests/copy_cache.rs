@@ -72,8 +72,9 @@ fn copy_only_dockerfile_matches_docker_format() {
     }
     let layer = top_layer(&store, &id);
     assert_eq!(layer.keys().collect::<Vec<_>>(), vec!["usr", "usr/local", "usr/local/bin", "usr/local/bin/hello.sh"]);
-    assert_eq!(layer["usr/local/bin/hello.sh"], ('f', 0o755, 0, 0, 31, String::new()));
-    assert_eq!(layer["usr"].1, 0o755);
+    // Docker's mode fields carry the file type bits (facts: features.docker.tar).
+    assert_eq!(layer["usr/local/bin/hello.sh"], ('f', 0o100755, 0, 0, 31, String::new()));
+    assert_eq!(layer["usr"].1, 0o40755);
 }
 
 #[test]
@@ -191,7 +192,7 @@ fn copy_semantics() {
     assert_eq!(layers[2]["opt/dir/link"].0, 'l');
     assert_eq!(layers[2]["opt/dir/link"].5, "a.txt");
     assert_eq!(layers[3].keys().collect::<Vec<_>>(), vec!["srv", "srv/conf", "srv/conf/x.conf", "srv/conf/y.conf"]);
-    assert_eq!(layers[4]["owned"], ('f', 0o600, 999, 998, 1, String::new()));
+    assert_eq!(layers[4]["owned"], ('f', 0o100600, 999, 998, 1, String::new()));
     assert_eq!(layers[5]["srv/rel.conf"].2, 1000);
     assert_eq!(layers[5]["srv/rel.conf"].3, 1000);
     let h = history(&store, &b.id);
@@ -326,7 +327,8 @@ fn build_args_labels_and_metadata_instructions() {
     let h = history(&store, &b.id);
     assert_eq!(h[1], "/bin/sh -c #(nop)  ARG VER=1.0");
     assert_eq!(h[2], "/bin/sh -c #(nop)  ENV APP_VER=2.0 HOME=/root");
-    assert_eq!(h[4], "/bin/sh -c #(nop)  EXPOSE 53/udp 80/tcp");
+    // As written, sorted (checked against Docker 20.10: `EXPOSE 53/udp 80 8000-8001`).
+    assert_eq!(h[4], "/bin/sh -c #(nop)  EXPOSE 53/udp 80");
     assert_eq!(h[5], "/bin/sh -c #(nop)  VOLUME [/a /b]");
     // The commit after SHELL already uses the new shell, as Docker's does.
     assert_eq!(h[6], "/bin/ash -c #(nop)  SHELL [/bin/ash -c]");
