@@ -226,30 +226,77 @@ impl BuildContext {
     }
 }
 
-/// The classic builder's per-entry hash (tarsum v1 header fields, then content).
+/// Whose view of a file the hash takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashFlavor {
+    /// A context file: Docker hashes the context tar's headers (owner 0:0, no names, permission bits).
+    Context,
+    /// A file of an image (`COPY --from`): the file's own header (owner and the host's names
+    /// for it, file type bits in the mode), as the daemon's lazy source computes it.
+    Image,
+}
+
+fn host_name(db: &str, id: u32) -> String {
+    static CACHE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (passwd, group) = CACHE.get_or_init(|| {
+        (
+            std::fs::read_to_string("/etc/passwd").unwrap_or_default(),
+            std::fs::read_to_string("/etc/group").unwrap_or_default(),
+        )
+    });
+    let text = if db == "passwd" { passwd } else { group };
+    text.lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 3 && f[2] == id.to_string()).then(|| f[0].to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// The classic builder's per-entry hash of a context file (tarsum v1 header fields, then content).
 pub fn entry_hash(name: &str, real: &Path, meta: &std::fs::Metadata) -> Result<String, ContextError> {
+    entry_hash_as(name, real, meta, HashFlavor::Context)
+}
+
+/// The classic builder's per-entry hash, for a context or an image file.
+pub fn entry_hash_as(
+    name: &str,
+    real: &Path,
+    meta: &std::fs::Metadata,
+    flavor: HashFlavor,
+) -> Result<String, ContextError> {
     let ft = meta.file_type();
-    let (typeflag, link, size) = if ft.is_dir() {
-        ('5', String::new(), 0)
+    let (typeflag, link, size, type_bits) = if ft.is_dir() {
+        ('5', String::new(), 0, 0o040000)
     } else if ft.is_symlink() {
-        ('2', std::fs::read_link(real).map_err(io_err("read link", real))?.to_string_lossy().into_owned(), 0)
+        ('2', std::fs::read_link(real).map_err(io_err("read link", real))?.to_string_lossy().into_owned(), 0, 0o120000)
     } else if ft.is_file() {
-        ('0', String::new(), meta.len())
+        ('0', String::new(), meta.len(), 0o100000)
     } else {
-        ('6', String::new(), 0)
+        ('6', String::new(), 0, 0o010000)
     };
     let name = if ft.is_dir() && !name.ends_with('/') { format!("{name}/") } else { name.to_string() };
+    let (mode, uid, gid, uname, gname) = match flavor {
+        HashFlavor::Context => (meta.mode() & 0o7777, 0, 0, String::new(), String::new()),
+        HashFlavor::Image => (
+            (meta.mode() & 0o7777) | type_bits,
+            meta.uid(),
+            meta.gid(),
+            host_name("passwd", meta.uid()),
+            host_name("group", meta.gid()),
+        ),
+    };
     let mut h = Sha256::new();
     for (k, v) in [
         ("name", name.as_str()),
-        ("mode", &(meta.mode() & 0o7777).to_string()),
-        ("uid", "0"),
-        ("gid", "0"),
+        ("mode", &mode.to_string()),
+        ("uid", &uid.to_string()),
+        ("gid", &gid.to_string()),
         ("size", &size.to_string()),
         ("typeflag", &typeflag.to_string()),
         ("linkname", &link),
-        ("uname", ""),
-        ("gname", ""),
+        ("uname", &uname),
+        ("gname", &gname),
         ("devmajor", "0"),
         ("devminor", "0"),
     ] {

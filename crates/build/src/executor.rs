@@ -13,7 +13,7 @@
 //!
 //! RUN needs a container runtime, reached through [`RunExecutor`].
 
-use crate::context::{entry_hash, hash_strings, BuildContext, ContextError, Source};
+use crate::context::{entry_hash_as, hash_strings, BuildContext, ContextError, HashFlavor, Source};
 use crate::ignore::glob_match;
 use crate::layer::{upper_to_tar, write_entries, EntryData, LayerEntry, LayerError};
 use crate::parser::{self, CmdLine, CopyArgs, Dockerfile, Heredoc, Instruction, ParseError, Step};
@@ -1197,18 +1197,20 @@ impl Builder<'_> {
             hashes.push(match src {
                 CopySrc::Ctx(s) => self.ctx.source_hash(s)?,
                 CopySrc::Image { rel, real, meta } => {
+                    // As the daemon's lazy source hashes image files: their own headers,
+                    // symlinks counted as their targets, unreachable entries skipped.
                     if meta.is_dir() {
                         let view = from_view.as_ref().expect("image sources come with a view");
-                        let mut sums = vec![entry_hash(rel, real, meta)?];
-                        for (sub, r) in view.walk(rel) {
-                            if let Ok(m) = std::fs::symlink_metadata(&r) {
-                                sums.push(entry_hash(&format!("{rel}/{sub}"), &r, &m)?);
-                            }
+                        let mut sums = vec![entry_hash_as(rel, real, meta, HashFlavor::Image)?];
+                        for (sub, _) in view.walk(rel) {
+                            let Some((target, r)) = view.resolve(&format!("{rel}/{sub}")) else { continue };
+                            let Ok(m) = std::fs::symlink_metadata(&r) else { continue };
+                            sums.push(entry_hash_as(&target, &r, &m, HashFlavor::Image)?);
                         }
                         sums.sort();
                         hash_strings("dir", &sums)
                     } else {
-                        format!("file:{}", entry_hash(rel, real, meta)?)
+                        format!("file:{}", entry_hash_as(rel, real, meta, HashFlavor::Image)?)
                     }
                 }
                 CopySrc::Heredoc(h) => format!("file:{}", hex::encode(Sha256::digest(h.content.as_bytes()))),
@@ -1357,8 +1359,8 @@ impl Builder<'_> {
                 }
             }
         }
-        // Parent directories of everything copied.
-        let (pu, pg) = ids.unwrap_or((0, 0));
+        // Parent directories of everything copied (missing ones are created root-owned, as Docker does even with --chown).
+        let (pu, pg) = (0, 0);
         let mut parents: BTreeMap<String, ()> = BTreeMap::new();
         for e in &entries {
             let mut p = e.path.as_str();

@@ -264,6 +264,12 @@ fn multi_stage_and_target() {
     assert_eq!(cfg.rootfs.diff_ids.len(), 2, "only the final stage's layers");
     let last = top_layer(&store, &store.image(&b.id).unwrap().parent.unwrap());
     assert_eq!(last["bin/busybox"].4, 1982256);
+    // The history hash of an image file, as Docker 20.10 (the peer) wrote it for this same COPY.
+    let h = history(&store, &b.id);
+    assert_eq!(
+        h[h.len() - 2],
+        "/bin/sh -c #(nop) COPY file:66622fc90963203af10fc3a97e5fe6b1fe276e60aba66707f20b436ae322b75c in /bin/ "
+    );
     // --target stops at the named stage.
     let mut o = opts(df);
     o.target = Some("builder".into());
