@@ -665,7 +665,7 @@ impl Builder<'_> {
         }
         let cid = random_id();
         self.say(&format!(" ---> Running in {}", &cid[..12]))?;
-        cc.hostname = cid[..12].to_string();
+        container_defaults(&mut cc, &cid);
         let id = self.commit(si, cc, None, &cid)?;
         self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
         self.finish_step(si, &key, id)
@@ -1000,7 +1000,7 @@ impl Builder<'_> {
             let entries = self.dir_chain(&view, dir.trim_start_matches('/'), 0, 0, now);
             Some(self.store_layer(entries)?)
         };
-        cc.hostname = cid[..12].to_string();
+        container_defaults(&mut cc, &cid);
         let id = self.commit(si, cc, layer, &cid)?;
         self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
         self.finish_step(si, &key, id)
@@ -1573,10 +1573,19 @@ impl Builder<'_> {
                 self.layer_from_blob(w.finish().map_err(StoreError::from)?)?
             }
         };
-        cc.hostname = cid[..12].to_string();
+        container_defaults(&mut cc, &cid);
         let id = self.commit(si, cc, Some(layer), &cid)?;
         self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
         self.finish_step(si, &key, id)
+    }
+}
+
+/// What creating the intermediate container adds to its config (Docker's daemon
+/// sets the hostname to the short id and turns absent labels into `{}`).
+fn container_defaults(cc: &mut ContainerConfig, cid: &str) {
+    cc.hostname = cid[..12].to_string();
+    if cc.labels.is_none() {
+        cc.labels = Some(BTreeMap::new());
     }
 }
 
