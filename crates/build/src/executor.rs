@@ -15,7 +15,7 @@
 
 use crate::context::{entry_hash_as, hash_strings, BuildContext, ContextError, HashFlavor, Source};
 use crate::ignore::glob_match;
-use crate::layer::{upper_to_tar, write_entries, EntryData, LayerEntry, LayerError};
+use crate::layer::{upper_to_tar_excluding, write_entries, EntryData, LayerEntry, LayerError};
 use crate::parser::{self, CmdLine, CopyArgs, Dockerfile, Heredoc, Instruction, ParseError, Step};
 use crate::rootfs::{lookup_id, RootView};
 use crate::shell::{expand_word, expand_words, ShellError, Vars};
@@ -82,7 +82,9 @@ pub struct RunSpec {
 /// The changes a RUN made.
 pub enum LayerDiff {
     /// An overlay upper directory; converted to a layer (whiteouts made OCI), removed after when `remove`.
-    UpperDir { path: PathBuf, remove: bool },
+    /// `exclude` names paths the runtime created for the container (mount points such as `dev`,
+    /// `proc`, `sys`, `etc/hosts`, `etc/hostname`, `etc/resolv.conf`) that must not reach the layer.
+    UpperDir { path: PathBuf, remove: bool, exclude: Vec<String> },
     /// A finished, uncompressed OCI layer tar (from `store.blobs().writer()`).
     Tar(FinishedBlob),
 }
@@ -1563,9 +1565,9 @@ impl Builder<'_> {
         };
         let layer = match diff {
             LayerDiff::Tar(blob) => self.layer_from_blob(blob)?,
-            LayerDiff::UpperDir { path, remove } => {
+            LayerDiff::UpperDir { path, remove, exclude } => {
                 let w = self.store.blobs().writer().map_err(StoreError::from)?;
-                let res = upper_to_tar(&path, w);
+                let res = upper_to_tar_excluding(&path, w, &exclude);
                 if remove {
                     let _ = std::fs::remove_dir_all(&path);
                 }

@@ -318,9 +318,35 @@ pub fn is_whiteout(meta: &std::fs::Metadata) -> bool {
 
 /// Converts an overlay upper directory into layer entries (OCI whiteouts, hard links kept).
 pub fn upper_to_entries(upper: &Path) -> Result<Vec<LayerEntry>, LayerError> {
+    upper_to_entries_excluding(upper, &[])
+}
+
+/// Like [`upper_to_entries`], leaving out `exclude`d paths (relative, `/`-separated)
+/// and everything under them: the mount points a runtime created for a
+/// container (`dev`, `proc`, `etc/hosts`, ...), which Docker keeps in a
+/// separate init layer so they never reach a commit.
+pub fn upper_to_entries_excluding(upper: &Path, exclude: &[String]) -> Result<Vec<LayerEntry>, LayerError> {
     let mut out = Vec::new();
     let mut inodes: HashMap<(u64, u64), String> = HashMap::new();
     walk_upper(upper, "", &mut out, &mut inodes)?;
+    if !exclude.is_empty() {
+        let ex: Vec<&str> = exclude.iter().map(|e| e.trim_matches('/')).collect();
+        // A whiteout stands for the path it deletes.
+        let target = |p: &str| -> String {
+            let (dir, base) = match p.rsplit_once('/') {
+                Some((d, b)) => (Some(d), b),
+                None => (None, p),
+            };
+            match base.strip_prefix(".wh.").filter(|n| !n.starts_with(".wh.")) {
+                Some(n) => dir.map(|d| format!("{d}/{n}")).unwrap_or_else(|| n.to_string()),
+                None => p.to_string(),
+            }
+        };
+        out.retain(|e| {
+            let t = target(&e.path);
+            !ex.iter().any(|x| t == *x || t.starts_with(&format!("{x}/")))
+        });
+    }
     Ok(out)
 }
 
@@ -387,7 +413,12 @@ fn walk_upper(
 
 /// Writes an overlay upper directory as an OCI layer tar.
 pub fn upper_to_tar<W: Write>(upper: &Path, w: W) -> Result<W, LayerError> {
-    let entries = upper_to_entries(upper)?;
+    upper_to_tar_excluding(upper, w, &[])
+}
+
+/// Writes an overlay upper directory as an OCI layer tar, leaving out `exclude`d paths.
+pub fn upper_to_tar_excluding<W: Write>(upper: &Path, w: W, exclude: &[String]) -> Result<W, LayerError> {
+    let entries = upper_to_entries_excluding(upper, exclude)?;
     // Walk order already puts parents first and is sorted per directory; keep it
     // (a BTreeMap would move `.wh..wh..opq` ahead of its siblings only by byte order).
     let mut t = TarWriter::new(w);
@@ -465,6 +496,11 @@ mod tests {
         assert_eq!(get("etc/opq/.wh..wh..opq").3, 0o755);
         assert_eq!(get("etc/").3, 0o40755);
         assert_eq!(get("link").3, 0o120777);
+        // Runtime mount points can be left out.
+        let ex = upper_to_entries_excluding(up, &["etc/opq".to_string(), "gone".to_string()]).unwrap();
+        let names: Vec<&str> = ex.iter().map(|e| e.path.as_str()).collect();
+        assert!(!names.iter().any(|n| n.starts_with("etc/opq") || *n == ".wh.gone"), "{names:?}");
+        assert!(names.contains(&"etc/new.conf"));
         // Deterministic: the same tree gives the same bytes.
         assert_eq!(bytes, upper_to_tar(up, Vec::new()).unwrap());
         // And the image crate's scanner accepts it and sizes it as Docker does.

@@ -78,7 +78,7 @@ impl RunExecutor for FeaturesRuntime {
         } else {
             return Err(RunError::Exit(127));
         }
-        Ok(LayerDiff::UpperDir { path: up, remove: true })
+        Ok(LayerDiff::UpperDir { path: up, remove: true, exclude: vec![] })
     }
 }
 
