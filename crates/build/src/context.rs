@@ -35,6 +35,9 @@ pub struct BuildContext {
     ignore: IgnoreMatcher,
     /// Scratch directory to remove on drop (a context that came as a tar).
     owned: Option<PathBuf>,
+    /// (device, inode) → the first context path with it, for files with several links
+    /// (Docker's context tar stores the later ones as hard links).
+    links: std::sync::OnceLock<std::collections::HashMap<(u64, u64), String>>,
 }
 
 impl Drop for BuildContext {
@@ -70,7 +73,7 @@ impl BuildContext {
             Err(e) if e.kind() == io::ErrorKind::NotFound => IgnoreMatcher::default(),
             Err(e) => return Err(ContextError::Io { op: "read", path: root.join(".dockerignore"), source: e }),
         };
-        Ok(BuildContext { root, ignore, owned: None })
+        Ok(BuildContext { root, ignore, owned: None, links: std::sync::OnceLock::new() })
     }
 
     /// A context sent as a tar stream, extracted into `scratch` (removed on drop).
@@ -310,12 +313,59 @@ pub fn entry_hash_as(
     Ok(hex::encode(h.finalize()))
 }
 
+/// The hash of a context tar's hard-link entry: its header, no content.
+fn hardlink_hash(name: &str, meta: &std::fs::Metadata, target: &str) -> String {
+    let mut h = Sha256::new();
+    for (k, v) in [
+        ("name", name),
+        ("mode", &(meta.mode() & 0o7777).to_string()),
+        ("uid", "0"),
+        ("gid", "0"),
+        ("size", "0"),
+        ("typeflag", "1"),
+        ("linkname", target),
+        ("uname", ""),
+        ("gname", ""),
+        ("devmajor", "0"),
+        ("devminor", "0"),
+    ] {
+        h.update(k.as_bytes());
+        h.update(v.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
 /// `prefix:` + sha256 of the comma-joined strings (Docker's `hashStringSlice`).
 pub fn hash_strings(prefix: &str, items: &[String]) -> String {
     format!("{prefix}:{}", hex::encode(Sha256::digest(items.join(",").as_bytes())))
 }
 
 impl BuildContext {
+    /// For a file with several links: the context path this one is a hard link to
+    /// (the first in the context's walk order), if it is not that first one itself.
+    pub fn hardlink_target(&self, rel: &str, meta: &std::fs::Metadata) -> Option<String> {
+        if !meta.is_file() || meta.nlink() < 2 {
+            return None;
+        }
+        let map = self.links.get_or_init(|| {
+            let mut m = std::collections::HashMap::new();
+            for e in self.walk(".").unwrap_or_default() {
+                if e.meta.is_file() && e.meta.nlink() > 1 {
+                    m.entry((e.meta.dev(), e.meta.ino())).or_insert(e.rel);
+                }
+            }
+            m
+        });
+        map.get(&(meta.dev(), meta.ino())).filter(|first| first.as_str() != rel).cloned()
+    }
+
+    fn context_entry_hash(&self, rel: &str, real: &Path, meta: &std::fs::Metadata) -> Result<String, ContextError> {
+        match self.hardlink_target(rel, meta) {
+            Some(first) => Ok(hardlink_hash(rel, meta, &first)),
+            None => entry_hash(rel, real, meta),
+        }
+    }
+
     /// The history hash of one resolved source: `file:<hash>` or `dir:<hash>`.
     pub fn source_hash(&self, s: &Source) -> Result<String, ContextError> {
         if !s.meta.is_dir() {
@@ -329,7 +379,7 @@ impl BuildContext {
             sums.push(if e.meta.file_type().is_symlink() {
                 self.followed_hash(&e.rel)?
             } else {
-                entry_hash(&e.rel, &e.real, &e.meta)?
+                self.context_entry_hash(&e.rel, &e.real, &e.meta)?
             });
         }
         sums.sort();
@@ -346,7 +396,7 @@ impl BuildContext {
             return Ok(rel.to_string());
         }
         match std::fs::symlink_metadata(&real) {
-            Ok(m) => entry_hash(&target, &real, &m),
+            Ok(m) => self.context_entry_hash(&target, &real, &m),
             Err(_) => Ok(rel.to_string()),
         }
     }

@@ -263,13 +263,26 @@ impl<W: Write> TarWriter<W> {
 }
 
 /// Writes entries (sorted by path, a later entry for a path replacing an earlier one) as a tar.
+/// Files read from disk that share an inode are written once, the later paths as hard links to the first.
 pub fn write_entries<W: Write>(entries: Vec<LayerEntry>, w: W) -> io::Result<W> {
     let mut sorted: BTreeMap<String, LayerEntry> = BTreeMap::new();
     for e in entries {
         sorted.insert(e.path.clone(), e);
     }
+    let mut seen: HashMap<(u64, u64), String> = HashMap::new();
     let mut t = TarWriter::new(w);
-    for e in sorted.values() {
+    for e in sorted.values_mut() {
+        if let EntryData::File(p) = &e.data {
+            let m = std::fs::metadata(p)?;
+            if m.nlink() > 1 {
+                match seen.get(&(m.dev(), m.ino())) {
+                    Some(first) => e.data = EntryData::Hardlink(first.clone()),
+                    None => {
+                        seen.insert((m.dev(), m.ino()), e.path.clone());
+                    }
+                }
+            }
+        }
         t.append(e)?;
     }
     t.finish()

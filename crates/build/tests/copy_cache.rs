@@ -406,3 +406,32 @@ fn copy_heredoc_and_unsupported_flags() {
     let (e, _) = build(&store, &ctx, &opts("FROM scratch\nRUN --mount=type=cache,target=/x true\n"), None).unwrap_err();
     assert_eq!(e.to_string(), "Dockerfile:2: RUN: unknown flag: mount");
 }
+
+#[test]
+fn hard_links_and_archive_owners_as_docker_keeps_them() {
+    // Expectations observed from Docker 20.10.24 (the peer) building the same tree.
+    let (t, store) = store_with_busybox();
+    let ctx = t.path().join("ctx");
+    write(&ctx, "t/f", "d\n");
+    std::fs::set_permissions(ctx.join("t"), PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::hard_link(ctx.join("t/f"), ctx.join("t/hl")).unwrap();
+    let st = std::process::Command::new("tar")
+        .args(["--owner=7", "--group=8", "-cf", "../own.tar", "f", "hl"])
+        .current_dir(ctx.join("t"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let df = "FROM busybox\nCOPY --chown=999 t /tdir\nADD --chown=1:2 own.tar /untar2\n";
+    let (b, _) = build(&store, &ctx, &opts(df), None).unwrap_or_else(|(e, o)| panic!("{e}\n{o}"));
+    let h = history(&store, &b.id);
+    assert_eq!(
+        h[1],
+        "/bin/sh -c #(nop) COPY --chown=999dir:90e6a7308ae4de78584392f03d7c2177f333ffa48241e723e1be12b6ebd74a91 in /tdir "
+    );
+    let copied = top_layer(&store, &store.image(&b.id).unwrap().parent.unwrap());
+    assert_eq!(copied["tdir/f"], ('f', 0o100644, 999, 999, 2, String::new()));
+    assert_eq!(copied["tdir/hl"], ('h', 0o100644, 999, 999, 0, "tdir/f".to_string()));
+    let added = top_layer(&store, &b.id);
+    assert_eq!(added["untar2/f"].2, 7, "ADD keeps the archive's owners");
+    assert_eq!(added["untar2/hl"].0, 'h');
+}

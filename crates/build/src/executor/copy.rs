@@ -244,7 +244,7 @@ impl Builder<'_> {
                     } else {
                         let base = s.rel.rsplit('/').next().unwrap_or(&s.rel).to_string();
                         if is_add {
-                            if let Some(extracted) = self.extract_archive(line, &s.real, &dest_path, ids)? {
+                            if let Some(extracted) = self.extract_archive(line, &s.real, &dest_path)? {
                                 entries.extend(extracted);
                                 continue;
                             }
@@ -328,13 +328,12 @@ impl Builder<'_> {
         self.finish_step(si, &key, id)
     }
 
-    /// ADD of a local archive: its entries under `dest`, or None when the file is not a tar.
+    /// ADD of a local archive: its entries under `dest` (owners as archived, --chown or not), or None when the file is not a tar.
     pub(super) fn extract_archive(
         &self,
         line: usize,
         real: &Path,
         dest: &str,
-        ids: Option<(u64, u64)>,
     ) -> Result<Option<Vec<LayerEntry>>, BuildError> {
         let f =
             std::fs::File::open(real).map_err(|e| self.err(line, format!("ADD failed: {}: {e}", real.display())))?;
@@ -371,7 +370,8 @@ impl Builder<'_> {
             let path = if base.is_empty() { rel.clone() } else { format!("{base}/{rel}") };
             let h = entry.header().clone();
             let mode = h.mode().unwrap_or(0o644) & 0o7777;
-            let (uid, gid) = ids.unwrap_or((h.uid().unwrap_or(0), h.gid().unwrap_or(0)));
+            // Docker keeps the archive's owners, --chown or not.
+            let (uid, gid) = (h.uid().unwrap_or(0), h.gid().unwrap_or(0));
             let mtime = h.mtime().unwrap_or(0) as i64;
             let link = entry.link_name_bytes().map(|l| l.into_owned());
             let data = match h.entry_type() {
