@@ -435,3 +435,65 @@ fn hard_links_and_archive_owners_as_docker_keeps_them() {
     assert_eq!(added["untar2/f"].2, 7, "ADD keeps the archive's owners");
     assert_eq!(added["untar2/hl"].0, 'h');
 }
+
+/// A stand-in runtime that records what it was asked and changes one file.
+struct Recorder(std::cell::RefCell<Vec<skiff_build::RunSpec>>, tempfile::TempDir);
+
+impl skiff_build::RunExecutor for Recorder {
+    fn run(
+        &self,
+        _store: &Store,
+        _image: Option<&Digest>,
+        spec: &skiff_build::RunSpec,
+        _out: &mut dyn std::io::Write,
+    ) -> Result<skiff_build::LayerDiff, skiff_build::RunError> {
+        self.0.borrow_mut().push(spec.clone());
+        if spec.argv.last().map(String::as_str) == Some("exit 3") {
+            return Err(skiff_build::RunError::Exit(3));
+        }
+        let up = self.1.path().join(format!("u{}", self.0.borrow().len()));
+        write(&up, "ran", "1");
+        std::fs::create_dir_all(up.join("proc")).unwrap();
+        Ok(skiff_build::LayerDiff::UpperDir { path: up, remove: true, exclude: vec!["proc".into()] })
+    }
+}
+
+#[test]
+fn run_steps_through_the_executor() {
+    let (t, store) = store_with_busybox();
+    let ctx = t.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let rec = Recorder(Default::default(), tempfile::tempdir().unwrap());
+    let df = "FROM busybox\nARG V=1\nENV E=e\nUSER 5\nWORKDIR /tmp\nRUN echo $V\nRUN [\"/bin/true\", \"x\"]\n";
+    let mut o = opts(df);
+    o.build_args = vec![("http_proxy".into(), Some("http://proxy:3128".into()))];
+    o.network = Some("none".into());
+    let (b, out) = build(&store, &ctx, &o, Some(&rec)).unwrap_or_else(|(e, o)| panic!("{e}\n{o}"));
+    assert!(!out.contains("[Warning]"), "proxy args are never unused: {out}");
+    let calls = rec.0.borrow();
+    assert_eq!(calls[0].argv, vec!["/bin/sh", "-c", "echo $V"]);
+    assert_eq!(calls[0].user, "5");
+    assert_eq!(calls[0].workdir, "/tmp");
+    assert_eq!(calls[0].network.as_deref(), Some("none"));
+    assert_eq!(
+        calls[0].env,
+        vec![
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "E=e",
+            "V=1",
+            "http_proxy=http://proxy:3128"
+        ]
+    );
+    assert_eq!(calls[1].argv, vec!["/bin/true", "x"]);
+    drop(calls);
+    let h = history(&store, &b.id);
+    assert_eq!(h[h.len() - 2], "|1 V=1 /bin/sh -c echo $V");
+    assert_eq!(h[h.len() - 1], "|1 V=1 /bin/true x");
+    // The layer is the upper directory, without the excluded mount point.
+    let layer = top_layer(&store, &b.id);
+    assert_eq!(layer.keys().collect::<Vec<_>>(), vec!["ran"]);
+    assert!(out.contains(" ---> Running in "));
+    // A failing command names its line and exit code.
+    let (e, _) = build(&store, &ctx, &opts("FROM busybox\n\nRUN exit 3\n"), Some(&rec)).unwrap_err();
+    assert_eq!(e.to_string(), "Dockerfile:3: the command '/bin/sh -c exit 3' returned a non-zero code: 3");
+}

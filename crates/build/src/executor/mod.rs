@@ -32,6 +32,21 @@ mod run;
 use gofmt::{go_quote, random_id};
 pub use run::{LayerDiff, RunError, RunExecutor, RunSpec};
 
+/// Build args Docker accepts without an ARG: the proxy settings. They reach RUN's
+/// environment but never its history, and are never reported as unused.
+pub const BUILTIN_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 /// The default PATH Docker adds to a stage whose image sets none.
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -292,7 +307,7 @@ impl Builder<'_> {
             .build_args
             .iter()
             .map(|(k, _)| k.clone())
-            .filter(|k| !self.used_args.contains(k))
+            .filter(|k| !self.used_args.contains(k) && !BUILTIN_ARGS.contains(&k.as_str()))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();

@@ -4,7 +4,7 @@
 //! changes it returns committed as a layer.
 
 use super::gofmt::random_id;
-use super::{container_defaults, BuildError, Builder};
+use super::{container_defaults, BuildError, Builder, BUILTIN_ARGS};
 use crate::layer::{upper_to_tar_excluding, LayerError};
 use crate::parser::{CmdLine, Heredoc, Step};
 use skiff_image::blob::FinishedBlob;
@@ -128,6 +128,18 @@ impl Builder<'_> {
         let st = &self.stages[si];
         let mut env = st.env();
         env.extend(args);
+        // Proxy settings given with --build-arg reach the command without an ARG.
+        for (k, v) in &self.opts.build_args {
+            if let Some(v) = v {
+                let declared = st.args.iter().any(|(a, _)| a == k);
+                if BUILTIN_ARGS.contains(&k.as_str())
+                    && !declared
+                    && !env.iter().any(|e| e.starts_with(&format!("{k}=")))
+                {
+                    env.push(format!("{k}={v}"));
+                }
+            }
+        }
         let spec = RunSpec {
             argv: cmd.clone(),
             env,
