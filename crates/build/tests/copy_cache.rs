@@ -497,3 +497,20 @@ fn run_steps_through_the_executor() {
     let (e, _) = build(&store, &ctx, &opts("FROM busybox\n\nRUN exit 3\n"), Some(&rec)).unwrap_err();
     assert_eq!(e.to_string(), "Dockerfile:3: the command '/bin/sh -c exit 3' returned a non-zero code: 3");
 }
+
+#[test]
+fn removed_images_are_cache_misses() {
+    let (t, store) = store_with_busybox();
+    let ctx = t.path().join("ctx");
+    write(&ctx, "f", "f");
+    let mut o = opts("FROM busybox\nCOPY f /f\nLABEL a=b\n");
+    o.tags = vec![skiff_image::Reference::parse_with_default_tag("gone:1").unwrap()];
+    let (first, _) = build(&store, &ctx, &o, None).unwrap();
+    // rmi takes the image and its now-dangling build parents.
+    let events = store.remove("gone:1", false).unwrap();
+    assert!(events.len() >= 3, "{events:?}");
+    let (second, out) = build(&store, &ctx, &o, None).unwrap();
+    assert!(!out.contains("Using cache"), "{out}");
+    assert_eq!(second.created.len(), 2);
+    assert_ne!(second.id, first.id);
+}

@@ -3,7 +3,8 @@
 //! its expanded arguments, and for COPY/ADD the content hash of the sources)
 //! plus anything else the step depends on. Only images this builder committed
 //! are recorded, so pulled or loaded images never serve as hits (CVE-2024-24557);
-//! a recorded image that was deleted since is simply a miss.
+//! a recorded image that was deleted since is a miss, and its row goes the
+//! next time a build commits.
 
 use super::{BuildError, Builder};
 use rusqlite::{params, OptionalExtension};
@@ -12,6 +13,8 @@ use skiff_image::config::{format_time, go_json, ContainerConfig};
 use skiff_image::{Digest, StoreError};
 
 impl Builder<'_> {
+    /// Creates the table if needed and drops rows whose image was deleted since
+    /// (once per build that commits something).
     pub(super) fn ensure_cache_table(&self) -> Result<(), BuildError> {
         self.store.db().write(|tx| {
             tx.execute_batch(
@@ -21,7 +24,9 @@ impl Builder<'_> {
                     image TEXT NOT NULL,
                     created TEXT NOT NULL,
                     PRIMARY KEY(parent, key)
-                );",
+                );
+                CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache(image);
+                DELETE FROM build_cache WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.id = build_cache.image);",
             )
             .map_err(StoreError::from)
         })?;
