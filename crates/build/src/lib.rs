@@ -1,6 +1,14 @@
-//! skiff's image builder: the Dockerfile parser ([`parser`], pure) and the
-//! executor ([`executor`]) that builds images the way Docker's classic builder
-//! does, with its output, history entries and a local layer cache.
+//! skiff's image builder: Dockerfiles built the way Docker's classic builder
+//! builds them (its output, its history entries and configs, a local cache).
+//!
+//! - [`parser`]: the Dockerfile language (pure): directives, continuations,
+//!   heredocs, flags, JSON and shell forms, typed instructions.
+//! - [`shell`]: word expansion (`$VAR`, `${VAR:-word}`, quotes, escapes).
+//! - [`ignore`]: `.dockerignore` patterns.
+//! - [`context`]: the build context and Docker's source hashes.
+//! - [`rootfs`]: a read-only merged view of an image's unpacked layers.
+//! - [`layer`]: deterministic layer tars, and overlay upper dirs as OCI layers.
+//! - [`executor`]: [`build`] runs it all; RUN goes through a [`RunExecutor`].
 
 pub mod context;
 pub mod executor;
