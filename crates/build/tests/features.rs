@@ -226,6 +226,23 @@ fn features_context_builds_what_docker_built() {
     want.sort();
     assert_eq!(got, want);
 
+    // The layers the build wrote list the same entries, with the same types, modes, owners,
+    // sizes and links, as the layers Docker wrote (features.docker.tar), in the same order.
+    let docker_layers = layer_listings_from_archive(&fixtures().join("features.docker.tar"));
+    for (i, l) in store.image_layers(&outcome.id).unwrap().iter().enumerate().skip(1) {
+        let ours = listing(store.blobs().open(&l.blob).unwrap());
+        let mut theirs = docker_layers[i].clone();
+        for e in &mut theirs {
+            // Docker quirk: overlayfs shares one inode among whiteouts, Docker's archiver takes the
+            // second for a hard link to the first, and its whiteout conversion then makes it a
+            // regular file but leaves the link name behind (`.wh.del-me` -> "data/gone").
+            if e.0.rsplit('/').next().unwrap().starts_with(".wh.") {
+                e.6.clear();
+            }
+        }
+        assert_eq!(ours, theirs, "layer {i}");
+    }
+
     // An unchanged rebuild creates nothing.
     let before = image_count(&store);
     let (again, out2) = build(&store, &ctx, &o, Some(&rt)).unwrap_or_else(|(e, out)| panic!("{e}\n{out}"));
@@ -235,4 +252,45 @@ fn features_context_builds_what_docker_built() {
     assert_eq!(image_count(&store), before);
     assert_eq!(out2.matches(" ---> Using cache").count(), 12, "{out2}");
     assert_eq!(rt.calls.borrow().len(), 2, "cached RUN steps do not run");
+}
+
+/// (path, type, mode, uid, gid, size, link) of each entry of a layer tar, in order.
+type Listing = Vec<(String, u8, u32, u64, u64, u64, String)>;
+
+fn listing<R: std::io::Read>(r: R) -> Listing {
+    let mut ar = tar::Archive::new(r);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            let path = String::from_utf8(e.path_bytes().to_vec()).unwrap();
+            let path = path.trim_start_matches("./").trim_end_matches('/').to_string();
+            let link = e.link_name_bytes().map(|l| String::from_utf8(l.to_vec()).unwrap()).unwrap_or_default();
+            (
+                path,
+                h.entry_type().as_byte(),
+                h.mode().unwrap(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+                h.size().unwrap(),
+                link,
+            )
+        })
+        .collect()
+}
+
+fn layer_listings_from_archive(archive: &Path) -> Vec<Listing> {
+    let bytes = std::fs::read(archive).unwrap();
+    let mut files = std::collections::HashMap::new();
+    let mut ar = tar::Archive::new(bytes.as_slice());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        files.insert(name, data);
+    }
+    let manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    manifest[0]["Layers"].as_array().unwrap().iter().map(|l| listing(files[l.as_str().unwrap()].as_slice())).collect()
 }
