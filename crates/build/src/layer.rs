@@ -359,6 +359,31 @@ pub fn upper_to_entries_excluding(upper: &Path, exclude: &[String]) -> Result<Ve
             let t = target(&e.path);
             !ex.iter().any(|x| t == *x || t.starts_with(&format!("{x}/")))
         });
+        // A directory left empty that holds an excluded path was made for those mount
+        // points (Docker keeps such directories in the init layer, under the container's).
+        let holders: Vec<String> = ex
+            .iter()
+            .flat_map(|x| {
+                let mut v = Vec::new();
+                let mut p = *x;
+                while let Some((parent, _)) = p.rsplit_once('/') {
+                    v.push(parent.to_string());
+                    p = parent;
+                }
+                v
+            })
+            .collect();
+        loop {
+            let before = out.len();
+            let paths: Vec<String> = out.iter().map(|e| e.path.clone()).collect();
+            out.retain(|e| {
+                let empty = !paths.iter().any(|p| p.starts_with(&format!("{}/", e.path)));
+                !(e.data == EntryData::Dir && empty && holders.contains(&e.path))
+            });
+            if out.len() == before {
+                break;
+            }
+        }
     }
     Ok(out)
 }
@@ -514,6 +539,14 @@ mod tests {
         let names: Vec<&str> = ex.iter().map(|e| e.path.as_str()).collect();
         assert!(!names.iter().any(|n| n.starts_with("etc/opq") || *n == ".wh.gone"), "{names:?}");
         assert!(names.contains(&"etc/new.conf"));
+        // A directory that only held excluded mount points goes too; one with other content stays.
+        std::fs::create_dir_all(up.join("mnt/sub")).unwrap();
+        std::fs::write(up.join("mnt/sub/hosts"), "").unwrap();
+        let ex = upper_to_entries_excluding(up, &["mnt/sub/hosts".to_string(), "etc/new.conf".to_string()]).unwrap();
+        let names: Vec<&str> = ex.iter().map(|e| e.path.as_str()).collect();
+        assert!(!names.iter().any(|n| n.starts_with("mnt")), "{names:?}");
+        assert!(names.contains(&"etc") && names.contains(&"etc/opq"), "{names:?}");
+        std::fs::remove_dir_all(up.join("mnt")).unwrap();
         // Deterministic: the same tree gives the same bytes.
         assert_eq!(bytes, upper_to_tar(up, Vec::new()).unwrap());
         // And the image crate's scanner accepts it and sizes it as Docker does.
