@@ -112,16 +112,18 @@ fn build_errors_name_the_line_and_exit_1() {
     assert!(r.stderr().contains("Dockerfile:3: unknown instruction: FOO"), "{}", r.stderr());
     let busybox = fixture("busybox.docker.tar");
     env.run(&["load", "-i", busybox.to_str().unwrap()]).ok();
-    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN echo hi\n").unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nCOPY missing.txt /\n").unwrap();
     let r = env.run(&["build", ctx.to_str().unwrap()]).fails();
     assert_eq!(r.code(), 1);
     assert!(
-        r.stderr().contains("Dockerfile:2: RUN is not supported yet: the container runtime is not available"),
+        r.stderr().contains(
+            "Dockerfile:2: COPY failed: file not found in build context or excluded by .dockerignore: stat missing.txt: file does not exist"
+        ),
         "{}",
         r.stderr()
     );
     assert!(
-        r.stdout().starts_with("Step 1/2 : FROM busybox\n ---> b8fec42fe388\nStep 2/2 : RUN echo hi\n"),
+        r.stdout().starts_with("Step 1/2 : FROM busybox\n ---> b8fec42fe388\nStep 2/2 : COPY missing.txt /\n"),
         "{}",
         r.stdout()
     );
