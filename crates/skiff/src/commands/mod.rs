@@ -1,5 +1,6 @@
 //! Command-line parsing (Docker's flags) and dispatch, one file per command.
 
+mod build;
 mod history;
 mod images;
 mod import;
@@ -53,6 +54,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(import::ImportArgs),
     /// List images
@@ -97,6 +100,8 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
     /// List images
     #[command(visible_alias = "list", name = "ls")]
     Ls(images::ImagesArgs),
@@ -164,6 +169,7 @@ pub fn open_store(g: &GlobalOpts) -> anyhow::Result<Store> {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let g = &cli.global;
     match cli.command {
+        Command::Build(a) | Command::Image(ImageCommand::Build(a)) => build::run(g, a),
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(g, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(g, a),
         Command::History(a) | Command::Image(ImageCommand::History(a)) => history::run(g, a),

@@ -1,0 +1,22 @@
+//! skiff's image builder: Dockerfiles built the way Docker's classic builder
+//! builds them (its output, its history entries and configs, a local cache).
+//!
+//! - [`parser`]: the Dockerfile language (pure): directives, continuations,
+//!   heredocs, flags, JSON and shell forms, typed instructions.
+//! - [`shell`]: word expansion (`$VAR`, `${VAR:-word}`, quotes, escapes).
+//! - [`ignore`]: `.dockerignore` patterns.
+//! - [`context`]: the build context and Docker's source hashes.
+//! - [`rootfs`]: a read-only merged view of an image's unpacked layers.
+//! - [`layer`]: deterministic layer tars, and overlay upper dirs as OCI layers.
+//! - [`executor`]: [`build`] runs it all; RUN goes through a [`RunExecutor`].
+
+pub mod context;
+pub mod executor;
+pub mod ignore;
+pub mod layer;
+pub mod parser;
+pub mod rootfs;
+pub mod shell;
+
+pub use context::BuildContext;
+pub use executor::{build, BuildError, BuildOptions, BuildOutcome, LayerDiff, RunError, RunExecutor, RunSpec};

@@ -1,0 +1,220 @@
+//! A read-only merged view of an image's unpacked layers (overlay format:
+//! whiteouts are `0:0` character devices, opaque directories carry
+//! `trusted.overlay.opaque=y`), without mounting anything: looking a path up,
+//! listing a directory, reading `/etc/passwd` for `--chown` names, and walking
+//! a tree for `COPY --from`.
+
+use crate::layer::{is_opaque, is_whiteout};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The layers of an image, base first.
+#[derive(Debug, Clone, Default)]
+pub struct RootView {
+    layers: Vec<PathBuf>,
+}
+
+fn components(path: &str) -> Vec<&str> {
+    path.split('/').filter(|c| !c.is_empty() && *c != ".").collect()
+}
+
+impl RootView {
+    pub fn new(layers: Vec<PathBuf>) -> RootView {
+        RootView { layers }
+    }
+
+    /// The real path of the entry visible at `path` (not following symlinks), if any.
+    pub fn lookup(&self, path: &str) -> Option<PathBuf> {
+        let comps = components(path);
+        if comps.is_empty() {
+            return self.layers.last().cloned();
+        }
+        for layer in self.layers.iter().rev() {
+            let mut p = layer.clone();
+            let mut opaque_above = false;
+            for (i, c) in comps.iter().enumerate() {
+                p.push(c);
+                let Ok(m) = std::fs::symlink_metadata(&p) else { break };
+                if is_whiteout(&m) {
+                    return None;
+                }
+                if i == comps.len() - 1 {
+                    return Some(p);
+                }
+                if !m.is_dir() {
+                    return None;
+                }
+                if is_opaque(&p) {
+                    opaque_above = true;
+                }
+            }
+            if opaque_above {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Follows symlinks (within the image) to the final entry.
+    pub fn resolve(&self, path: &str) -> Option<(String, PathBuf)> {
+        let mut todo: Vec<String> = components(path).into_iter().rev().map(String::from).collect();
+        let mut cur: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(c) = todo.pop() {
+            if c == ".." {
+                cur.pop();
+                continue;
+            }
+            cur.push(c);
+            let joined = cur.join("/");
+            let real = self.lookup(&joined)?;
+            if let Ok(target) = std::fs::read_link(&real) {
+                hops += 1;
+                if hops > 255 {
+                    return None;
+                }
+                cur.pop();
+                let t = target.to_string_lossy().into_owned();
+                if t.starts_with('/') {
+                    cur.clear();
+                }
+                for part in components(&t).into_iter().rev() {
+                    todo.push(part.to_string());
+                }
+            }
+        }
+        let joined = cur.join("/");
+        self.lookup(&joined).map(|p| (joined, p))
+    }
+
+    /// Reads a file (following symlinks), if present.
+    pub fn read(&self, path: &str) -> Option<Vec<u8>> {
+        let (_, real) = self.resolve(path)?;
+        std::fs::read(real).ok()
+    }
+
+    /// The merged children of a directory: name → real path.
+    pub fn list(&self, dir: &str) -> BTreeMap<String, PathBuf> {
+        let comps = components(dir);
+        let mut seen: BTreeMap<String, Option<PathBuf>> = BTreeMap::new();
+        for layer in self.layers.iter().rev() {
+            let mut p = layer.clone();
+            let mut hidden = false;
+            let mut present = true;
+            let mut opaque_above = false;
+            for c in &comps {
+                p.push(c);
+                match std::fs::symlink_metadata(&p) {
+                    Err(_) => {
+                        present = false;
+                        break;
+                    }
+                    Ok(m) if is_whiteout(&m) || !m.is_dir() => {
+                        hidden = true;
+                        break;
+                    }
+                    Ok(_) => {
+                        if is_opaque(&p) {
+                            opaque_above = true;
+                        }
+                    }
+                }
+            }
+            if hidden {
+                break;
+            }
+            if present {
+                if let Ok(rd) = std::fs::read_dir(&p) {
+                    for e in rd.flatten() {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        if seen.contains_key(&name) {
+                            continue;
+                        }
+                        let real = e.path();
+                        let wh = std::fs::symlink_metadata(&real).map(|m| is_whiteout(&m)).unwrap_or(false);
+                        seen.insert(name, if wh { None } else { Some(real) });
+                    }
+                }
+            }
+            if opaque_above {
+                break;
+            }
+        }
+        seen.into_iter().filter_map(|(k, v)| v.map(|p| (k, p))).collect()
+    }
+
+    /// Every entry under `path` (which must be visible), parents first: (path relative to `path`, real path).
+    pub fn walk(&self, path: &str) -> Vec<(String, PathBuf)> {
+        let mut out = Vec::new();
+        self.walk_into(path, "", &mut out);
+        out
+    }
+
+    fn walk_into(&self, base: &str, rel: &str, out: &mut Vec<(String, PathBuf)>) {
+        let full = if rel.is_empty() { base.to_string() } else { format!("{}/{rel}", base.trim_end_matches('/')) };
+        for (name, real) in self.list(&full) {
+            let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let is_dir = std::fs::symlink_metadata(&real).map(|m| m.is_dir()).unwrap_or(false);
+            out.push((child.clone(), real));
+            if is_dir {
+                self.walk_into(base, &child, out);
+            }
+        }
+    }
+}
+
+/// Looks a user or group up in `passwd`/`group` text: name → id (field 3).
+pub fn lookup_id(db: &str, name: &str) -> Option<u64> {
+    db.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[0] == name).then(|| f[2].parse().ok()).flatten()
+    })
+}
+
+/// Whether `p` is an existing directory in the view (following symlinks).
+pub fn is_dir_in(view: &RootView, p: &str) -> bool {
+    view.resolve(p).and_then(|(_, real)| std::fs::metadata(real).ok()).is_some_and(|m| m.is_dir())
+}
+
+/// The real path of a view's top layer, for tests and callers that want one.
+pub fn top(view: &RootView) -> Option<&Path> {
+    view.layers.last().map(|p| p.as_path())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_view_honours_whiteouts_and_opaque_dirs() {
+        let t = tempfile::tempdir().unwrap();
+        let (l1, l2) = (t.path().join("l1"), t.path().join("l2"));
+        for d in ["etc", "data/keep", "opq"] {
+            std::fs::create_dir_all(l1.join(d)).unwrap();
+        }
+        std::fs::write(l1.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nredis:x:999:999::/data:/bin/false\n")
+            .unwrap();
+        std::fs::write(l1.join("data/keep/a"), "a").unwrap();
+        std::fs::write(l1.join("data/gone"), "g").unwrap();
+        std::fs::write(l1.join("opq/x"), "x").unwrap();
+        std::fs::create_dir_all(l2.join("data")).unwrap();
+        std::fs::create_dir_all(l2.join("opq")).unwrap();
+        std::fs::write(l2.join("opq/z"), "z").unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, l2.join("data/gone"), rustix::fs::FileType::CharacterDevice, 0.into(), 0)
+            .unwrap();
+        rustix::fs::lsetxattr(l2.join("opq"), "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty()).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", l2.join("pw")).unwrap();
+        let v = RootView::new(vec![l1, l2]);
+        assert!(v.lookup("/data/keep/a").is_some());
+        assert!(v.lookup("/data/gone").is_none());
+        assert!(v.lookup("/opq/x").is_none());
+        assert!(v.lookup("/opq/z").is_some());
+        assert_eq!(v.list("/opq").keys().collect::<Vec<_>>(), vec!["z"]);
+        assert_eq!(v.list("/data").keys().collect::<Vec<_>>(), vec!["keep"]);
+        let pw = String::from_utf8(v.read("/pw").unwrap()).unwrap();
+        assert_eq!(lookup_id(&pw, "redis"), Some(999));
+        assert!(is_dir_in(&v, "/data"));
+        let names: Vec<String> = v.walk("/").into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, vec!["data", "data/keep", "data/keep/a", "etc", "etc/passwd", "opq", "opq/z", "pw"]);
+    }
+}

@@ -1,0 +1,155 @@
+//! `skiff build`: builds an image from a Dockerfile and a context (a
+//! directory, or `-`: a tar or a lone Dockerfile on stdin), with Docker's
+//! classic builder output.
+
+use super::{open_store, GlobalOpts};
+use anyhow::{bail, Context};
+use clap::Args;
+use skiff_build::{BuildContext, BuildOptions};
+use skiff_image::Reference;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the 'name:tag' format
+    #[arg(short = 't', long = "tag", value_name = "NAME:TAG")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (Default is 'PATH/Dockerfile')
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<String>,
+    /// Set build-time variables
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_args: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+    /// Set metadata for an image
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Set the networking mode for the RUN instructions during build
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
+    /// Suppress the build output and print image ID on success
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Remove intermediate containers after a successful build (always)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", hide = true)]
+    pub rm: bool,
+    /// Always remove intermediate containers
+    #[arg(long, hide = true)]
+    pub force_rm: bool,
+    #[arg(value_name = "PATH | URL | -")]
+    pub context: String,
+}
+
+fn key_value(s: &str, what: &str) -> anyhow::Result<(String, String)> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => bail!("invalid {what} {s:?}: expected KEY=VALUE"),
+    }
+}
+
+fn is_tar(head: &[u8]) -> bool {
+    use skiff_image::compression::Compression;
+    Compression::detect(head) != Compression::None || (head.len() >= 262 && &head[257..262] == b"ustar")
+}
+
+pub fn run(g: &GlobalOpts, a: BuildArgs) -> anyhow::Result<u8> {
+    let mut tags = Vec::new();
+    for t in &a.tags {
+        let r = Reference::parse_with_default_tag(t)
+            .with_context(|| format!("invalid argument {t:?} for \"-t, --tag\" flag"))?;
+        if r.digest().is_some() {
+            bail!("invalid argument {t:?} for \"-t, --tag\" flag: cannot tag a build with a digest");
+        }
+        tags.push(r);
+    }
+    let mut build_args = Vec::new();
+    for b in &a.build_args {
+        match b.split_once('=') {
+            Some((k, v)) => build_args.push((k.to_string(), Some(v.to_string()))),
+            // `--build-arg NAME` takes the value from the environment, if set.
+            None => {
+                if let Ok(v) = std::env::var(b) {
+                    build_args.push((b.clone(), Some(v)));
+                }
+            }
+        }
+    }
+    let labels = a.labels.iter().map(|l| key_value(l, "label")).collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(p) = &a.platform {
+        let want = format!("linux/{}", skiff_image::import::host_architecture());
+        if p != &want && !p.starts_with(&format!("{want}/")) {
+            bail!("platform {p:?} is not supported: skiff builds for {want} only");
+        }
+    }
+    if a.context.starts_with("http://") || a.context.starts_with("https://") || a.context.starts_with("git@") {
+        bail!("unable to prepare context: building from a URL is not supported; clone or download it and build the directory");
+    }
+    let store = open_store(g)?;
+    let scratch = store.tmp_dir().join(format!("build-context-{}", std::process::id()));
+    let mut dockerfile_from_stdin: Option<String> = None;
+    let ctx = if a.context == "-" {
+        let mut data = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut data).context("reading the build context from stdin")?;
+        if is_tar(&data[..data.len().min(512)]) {
+            BuildContext::from_tar(&mut data.as_slice(), &scratch)?
+        } else {
+            dockerfile_from_stdin = Some(String::from_utf8(data).context("the Dockerfile on stdin is not UTF-8")?);
+            BuildContext::empty(&scratch)?
+        }
+    } else {
+        BuildContext::from_dir(Path::new(&a.context))?
+    };
+    let (dockerfile, name) = match (dockerfile_from_stdin, a.file.as_deref()) {
+        (Some(text), _) => (text, "Dockerfile".to_string()),
+        (None, Some("-")) => {
+            let mut text = String::new();
+            std::io::stdin().lock().read_to_string(&mut text).context("reading the Dockerfile from stdin")?;
+            (text, "Dockerfile".to_string())
+        }
+        (None, given) => {
+            let path: PathBuf = match given {
+                None => ctx.root().join("Dockerfile"),
+                Some(f) if Path::new(f).is_absolute() => PathBuf::from(f),
+                Some(f) if a.context != "-" && Path::new(f).exists() => PathBuf::from(f),
+                Some(f) => ctx.root().join(f),
+            };
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!("unable to prepare context: unable to read the Dockerfile {}", path.display())
+            })?;
+            let name =
+                given.map(|f| f.rsplit('/').next().unwrap_or(f).to_string()).unwrap_or_else(|| "Dockerfile".into());
+            (text, name)
+        }
+    };
+    let opts = BuildOptions {
+        dockerfile_name: name,
+        dockerfile,
+        tags,
+        build_args,
+        target: a.target,
+        no_cache: a.no_cache,
+        pull: a.pull,
+        labels,
+        network: a.network,
+        quiet: a.quiet,
+        platform: a.platform,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    // RUN steps need the container runtime; it is wired in here once the engine lands.
+    skiff_build::build(&store, &ctx, &opts, None, &mut out)?;
+    Ok(0)
+}
