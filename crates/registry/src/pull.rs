@@ -86,15 +86,15 @@ pub struct Pulled {
     pub downloaded: bool,
 }
 
-/// The clients to try for a registry host: Docker Hub's mirrors in order, then the registry.
-fn endpoints(opts: &ClientOptions, host: &str) -> Vec<Result<Client, ClientError>> {
+/// The endpoints to try for a registry host: Docker Hub's mirrors in order (`Some(url)`), then the
+/// registry itself (`None`). Each is connected only when its turn comes, so a mirror that serves the
+/// image means Docker Hub is never contacted.
+fn endpoints<'a>(opts: &'a ClientOptions, host: &str) -> Vec<Option<&'a str>> {
     let mut v = Vec::new();
     if host == skiff_image::reference::DEFAULT_DOMAIN {
-        for m in &opts.config.mirrors {
-            v.push(Client::for_mirror(opts, m));
-        }
+        v.extend(opts.config.mirrors.iter().map(|m| Some(m.as_str())));
     }
-    v.push(Client::connect(opts, host));
+    v.push(None);
     v
 }
 
@@ -109,7 +109,11 @@ pub fn resolve_manifest(
     let mut last = None;
     let candidates = endpoints(opts, reference.domain());
     let n = candidates.len();
-    for (i, c) in candidates.into_iter().enumerate() {
+    for (i, ep) in candidates.into_iter().enumerate() {
+        let c = match ep {
+            Some(mirror) => Client::for_mirror(opts, mirror),
+            None => Client::connect(opts, reference.domain()),
+        };
         let attempt = c.and_then(|c| c.get_manifest(reference.path(), &tag_or_digest, &what).map(|m| (c, m)));
         match attempt {
             Ok(found) => return Ok(found),
