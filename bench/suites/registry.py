@@ -1,6 +1,6 @@
 """Suite `registry`: pull and push against a loopback registry, against the targets of the registries issue.
 
-- pull: `pull IMAGE` of the 4-layer redis image (Debian rootfs + ../shared/fixtures/redis-context) from a
+- pull: `pull IMAGE` of the redis image (Debian rootfs + ../shared/fixtures/redis-context) from a
   registry on 127.0.0.1 (target: at most 1/3 of docker's time). The image is removed (skiff and Podman:
   their stores pruned) before every pull, so every layer is downloaded.
 - push: `push IMAGE` of the same image into a registry started empty for that one push (target: at most
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from harness import REPO, Context, Target, Tool, ToolFailed, Workload, log, table
 
-TITLE = "pull and push of the 4-layer redis image through a loopback registry"
+TITLE = "pull and push of the redis image built on the Debian rootfs, through loopback registries"
 
 BASE = "debian:bookworm-redis-base"
 REPO_PATH = "skiff-bench/redis"
@@ -295,7 +295,8 @@ def run(ctx: Context) -> str:
         if docker.available:
             ref, ident, layers, archive, notes = build_with_docker(ctx, docker, src)
             how = (f"Docker imports the rootfs tar as `{BASE}` and builds "
-                   f"`{CONTEXT.relative_to(REPO.parent)}` on it ({layers} layers, {ident[:19]}), pushes it to the "
+                   f"`{CONTEXT.relative_to(REPO.parent)}` on it ({layers} layers, {ident[:19]}; the issue says 4, but "
+                   "Docker 20.10's classic builder makes 3: the rootfs, RUN and COPY), pushes it to the "
                    "source registry and removes it and its build parents, so every pull downloads every layer. "
                    "The rootfs tar gets one extra file naming the run, so no other image in Docker's shared store "
                    "holds its layers.")
