@@ -7,6 +7,9 @@
 //! `[registry]` table as `mirrors` and `insecure`. Entries from both files are
 //! merged, skiff's first.
 //!
+//! `$SKIFF_CONFIG` and `$SKIFF_DAEMON_JSON` name other files in place of the
+//! two defaults (the tests use them; so can hosts that keep them elsewhere).
+//!
 //! Insecure means: plain HTTP, or HTTPS whose certificate is not verified.
 //! HTTP is also allowed for loopback hosts (as Docker lists `127.0.0.0/8`);
 //! unverified TLS only for listed hosts or with `--tls-verify=false`.
