@@ -73,11 +73,27 @@ pub struct ClientOptions {
     pub config: RegistryConfig,
     pub credentials: Option<CredentialStore>,
     pub transport: Transport,
+    /// Where Docker Hub (`docker.io`) is reached: [`DOCKER_HUB_API`] (tests point it elsewhere).
+    pub hub_api: String,
 }
 
 impl ClientOptions {
     pub fn new(config: RegistryConfig) -> ClientOptions {
-        ClientOptions { config, credentials: Some(CredentialStore::default_location()), transport: Transport::new() }
+        ClientOptions {
+            config,
+            credentials: Some(CredentialStore::default_location()),
+            transport: Transport::new(),
+            hub_api: DOCKER_HUB_API.to_string(),
+        }
+    }
+
+    /// The host[:port] that serves the API of the registry named `host` in references.
+    fn api_host<'a>(&'a self, host: &'a str) -> &'a str {
+        if host == "docker.io" || host == "index.docker.io" {
+            &self.hub_api
+        } else {
+            host
+        }
     }
 
     fn credentials_for(&self, host: &str) -> Result<Option<Credentials>, ClientError> {
@@ -85,14 +101,6 @@ impl ClientOptions {
             Some(s) => Ok(s.get(host)?),
             None => Ok(None),
         }
-    }
-}
-
-fn api_host(host: &str) -> &str {
-    if host == "docker.io" || host == "index.docker.io" {
-        DOCKER_HUB_API
-    } else {
-        host
     }
 }
 
@@ -113,7 +121,7 @@ impl Client {
     /// Connects to the registry `host` (as named in references), pinging `/v2/` to pick HTTPS
     /// or, where allowed, HTTP.
     pub fn connect(opts: &ClientOptions, host: &str) -> Result<Client, ClientError> {
-        let api = api_host(host);
+        let api = opts.api_host(host);
         let insecure = opts.config.is_insecure(api);
         let mut candidates = vec![Endpoint { base: format!("https://{api}"), verify_tls: !insecure }];
         if opts.config.allows_http(api) {

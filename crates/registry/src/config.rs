@@ -7,6 +7,9 @@
 //! `[registry]` table as `mirrors` and `insecure`. Entries from both files are
 //! merged, skiff's first.
 //!
+//! `$SKIFF_CONFIG` and `$SKIFF_DAEMON_JSON` name other files in place of the
+//! two defaults (the tests use them; so can hosts that keep them elsewhere).
+//!
 //! Insecure means: plain HTTP, or HTTPS whose certificate is not verified.
 //! HTTP is also allowed for loopback hosts (as Docker lists `127.0.0.0/8`);
 //! unverified TLS only for listed hosts or with `--tls-verify=false`.
@@ -17,6 +20,9 @@ use std::path::{Path, PathBuf};
 
 pub const SKIFF_CONFIG: &str = "/etc/skiff/config.toml";
 pub const DOCKER_DAEMON_JSON: &str = "/etc/docker/daemon.json";
+/// Environment variables naming other files in place of [`SKIFF_CONFIG`] and [`DOCKER_DAEMON_JSON`].
+pub const SKIFF_CONFIG_ENV: &str = "SKIFF_CONFIG";
+pub const DAEMON_JSON_ENV: &str = "SKIFF_DAEMON_JSON";
 
 /// Errors from reading the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +51,29 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 impl RegistryConfig {
-    /// The configuration from the default files (missing files are fine).
+    /// The configuration from the default files, or those named by `$SKIFF_CONFIG` and
+    /// `$SKIFF_DAEMON_JSON` (missing files are fine).
     pub fn load() -> Result<RegistryConfig, ConfigError> {
-        RegistryConfig::load_from(Path::new(SKIFF_CONFIG), Path::new(DOCKER_DAEMON_JSON))
+        let path = |var: &str, default: &str| std::env::var_os(var).map(PathBuf::from).unwrap_or(default.into());
+        RegistryConfig::load_from(&path(SKIFF_CONFIG_ENV, SKIFF_CONFIG), &path(DAEMON_JSON_ENV, DOCKER_DAEMON_JSON))
+    }
+
+    /// The insecure registries as `docker info` lists them: host names first, then CIDRs, then
+    /// `127.0.0.0/8` (loopback registries may be reached over plain HTTP, as Docker allows).
+    pub fn insecure_for_display(&self) -> (Vec<String>, Vec<String>) {
+        let mut hosts = Vec::new();
+        let mut cidrs = Vec::new();
+        for e in &self.insecure {
+            let e = e.trim().trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/');
+            let list = if is_cidr(e) { &mut cidrs } else { &mut hosts };
+            if !list.iter().any(|x: &String| x == e) {
+                list.push(e.to_string());
+            }
+        }
+        if !cidrs.iter().any(|c| c == "127.0.0.0/8") {
+            cidrs.push("127.0.0.0/8".into());
+        }
+        (hosts, cidrs)
     }
 
     pub fn load_from(skiff_toml: &Path, daemon_json: &Path) -> Result<RegistryConfig, ConfigError> {
@@ -121,6 +147,10 @@ fn normalise_mirror(m: &str) -> String {
     } else {
         format!("{m}/")
     }
+}
+
+fn is_cidr(e: &str) -> bool {
+    e.split_once('/').is_some_and(|(ip, bits)| ip.parse::<IpAddr>().is_ok() && bits.parse::<u8>().is_ok())
 }
 
 /// `host` without its `:port` (IPv6 literals in brackets are handled).

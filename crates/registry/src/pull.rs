@@ -8,6 +8,11 @@
 //!
 //! Interrupted layer downloads resume with a `Range` request; a registry that
 //! ignores the range (200) restarts the layer from zero.
+//!
+//! Each layer's stream is a pipeline of threads, so the stages overlap on
+//! machines with more than one core: the receiving thread writes the
+//! compressed bytes (hashed on the blob writer's own thread), a decoding
+//! thread decompresses and sizes the tar, and a third thread hashes the tar.
 
 use crate::client::{Client, ClientError, ClientOptions};
 use crate::manifest::{self, media_types as mt, Descriptor, ImageManifest, Manifest, ManifestError, Platform};
@@ -81,15 +86,15 @@ pub struct Pulled {
     pub downloaded: bool,
 }
 
-/// The clients to try for a registry host: Docker Hub's mirrors in order, then the registry.
-fn endpoints(opts: &ClientOptions, host: &str) -> Vec<Result<Client, ClientError>> {
+/// The endpoints to try for a registry host: Docker Hub's mirrors in order (`Some(url)`), then the
+/// registry itself (`None`). Each is connected only when its turn comes, so a mirror that serves the
+/// image means Docker Hub is never contacted.
+fn endpoints<'a>(opts: &'a ClientOptions, host: &str) -> Vec<Option<&'a str>> {
     let mut v = Vec::new();
     if host == skiff_image::reference::DEFAULT_DOMAIN {
-        for m in &opts.config.mirrors {
-            v.push(Client::for_mirror(opts, m));
-        }
+        v.extend(opts.config.mirrors.iter().map(|m| Some(m.as_str())));
     }
-    v.push(Client::connect(opts, host));
+    v.push(None);
     v
 }
 
@@ -104,7 +109,11 @@ pub fn resolve_manifest(
     let mut last = None;
     let candidates = endpoints(opts, reference.domain());
     let n = candidates.len();
-    for (i, c) in candidates.into_iter().enumerate() {
+    for (i, ep) in candidates.into_iter().enumerate() {
+        let c = match ep {
+            Some(mirror) => Client::for_mirror(opts, mirror),
+            None => Client::connect(opts, reference.domain()),
+        };
         let attempt = c.and_then(|c| c.get_manifest(reference.path(), &tag_or_digest, &what).map(|m| (c, m)));
         match attempt {
             Ok(found) => return Ok(found),
@@ -283,13 +292,13 @@ enum Decoder {
 
 /// Where the tar goes: its digest and Docker's layer size.
 struct PlainSink {
-    hasher: Hasher,
+    hasher: ThreadedHasher,
     sizer: TarSizer,
 }
 
 impl Write for PlainSink {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.hasher.update(b);
+        self.hasher.update(b)?;
         self.sizer.write_all(b)?;
         Ok(b.len())
     }
@@ -318,7 +327,7 @@ impl Decoder {
     }
 
     fn start(&mut self, head: &[u8]) -> std::io::Result<()> {
-        let sink = PlainSink { hasher: Hasher::new(), sizer: TarSizer::default() };
+        let sink = PlainSink { hasher: ThreadedHasher::start(), sizer: TarSizer::default() };
         use skiff_image::compression::Compression;
         *self = match Compression::detect(head) {
             Compression::Gzip => Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(sink))),
@@ -352,7 +361,95 @@ impl Decoder {
         sink.sizer.check_end().map_err(std::io::Error::other)?;
         let len = sink.sizer.len;
         let size = sink.sizer.size;
-        Ok((sink.hasher.finish(), len, size))
+        Ok((sink.hasher.finish()?, len, size))
+    }
+}
+
+/// Bytes handed between the threads of a layer's pipeline at a time.
+const CHUNK: usize = 1 << 20;
+
+/// A sha256 fed in [`CHUNK`]s on its own thread, with the buffers recycled.
+struct ThreadedHasher {
+    buf: Vec<u8>,
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    handle: std::thread::JoinHandle<Hasher>,
+}
+
+impl ThreadedHasher {
+    fn start() -> ThreadedHasher {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (give_back, spare) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let mut h = Hasher::new();
+            for chunk in rx {
+                h.update(&chunk);
+                let _ = give_back.send(chunk);
+            }
+            h
+        });
+        ThreadedHasher { buf: Vec::with_capacity(CHUNK), tx, spare, handle }
+    }
+
+    fn update(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        let mut next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        next.clear();
+        let full = std::mem::replace(&mut self.buf, next);
+        self.tx.send(full).map_err(|_| std::io::Error::other("hashing thread stopped"))
+    }
+
+    fn finish(mut self) -> std::io::Result<Digest> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        drop(self.tx);
+        Ok(self.handle.join().map_err(|_| std::io::Error::other("hashing thread panicked"))?.finish())
+    }
+}
+
+/// A [`Decoder`] running on its own thread, fed the compressed bytes as they arrive.
+/// It stops at the first error, which [`DecodeThread::finish`] then returns.
+struct DecodeThread {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    handle: std::thread::JoinHandle<std::io::Result<(Digest, u64, u64)>>,
+}
+
+impl DecodeThread {
+    fn start() -> DecodeThread {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let (give_back, spare) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            let mut d = Decoder::Sniffing(Vec::new());
+            for chunk in rx {
+                d.write(&chunk)?;
+                let _ = give_back.send(chunk);
+            }
+            d.finish()
+        });
+        DecodeThread { tx, spare, handle }
+    }
+
+    /// Queues `data`; false when the thread has stopped (call `finish` for its error).
+    fn write(&mut self, data: &[u8]) -> bool {
+        let mut v = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(data.len()));
+        v.clear();
+        v.extend_from_slice(data);
+        self.tx.send(v).is_ok()
+    }
+
+    /// Ends the stream: (DiffID, tar length, Docker layer size), or the first error.
+    fn finish(self) -> std::io::Result<(Digest, u64, u64)> {
+        drop(self.tx);
+        self.handle.join().map_err(|_| std::io::Error::other("decompressing thread panicked"))?
     }
 }
 
@@ -369,7 +466,7 @@ fn fetch_layer(
     let short = short_id(&desc.digest);
     let layer_err = |reason: String| PullError::Layer { digest: desc.digest.clone(), reason };
     let mut writer: BlobWriter = store.blobs().writer()?;
-    let mut decoder = Decoder::Sniffing(Vec::new());
+    let mut decoder = DecodeThread::start();
     let mut attempt = 0;
     let mut buf = vec![0u8; 256 << 10];
     loop {
@@ -387,7 +484,7 @@ fn fetch_layer(
         if offset > 0 && res.status == 200 {
             // The registry ignored the range: start over.
             writer = store.blobs().writer()?;
-            decoder = Decoder::Sniffing(Vec::new());
+            let _ = std::mem::replace(&mut decoder, DecodeThread::start()).finish();
         }
         if let Some(total) = res.body.content_length() {
             if writer.len() + total > desc.size {
@@ -410,7 +507,10 @@ fn fetch_layer(
                 return Err(layer_err(format!("size mismatch: more than the {} bytes expected", desc.size)));
             }
             writer.write_all(&buf[..n]).map_err(|e| layer_err(format!("writing blob: {e}")))?;
-            decoder.write(&buf[..n]).map_err(|e| layer_err(format!("decompressing: {e}")))?;
+            if !decoder.write(&buf[..n]) {
+                let e = decoder.finish().err().map(|e| e.to_string()).unwrap_or_else(|| "stopped early".into());
+                return Err(layer_err(format!("decompressing: {e}")));
+            }
             events(PullEvent::Progress { id: short.clone(), current: writer.len(), total: desc.size });
         };
         match &read_result {

@@ -4,8 +4,14 @@
 //!
 //! Pulled layers are pushed as the blobs received (same digests, so a
 //! round trip keeps the manifest). Uncompressed layers (imported, loaded)
-//! are gzip-compressed first into an anonymous temporary file, in parallel,
-//! and the manifest is Docker schema 2 (OCI when a layer is zstd).
+//! are gzip-compressed first into an anonymous temporary file, several
+//! layers at once, and the manifest is Docker schema 2 (OCI when a layer is
+//! zstd). A large layer is itself compressed on every core: it is cut into
+//! fixed [`BLOCK`]s, each becomes one gzip member, and the members are
+//! written in order (RFC 1952 allows several members in one file, and every
+//! gzip reader, Go's included, reads them as one stream). The block size is
+//! fixed, so the same layer always compresses to the same bytes, whatever
+//! the number of cores.
 
 use crate::client::{Client, ClientError, ClientOptions};
 use crate::http::Body;
@@ -13,6 +19,7 @@ use crate::manifest::{media_types as mt, Descriptor, ImageManifest};
 use skiff_image::digest::HashingWriter;
 use skiff_image::store::LayerRecord;
 use skiff_image::{Digest, Reference, Store, StoreError};
+use std::io::Write;
 use std::sync::Arc;
 
 /// Errors from a push.
@@ -73,19 +80,28 @@ fn is_compressed(media_type: &str) -> bool {
     media_type.ends_with("gzip") || media_type.ends_with("zstd")
 }
 
+/// Layers larger than this are compressed in [`BLOCK`]-sized pieces on several threads.
+const PARALLEL_AFTER: u64 = 16 << 20;
+/// The uncompressed bytes of one gzip member when a layer is compressed in parallel.
+pub const BLOCK: u64 = 4 << 20;
+
 /// Gzips a plain layer blob into an anonymous file; returns its descriptor and body.
 fn compress_layer(store: &Store, l: &LayerRecord) -> Result<Ready, PushError> {
     let src_path = store.blobs().path(&l.blob);
     let io = |op, source| PushError::Io { op, path: src_path.clone(), source };
     let mut src = store.blobs().open(&l.blob).map_err(StoreError::from)?;
+    let total = src.metadata().map_err(|e| io("stat", e))?.len();
     let tmp = tempfile_in(&store.tmp_dir()).map_err(|e| io("create temporary file in", e))?;
-    let mut enc = flate2::write::GzEncoder::new(
-        HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, tmp)),
-        flate2::Compression::fast(),
-    );
-    std::io::copy(&mut src, &mut enc).map_err(|e| io("compress", e))?;
-    let hw = enc.finish().map_err(|e| io("compress", e))?;
-    let (digest, len, buf) = hw.finish();
+    let mut out = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, tmp));
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if total > PARALLEL_AFTER && threads > 1 {
+        gzip_blocks(&src, total, threads, &mut out).map_err(|e| io("compress", e))?;
+    } else {
+        let mut enc = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
+        std::io::copy(&mut src, &mut enc).map_err(|e| io("compress", e))?;
+        enc.finish().map_err(|e| io("compress", e))?;
+    }
+    let (digest, len, buf) = out.finish();
     let file = buf.into_inner().map_err(|e| io("write", e.into_error()))?;
     Ok(Ready {
         desc: Descriptor {
@@ -98,6 +114,85 @@ fn compress_layer(store: &Store, l: &LayerRecord) -> Result<Ready, PushError> {
         },
         body: Body::File { file: Arc::new(file), offset: 0, len },
     })
+}
+
+/// Compresses `src` (`total` bytes) as one gzip member per [`BLOCK`], on `threads` threads, writing
+/// the members to `out` in order. At most two blocks per thread are in flight.
+pub fn gzip_blocks(src: &std::fs::File, total: u64, threads: usize, out: &mut dyn Write) -> std::io::Result<()> {
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::FileExt;
+    use std::sync::{Condvar, Mutex};
+    let blocks = total.div_ceil(BLOCK) as usize;
+    let window = 2 * threads;
+    // Finished members by block number, the next block to hand out, the next to write, an error.
+    struct State {
+        done: BTreeMap<usize, Vec<u8>>,
+        next: usize,
+        written: usize,
+        failed: Option<std::io::Error>,
+    }
+    let state = Mutex::new(State { done: BTreeMap::new(), next: 0, written: 0, failed: None });
+    let changed = Condvar::new();
+    let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(blocks) {
+            s.spawn(|| loop {
+                let k = {
+                    let mut st = lock();
+                    while st.next < blocks && st.next >= st.written + window && st.failed.is_none() {
+                        st = changed.wait(st).unwrap_or_else(|p| p.into_inner());
+                    }
+                    if st.next >= blocks || st.failed.is_some() {
+                        return;
+                    }
+                    st.next += 1;
+                    st.next - 1
+                };
+                let start = k as u64 * BLOCK;
+                let mut plain = vec![0u8; BLOCK.min(total - start) as usize];
+                let member = src.read_exact_at(&mut plain, start).and_then(|()| {
+                    let mut enc =
+                        flate2::write::GzEncoder::new(Vec::with_capacity(plain.len() / 2), flate2::Compression::fast());
+                    enc.write_all(&plain)?;
+                    enc.finish()
+                });
+                let mut st = lock();
+                match member {
+                    Ok(m) => {
+                        st.done.insert(k, m);
+                    }
+                    Err(e) => {
+                        st.failed.get_or_insert(e);
+                    }
+                }
+                changed.notify_all();
+            });
+        }
+        // This thread writes the members in order as they complete.
+        let mut st = lock();
+        while st.written < blocks && st.failed.is_none() {
+            let w = st.written;
+            match st.done.remove(&w) {
+                Some(m) => {
+                    drop(st);
+                    let r = out.write_all(&m);
+                    st = lock();
+                    match r {
+                        Ok(()) => st.written += 1,
+                        Err(e) => {
+                            st.failed.get_or_insert(e);
+                        }
+                    }
+                    changed.notify_all();
+                }
+                None => st = changed.wait(st).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+    });
+    match state.into_inner().unwrap_or_else(|p| p.into_inner()).failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// An unnamed read-write file in `dir` (gone when closed).
@@ -256,4 +351,41 @@ fn push_layer(
     client.upload(loc, &ready.desc.digest, ready.body, popts.chunk_size, scopes, &|_| {})?;
     events(PushEvent::Layer { id, status: "Pushed".into() });
     Ok(ready.desc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    /// Two and a half blocks of text that compresses, but not to nothing.
+    fn sample() -> Vec<u8> {
+        let mut v = Vec::new();
+        let mut x: u32 = 1;
+        while v.len() < (BLOCK as usize) * 5 / 2 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            v.extend_from_slice(format!("line {} of the sample {}\n", v.len(), x >> 20).as_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn parallel_gzip_is_one_member_per_block_reads_back_and_does_not_depend_on_threads() {
+        let data = sample();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&data).unwrap();
+        let mut one = Vec::new();
+        gzip_blocks(&f, data.len() as u64, 1, &mut one).unwrap();
+        let mut three = Vec::new();
+        gzip_blocks(&f, data.len() as u64, 3, &mut three).unwrap();
+        assert_eq!(one, three, "the same bytes whatever the number of threads");
+        // Three members, each a gzip header (1f 8b 08).
+        let mut back = Vec::new();
+        flate2::read::MultiGzDecoder::new(&three[..]).read_to_end(&mut back).unwrap();
+        assert_eq!(back, data);
+        let mut first = Vec::new();
+        flate2::read::GzDecoder::new(&three[..]).read_to_end(&mut first).unwrap();
+        assert_eq!(first.len() as u64, BLOCK, "the first member holds exactly one block");
+        assert!(three.len() < data.len() / 2);
+    }
 }

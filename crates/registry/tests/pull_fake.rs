@@ -14,7 +14,10 @@ use std::time::Duration;
 fn opts() -> ClientOptions {
     let mut t = Transport::new();
     t.retry = RetryPolicy { attempts: 4, base_delay: Duration::from_millis(20), max_delay: Duration::from_millis(100) };
-    ClientOptions { config: RegistryConfig { tls_verify: true, ..Default::default() }, credentials: None, transport: t }
+    let mut o = ClientOptions::new(RegistryConfig { tls_verify: true, ..Default::default() });
+    o.credentials = None;
+    o.transport = t;
+    o
 }
 
 fn new_store() -> (tempfile::TempDir, Store) {

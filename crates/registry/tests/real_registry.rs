@@ -211,3 +211,51 @@ fn a_self_signed_tls_registry_works_only_when_configured_insecure() {
     let (id, pulled) = round_trip(&opts(insecure, None), &reg.addr, "tls/busybox");
     assert_eq!(id, pulled);
 }
+
+/// A layer above the parallel threshold is pushed as several gzip members; the registry takes it,
+/// skiff pulls it back with the same ID, and so does real Docker when it is up.
+#[test]
+fn a_large_layer_compressed_in_parallel_round_trips() {
+    let Some(reg) = start("", "", tempfile::tempdir().unwrap()) else {
+        return skip("docker-registry is not installed (scripts/test.sh installs it)");
+    };
+    let mut data = Vec::new();
+    let mut x: u64 = 7;
+    while data.len() < (skiff_registry::push::BLOCK as usize) * 5 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        data.extend_from_slice(format!("{:016x} {}\n", x >> 40, data.len()).as_bytes());
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(1_700_000_000);
+    h.set_cksum();
+    b.append_data(&mut h, "big.txt", &data[..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let (_d, store) = new_store();
+    let name = format!("{}/skiff/large:1", reg.addr);
+    let mut o = ImportOptions::new("-");
+    o.tag = Some(Reference::parse(&name).unwrap());
+    let id = import(&store, &mut &tar[..], &o, &mut |_| {}).unwrap().id;
+    let r = Reference::parse(&name).unwrap();
+    let opts = opts(secure(), None);
+    push(&store, &opts, &r, &PushOptions::default(), &|_| {}).unwrap();
+    let (_d2, fresh) = new_store();
+    let pulled = pull(&fresh, &opts, &r, &PullOptions::default(), &|_| {}).unwrap();
+    assert_eq!(pulled.id, id);
+    let layers = fresh.image_layers(&id).unwrap();
+    let blob = std::fs::read(fresh.blobs().path(&layers[0].blob)).unwrap();
+    let members = blob.windows(4).filter(|w| w == &[0x1f, 0x8b, 8, 0]).count();
+    assert!(members >= 5, "one gzip member per block, found {members} headers");
+    let sock = "/run/peer-docker.sock";
+    let docker = |args: &[&str]| Command::new("docker").args(["-H", &format!("unix://{sock}")]).args(args).output();
+    if !docker(&["version"]).is_ok_and(|o| o.status.success()) {
+        return skip("real Docker not available");
+    }
+    let out = docker(&["pull", &name]).unwrap();
+    assert!(out.status.success(), "docker pull: {}", String::from_utf8_lossy(&out.stderr));
+    let out = docker(&["image", "inspect", "--format", "{{.Id}}", &name]).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id.to_string());
+    let _ = docker(&["rmi", &name]);
+}

@@ -71,6 +71,19 @@ pub fn info(g: &GlobalOpts, a: InfoArgs) -> anyhow::Result<u8> {
     let host = uname.nodename().to_string_lossy().into_owned();
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mem = total_memory();
+    let registry = skiff_registry::RegistryConfig::load().unwrap_or_else(|e| {
+        eprintln!("WARNING: {e}");
+        skiff_registry::RegistryConfig { tls_verify: true, ..Default::default() }
+    });
+    let (insecure_hosts, insecure_cidrs) = registry.insecure_for_display();
+    let mut index_configs = serde_json::Map::new();
+    index_configs.insert(
+        "docker.io".into(),
+        json!({"Name": "docker.io", "Mirrors": registry.mirrors, "Secure": true, "Official": true}),
+    );
+    for h in &insecure_hosts {
+        index_configs.insert(h.clone(), json!({"Name": h, "Mirrors": [], "Secure": false, "Official": false}));
+    }
     let v = json!({
         "Containers": total, "ContainersRunning": running, "ContainersPaused": paused, "ContainersStopped": stopped,
         "Images": images, "ServerVersion": env!("CARGO_PKG_VERSION"), "Driver": "overlay",
@@ -79,6 +92,11 @@ pub fn info(g: &GlobalOpts, a: InfoArgs) -> anyhow::Result<u8> {
         "KernelVersion": kernel, "OperatingSystem": os_name(), "OSType": "linux", "Architecture": arch,
         "NCPU": cpus, "MemTotal": mem, "Name": host, "DockerRootDir": g.root.display().to_string(),
         "Debug": g.debug, "SecurityOptions": ["name=seccomp,profile=default"],
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {
+            "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+            "InsecureRegistryCIDRs": insecure_cidrs, "IndexConfigs": index_configs, "Mirrors": registry.mirrors,
+        },
     });
     let mut out = std::io::stdout().lock();
     if let Some(f) = &a.format {
@@ -101,7 +119,21 @@ pub fn info(g: &GlobalOpts, a: InfoArgs) -> anyhow::Result<u8> {
     )?;
     writeln!(out, " CPUs: {cpus}\n Total Memory: {}\n Name: {host}", units::bytes_size(mem))?;
     writeln!(out, " Docker Root Dir: {}\n Debug Mode: {}", g.root.display(), g.debug)?;
-    writeln!(out, " Registry: https://index.docker.io/v1/\n Experimental: false\n Live Restore Enabled: false")?;
+    writeln!(out, " Registry: https://index.docker.io/v1/\n Experimental: false")?;
+    // As Docker prints them: insecure host names, then CIDRs; then the mirrors; each only when there are any.
+    if !insecure_hosts.is_empty() || !insecure_cidrs.is_empty() {
+        writeln!(out, " Insecure Registries:")?;
+        for r in insecure_hosts.iter().chain(&insecure_cidrs) {
+            writeln!(out, "  {r}")?;
+        }
+    }
+    if !registry.mirrors.is_empty() {
+        writeln!(out, " Registry Mirrors:")?;
+        for m in &registry.mirrors {
+            writeln!(out, "  {m}")?;
+        }
+    }
+    writeln!(out, " Live Restore Enabled: false")?;
     Ok(0)
 }
 

@@ -28,6 +28,9 @@ pub fn run(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     let opts = registry_options(a.tls_verify)?;
     let r = Reference::parse(&a.name)?;
     let names: Vec<Reference> = if a.all_tags {
+        if r.tag().is_some() || r.digest().is_some() {
+            anyhow::bail!("tag can't be used with --all-tags/-a");
+        }
         let mut v: Vec<Reference> =
             store.images()?.into_iter().flat_map(|i| i.tags).filter(|t| t.name() == r.name()).collect();
         v.sort_by_key(|t| t.to_string());

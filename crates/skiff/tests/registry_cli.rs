@@ -1,0 +1,223 @@
+//! The registry commands through the CLI, against the real CNCF distribution registry (Debian's
+//! `docker-registry`, installed by scripts/test.sh; each test starts its own on a free loopback port):
+//! `login`/`logout` with htpasswd auth and Docker's `config.json`, `push --all-tags` and `pull -a`;
+//! and `info` showing the registry configuration as Docker prints it.
+
+mod common;
+
+use common::{fixture, Env, Run};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A bcrypt hash of "s3cret" (cost 4), as `htpasswd -B` writes it.
+const HASH: &str = "$2b$04$1yC2ikj0JtVXm1R7ACU7m.mxXpgXKu4Oy2A1hjE8Z6SzvyNMUycYW";
+
+struct Registry {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts docker-registry with an optional `auth:` block; None when it is not installed.
+fn start_registry(auth: &str) -> Option<Registry> {
+    let bin =
+        ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].into_iter().find(|p| Path::new(p).exists());
+    let Some(bin) = bin else {
+        println!("skipped: docker-registry is not installed (scripts/test.sh installs it)");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let auth = auth.replace("HTPASSWD", &dir.path().join("htpasswd").display().to_string());
+    std::fs::write(dir.path().join("htpasswd"), format!("alice:{HASH}\n")).unwrap();
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{auth}",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let child = Command::new(bin).arg("serve").arg(&cfg).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+    // The guard kills and reaps it on every path, including the panic below.
+    let reg = Registry { child, addr: addr.clone(), _dir: dir };
+    // Readiness: wait until it accepts connections.
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return Some(reg);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(reg._dir.path().join("log")).unwrap_or_default();
+    panic!("docker-registry did not start: {log}");
+}
+
+/// Runs skiff with its own Docker config dir and registry configuration files.
+struct Cli {
+    env: Env,
+    docker_config: PathBuf,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        let env = Env::new();
+        let docker_config = env.path("docker-config");
+        Cli { env, docker_config }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut c = self.env.cmd();
+        c.args(args)
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env("SKIFF_CONFIG", self.env.path("config.toml"))
+            .env("SKIFF_DAEMON_JSON", self.env.path("daemon.json"))
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        Run { out: child.wait_with_output().unwrap() }
+    }
+
+    fn config_json(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.docker_config.join("config.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+fn b64(s: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in s.as_bytes().chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn login_stores_docker_credentials_that_push_uses_and_logout_removes() {
+    let Some(reg) = start_registry("auth:\n  htpasswd:\n    realm: skiff-test\n    path: HTPASSWD\n") else {
+        return;
+    };
+    let cli = Cli::new();
+    let image = format!("{}/private/busybox:1", reg.addr);
+    cli.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), &image], None).ok();
+    let id = cli.run(&["image", "inspect", "--format", "{{.Id}}", &image], None).ok().stdout();
+    // Not logged in: the registry refuses the push.
+    let r = cli.run(&["push", &image], None).fails();
+    assert!(r.stderr().contains("unauthorized") || r.stderr().contains("authentication"), "{}", r.stderr());
+    // A wrong password is refused and nothing is stored.
+    let r = cli.run(&["login", "-u", "alice", "--password-stdin", &reg.addr], Some("wrong\n")).fails();
+    assert!(r.stderr().contains("401"), "{}", r.stderr());
+    assert!(!cli.docker_config.join("config.json").exists() || cli.config_json()["auths"].get(&reg.addr).is_none());
+    // The right one, from stdin: stored as Docker stores it (base64 of user:password under auths).
+    let r = cli.run(&["login", "-u", "alice", "--password-stdin", &reg.addr], Some("s3cret\n")).ok();
+    assert_eq!(r.stdout(), "Login Succeeded\n");
+    assert_eq!(cli.config_json()["auths"][&reg.addr]["auth"], b64("alice:s3cret"));
+    // The stored login is what push and pull use.
+    cli.run(&["push", &image], None).ok();
+    let fresh = Cli { env: Env::new(), docker_config: cli.docker_config.clone() };
+    fresh.run(&["pull", &image], None).ok();
+    let got = fresh.run(&["image", "inspect", "--format", "{{.Id}}", &image], None).ok().stdout();
+    assert_eq!(got, id);
+    // Logout removes it (keeping the rest of the file), and the registry refuses again.
+    let r = cli.run(&["logout", &reg.addr], None).ok();
+    assert_eq!(r.stdout(), format!("Removing login credentials for {}\n", reg.addr));
+    assert!(cli.config_json()["auths"].get(&reg.addr).is_none());
+    let again = Cli { env: Env::new(), docker_config: cli.docker_config.clone() };
+    again.run(&["pull", &image], None).fails();
+    let r = cli.run(&["logout", &reg.addr], None).ok();
+    assert_eq!(r.stdout(), format!("Not logged in to {}\n", reg.addr));
+}
+
+/// `GET /v2/<repo>/tags/list` over a plain TCP connection (the registry is on loopback, HTTP).
+fn tags(addr: &str, repo: &str) -> Vec<String> {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET /v2/{repo}/tags/list HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    let mut t: Vec<String> = v["tags"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    t.sort();
+    t
+}
+
+#[test]
+fn push_all_tags_and_pull_all_tags() {
+    let Some(reg) = start_registry("") else { return };
+    let cli = Cli::new();
+    let repo = format!("{}/multi/busybox", reg.addr);
+    cli.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), &format!("{repo}:1")], None).ok();
+    cli.run(&["tag", &format!("{repo}:1"), &format!("{repo}:2")], None).ok();
+    cli.run(&["tag", &format!("{repo}:1"), &format!("{}/other/busybox:1", reg.addr)], None).ok();
+    // A tag with --all-tags is refused, as Docker does.
+    cli.run(&["push", "--all-tags", &format!("{repo}:1")], None).fails();
+    let r = cli.run(&["push", "--all-tags", &repo], None).ok();
+    assert!(r.stdout().contains("1: digest: sha256:") && r.stdout().contains("2: digest: sha256:"), "{}", r.stdout());
+    assert_eq!(tags(&reg.addr, "multi/busybox"), ["1", "2"]);
+    assert!(tags(&reg.addr, "other/busybox").is_empty(), "only the named repository is pushed");
+    let id = cli.run(&["image", "inspect", "--format", "{{.Id}}", &format!("{repo}:1")], None).ok().stdout();
+
+    let fresh = Cli::new();
+    fresh.run(&["pull", "--all-tags", &format!("{repo}:1")], None).fails();
+    let r = fresh.run(&["pull", "-a", &repo], None).ok();
+    assert_eq!(r.stdout().trim(), repo);
+    for t in ["1", "2"] {
+        let got = fresh.run(&["image", "inspect", "--format", "{{.Id}}", &format!("{repo}:{t}")], None).ok().stdout();
+        assert_eq!(got, id, "tag {t}");
+    }
+    let images = fresh.run(&["images", "--format", "{{.Repository}}:{{.Tag}}"], None).ok().stdout();
+    let mut listed: Vec<&str> = images.lines().collect();
+    listed.sort();
+    assert_eq!(listed, [format!("{repo}:1"), format!("{repo}:2")]);
+}
+
+#[test]
+fn info_shows_mirrors_and_insecure_registries_as_docker_prints_them() {
+    let cli = Cli::new();
+    // Without configuration: Docker's default loopback entry only, and no mirrors section.
+    let out = cli.run(&["info"], None).ok().stdout();
+    assert!(out.contains(" Insecure Registries:\n  127.0.0.0/8\n Live Restore Enabled: false\n"), "{out}");
+    assert!(!out.contains("Registry Mirrors:"), "{out}");
+    // daemon.json as Docker writes it, plus skiff's config.toml (read first).
+    std::fs::write(
+        cli.env.path("daemon.json"),
+        "{\n  \"registry-mirrors\": [\"https://mirror.gcr.io\"],\n  \"insecure-registries\": [\"10.1.0.0/16\", \"reg.lan:5000\"]\n}\n",
+    )
+    .unwrap();
+    std::fs::write(cli.env.path("config.toml"), "[registry]\nmirrors = [\"http://127.0.0.1:5001\"]\n").unwrap();
+    let out = cli.run(&["info"], None).ok().stdout();
+    let want = " Experimental: false\n Insecure Registries:\n  reg.lan:5000\n  10.1.0.0/16\n  127.0.0.0/8\n \
+                Registry Mirrors:\n  http://127.0.0.1:5001/\n  https://mirror.gcr.io/\n Live Restore Enabled: false\n";
+    assert!(out.contains(want), "{out}");
+    let json = cli.run(&["info", "--format", "{{json .RegistryConfig}}"], None).ok().stdout();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["Mirrors"], serde_json::json!(["http://127.0.0.1:5001/", "https://mirror.gcr.io/"]));
+    assert_eq!(v["InsecureRegistryCIDRs"], serde_json::json!(["10.1.0.0/16", "127.0.0.0/8"]));
+    assert_eq!(v["IndexConfigs"]["reg.lan:5000"]["Secure"], false);
+    assert_eq!(v["IndexConfigs"]["docker.io"]["Mirrors"][1], "https://mirror.gcr.io/");
+}
