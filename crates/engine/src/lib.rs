@@ -1,0 +1,12 @@
+//! skiff's container engine: Docker's run options turned into OCI runtime
+//! specs (a pure function, golden-tested against Docker's own), container
+//! records under `containers/<id>/`, the overlay root filesystem, the
+//! lifecycle (create, start, stop, kill, rm, wait, exec, ...), the json-file
+//! log and the state the per-container monitor records under `/run/skiff`.
+
+pub mod options;
+pub mod spec;
+pub mod units;
+pub mod userdb;
+
+pub use options::{NsMode, RunOptions};
