@@ -4,8 +4,13 @@
 //! lifecycle (create, start, stop, kill, rm, wait, exec, ...), the json-file
 //! log and the state the per-container monitor records under `/run/skiff`.
 
+pub mod container;
+pub mod logs;
+pub mod names;
 pub mod options;
+pub mod rootfs;
 pub mod spec;
+pub mod state;
 pub mod units;
 pub mod userdb;
 
