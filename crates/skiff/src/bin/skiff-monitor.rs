@@ -101,7 +101,7 @@ fn log_line(log: &mut Option<std::fs::File>, stream: &str, line: &[u8]) {
     if let Some(f) = log {
         let mut rec = Vec::with_capacity(line.len() + 80);
         rec.extend_from_slice(b"{\"log\":\"");
-        json_escape(&mut rec, &String::from_utf8_lossy(line).as_bytes().to_vec());
+        json_escape(&mut rec, String::from_utf8_lossy(line).as_bytes());
         rec.extend_from_slice(b"\",\"stream\":\"");
         rec.extend_from_slice(stream.as_bytes());
         rec.extend_from_slice(b"\",\"time\":\"");
