@@ -5,6 +5,8 @@
 //! log and the state the per-container monitor records under `/run/skiff`.
 
 pub mod container;
+pub mod exec;
+pub mod lifecycle;
 pub mod logs;
 pub mod names;
 pub mod options;

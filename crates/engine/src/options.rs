@@ -86,6 +86,10 @@ pub struct RunOptions {
     pub ipc: NsMode,
     pub uts: NsMode,
     pub init: bool,
+    /// `--stop-signal`.
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds.
+    pub stop_timeout: Option<u64>,
 }
 
 impl RunOptions {

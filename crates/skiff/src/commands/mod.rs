@@ -1,13 +1,17 @@
 //! Command-line parsing (Docker's flags) and dispatch, one file per command.
 
+mod container;
 mod history;
 mod images;
 mod import;
 mod info;
 mod inspect;
 mod load;
+mod logs;
+mod ps;
 
 mod rmi;
+mod run;
 mod save;
 
 mod system;
@@ -75,6 +79,45 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Show the skiff version information
     Version(info::VersionArgs),
+    /// Create and run a new container from an image
+    Run(run::RunArgs),
+    /// Create a new container
+    Create(run::CreateArgs),
+    /// Start one or more stopped containers
+    Start(container::StartArgs),
+    /// Stop one or more running containers
+    Stop(container::StopArgs),
+    /// Restart one or more containers
+    Restart(container::StopArgs),
+    /// Kill one or more running containers
+    Kill(container::KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(container::NamesArgs),
+    /// Remove one or more containers
+    Rm(container::RmArgs),
+    /// List containers
+    Ps(ps::PsArgs),
+    /// Fetch the logs of a container
+    Logs(logs::LogsArgs),
+    /// Execute a command in a running container
+    Exec(container::ExecArgs),
+    /// Display the running processes of a container
+    Top(container::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(container::StatsArgs),
+    /// Update configuration of one or more containers
+    Update(container::UpdateArgs),
+    /// Pause all processes within one or more containers
+    Pause(container::NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(container::NamesArgs),
+    /// Rename a container
+    Rename(container::RenameArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(container::PortArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -148,6 +191,25 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::System(SystemCommand::Prune(a)) => rmi::prune(g, a),
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::info(g, a),
         Command::Version(a) => info::version(g, a),
+        Command::Run(a) => run::run(g, a),
+        Command::Create(a) => run::create(g, a),
+        Command::Start(a) => container::start(g, a),
+        Command::Stop(a) => container::stop(g, a),
+        Command::Restart(a) => container::restart(g, a),
+        Command::Kill(a) => container::kill(g, a),
+        Command::Wait(a) => container::wait(g, a),
+        Command::Rm(a) => container::rm(g, a),
+        Command::Ps(a) => ps::run(g, a),
+        Command::Logs(a) => logs::run(g, a),
+        Command::Exec(a) => container::exec(g, a),
+        Command::Top(a) => container::top(g, a),
+        Command::Stats(a) => container::stats(g, a),
+        Command::Update(a) => container::update(g, a),
+        Command::Pause(a) => container::pause(g, a),
+        Command::Unpause(a) => container::unpause(g, a),
+        Command::Rename(a) => container::rename(g, a),
+        Command::Port(a) => container::port(g, a),
+        Command::Container(c) => container::dispatch(g, c),
     }
 }
 
