@@ -1,0 +1,143 @@
+//! Running a further process in a running container: a helper marks itself non-dumpable
+//! (CVE-2019-5736), joins the container's cgroup and every namespace that differs from ours (user
+//! first, mount last), then clones the process with CLONE_PARENT so it is the caller's child and
+//! inside the container's pid namespace. The process gets the same capabilities, no_new_privs and
+//! seccomp as the spec says, and no fd but its stdio.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+
+use oci_spec::runtime::{Process, Spec};
+
+use crate::capabilities::CapabilityMasks;
+use crate::init::{self, ChildError, Plan};
+use crate::spawn::{child_error, compiled_seccomp, drive, prepare_stdio};
+use crate::{sys, RuntimeError, Spawned, StdioSpec, Terminal};
+
+/// Namespaces in the order they are joined; the user namespace first, mount last.
+const NAMESPACES: [(&str, libc::c_int); 8] = [
+    ("user", libc::CLONE_NEWUSER),
+    ("ipc", libc::CLONE_NEWIPC),
+    ("uts", libc::CLONE_NEWUTS),
+    ("net", libc::CLONE_NEWNET),
+    ("pid", libc::CLONE_NEWPID),
+    ("cgroup", libc::CLONE_NEWCGROUP),
+    ("time", libc::CLONE_NEWTIME),
+    ("mnt", libc::CLONE_NEWNS),
+];
+
+/// The cgroup.procs files of `pid`'s cgroups, found through /proc/PID/cgroup.
+fn cgroup_procs_files(pid: i32) -> Vec<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let base = "/sys/fs/cgroup";
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut it = line.splitn(3, ':');
+        let (_, ctrl, path) = match (it.next(), it.next(), it.next()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => continue,
+        };
+        let dir = if ctrl.is_empty() {
+            if std::path::Path::new(&format!("{base}/cgroup.controllers")).exists() {
+                format!("{base}{path}")
+            } else {
+                format!("{base}/unified{path}")
+            }
+        } else {
+            let name = ctrl.strip_prefix("name=").unwrap_or(ctrl);
+            format!("{base}/{name}{path}")
+        };
+        let f = format!("{dir}/cgroup.procs");
+        if std::path::Path::new(&f).exists() {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// Runs `process` inside the running container whose init is `container_pid`.
+pub fn exec(
+    container_pid: i32,
+    process: &Process,
+    spec: &Spec,
+    stdio: StdioSpec,
+    terminal: Terminal,
+) -> Result<Spawned, RuntimeError> {
+    let caps = CapabilityMasks::from_spec(process.capabilities().as_ref())?;
+    let seccomp = compiled_seccomp(spec)?;
+    let mut joins: Vec<(OwnedFd, libc::c_int)> = Vec::new();
+    for (name, flag) in NAMESPACES {
+        let theirs = format!("/proc/{container_pid}/ns/{name}");
+        let (Ok(a), Ok(b)) = (std::fs::metadata(&theirs), std::fs::metadata(format!("/proc/self/ns/{name}"))) else {
+            continue;
+        };
+        if a.ino() == b.ino() && a.dev() == b.dev() {
+            continue;
+        }
+        let fd = sys::open(&theirs, libc::O_RDONLY).map_err(|e| RuntimeError::sys(format!("opening {theirs}"), e))?;
+        joins.push((fd, flag));
+    }
+    let procs = cgroup_procs_files(container_pid);
+    let stdio = prepare_stdio(stdio, 6)?;
+    let (parent_sock, child_sock) =
+        sys::seqpacket_pair().map_err(|e| RuntimeError::sys("creating the sync socket", e))?;
+    let plan = Plan {
+        spec,
+        process,
+        caps,
+        seccomp,
+        sock: child_sock.as_raw_fd(),
+        stdio: [stdio[0].as_raw_fd(), stdio[1].as_raw_fd(), stdio[2].as_raw_fd()],
+        pty: terminal == Terminal::Pty,
+        start_rd: None,
+        start_wr: None,
+        preserve: Vec::new(),
+        cgroup_binds: Vec::new(),
+    };
+    let helper_pid = sys::fork().map_err(|e| RuntimeError::sys("fork", e))?;
+    if helper_pid == 0 {
+        let sock = plan.sock;
+        let fail = |e: ChildError| -> ! {
+            let _ = sys::send_msg(sock, &e.encode(), None);
+            sys::exit_now(125)
+        };
+        if let Err(e) = sys::prctl(libc::PR_SET_DUMPABLE, 0) {
+            fail(ChildError::new("making the helper non-dumpable".into(), e));
+        }
+        for f in &procs {
+            if let Err(e) = std::fs::write(f, "0") {
+                fail(ChildError::new(format!("joining cgroup {f}"), e.raw_os_error().unwrap_or(libc::EIO)));
+            }
+        }
+        for (fd, flag) in &joins {
+            if let Err(e) = sys::setns(fd.as_raw_fd(), *flag) {
+                fail(ChildError::new(format!("joining namespace {flag:#x} of pid {container_pid}"), e));
+            }
+        }
+        match sys::clone_parent() {
+            Ok(0) => init::run(&plan, false),
+            Ok(pid) => {
+                let mut m = vec![b'P'];
+                m.extend_from_slice(&pid.to_le_bytes());
+                let _ = sys::send_msg(sock, &m, None);
+                sys::exit_now(0)
+            }
+            Err(e) => fail(ChildError::new("cloning the exec process".into(), e)),
+        }
+    }
+    drop(child_sock);
+    drop(stdio);
+    drop(joins);
+    let outcome = drive(&parent_sock, helper_pid, spec, false);
+    let _ = sys::waitpid(helper_pid);
+    let outcome = outcome?;
+    if let Some(e) = outcome.error {
+        if let Some(pid) = outcome.pid {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid);
+        }
+        return Err(child_error(e));
+    }
+    let pid = outcome.pid.ok_or_else(|| RuntimeError::sys("exec helper exited without a pid", libc::ECHILD))?;
+    Ok(Spawned { pid, pty_master: outcome.pty, start_fd: None })
+}

@@ -1,0 +1,354 @@
+//! The container side of spawn and exec: everything the new process does between fork and
+//! execve. Errors are sent to the caller over the CLOEXEC sync socket (so an exec that succeeds
+//! closes it and the caller sees EOF) and the process exits.
+//!
+//! Order (init): mounts and devices, pty, pivot_root, sysctls, masked and read-only paths,
+//! hostname, rlimits, oom_score_adj, setsid and stdio, working directory, executable lookup, fds
+//! marked close-on-exec except stdio and preserved ones, wait for `start`, then the security
+//! settings: bounding set, user and groups, capability sets, no_new_privs, seccomp, execve.
+//! Without no_new_privs, seccomp is installed before capabilities are dropped (it needs
+//! CAP_SYS_ADMIN then), as runc does.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use oci_spec::runtime::{Process, Spec};
+
+use crate::capabilities::{self, CapabilityMasks};
+use crate::seccomp::{self, CompiledSeccomp};
+use crate::{rootfs, sys};
+
+/// What failed in the child: a stage description, the errno, and the kind (for exit codes).
+#[derive(Debug, Clone)]
+pub(crate) struct ChildError {
+    pub message: String,
+    pub errno: i32,
+    pub kind: u8,
+}
+
+pub(crate) const KIND_OTHER: u8 = 0;
+pub(crate) const KIND_NOT_FOUND: u8 = 1;
+pub(crate) const KIND_NOT_EXECUTABLE: u8 = 2;
+
+impl ChildError {
+    pub fn new(message: String, errno: i32) -> Self {
+        Self { message, errno, kind: KIND_OTHER }
+    }
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = vec![b'E', self.kind];
+        v.extend_from_slice(&self.errno.to_le_bytes());
+        v.extend_from_slice(self.message.as_bytes());
+        v
+    }
+    pub fn decode(msg: &[u8]) -> Option<Self> {
+        if msg.len() < 6 || msg[0] != b'E' {
+            return None;
+        }
+        let errno = i32::from_le_bytes([msg[2], msg[3], msg[4], msg[5]]);
+        Some(Self { kind: msg[1], errno, message: String::from_utf8_lossy(&msg[6..]).into_owned() })
+    }
+}
+
+/// Everything the child needs, computed by the caller before fork.
+pub(crate) struct Plan<'a> {
+    pub spec: &'a Spec,
+    pub process: &'a Process,
+    pub caps: CapabilityMasks,
+    pub seccomp: Option<CompiledSeccomp>,
+    /// The sync socket (child end).
+    pub sock: RawFd,
+    /// stdin, stdout, stderr to install (already >= 3 and close-on-exec).
+    pub stdio: [RawFd; 3],
+    pub pty: bool,
+    /// Read end of the start pipe (create semantics).
+    pub start_rd: Option<RawFd>,
+    /// Write end of the start pipe, which the child must close.
+    pub start_wr: Option<RawFd>,
+    pub preserve: Vec<RawFd>,
+    /// v1 cgroup binds for `/sys/fs/cgroup`: (hierarchy, host dir).
+    pub cgroup_binds: Vec<(String, String)>,
+}
+
+/// Runs the child side of spawn (`init` = true) or exec, and never returns.
+pub(crate) fn run(plan: &Plan<'_>, init: bool) -> ! {
+    let err = match setup(plan, init) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = sys::send_msg(plan.sock, &err.encode(), None);
+    sys::exit_now(match err.kind {
+        KIND_NOT_FOUND => 127,
+        KIND_NOT_EXECUTABLE => 126,
+        _ => 125,
+    })
+}
+
+fn c(stage: &str, e: i32) -> ChildError {
+    ChildError::new(stage.to_string(), e)
+}
+
+fn write_proc(path: &str, value: &str) -> Result<(), ChildError> {
+    std::fs::write(path, value)
+        .map_err(|e| ChildError::new(format!("writing {path}"), e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+enum Never {}
+
+fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
+    let spec = plan.spec;
+    let linux = spec.linux().as_ref();
+    if let Some(w) = plan.start_wr {
+        // SAFETY: closing our inherited copy of the start pipe's write end, which nothing else uses here.
+        unsafe { libc::close(w) };
+    }
+    let mut pty_slave: Option<OwnedFd> = None;
+    if init {
+        let rootfd = rootfs::prepare(spec, &plan.cgroup_binds)?;
+        if plan.pty {
+            let (master, slave) = open_pty_in(&rootfd)?;
+            // /dev/console is the pty, as in runc.
+            if let Ok(console) = rootfs::resolve_create(&rootfd, "/dev/console", true, 0x04) {
+                let _ = sys::mount(Some(&sys::fd_path(&slave)), &sys::fd_path(&console), None, libc::MS_BIND, None);
+            }
+            sys::send_msg(plan.sock, b"T", Some(master.as_raw_fd())).map_err(|e| c("sending the pty master", e))?;
+            pty_slave = Some(slave);
+        }
+        rootfs::pivot(&rootfd)?;
+        drop(rootfd);
+        if let Some(prop) = linux.and_then(|l| l.rootfs_propagation().clone()) {
+            let o = rootfs::parse_options(&[prop]);
+            if o.propagation != 0 {
+                sys::mount(None, "/", None, o.propagation, None).map_err(|e| c("setting rootfs propagation", e))?;
+            }
+        }
+        for (k, v) in linux.and_then(|l| l.sysctl().clone()).unwrap_or_default() {
+            write_proc(&format!("/proc/sys/{}", k.replace('.', "/")), &v)?;
+        }
+        rootfs::mask_paths(&linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default())?;
+        rootfs::readonly_paths(&linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default())?;
+        if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+            rootfs::readonly_root()?;
+        }
+        if let Some(h) = spec.hostname() {
+            let h = sys::cstr(h);
+            // SAFETY: h is a valid C string of the given length.
+            if unsafe { libc::sethostname(h.as_ptr(), h.as_bytes().len()) } != 0 {
+                return Err(c("setting the hostname", sys::errno()));
+            }
+        }
+        if let Some(d) = spec.domainname() {
+            let d = sys::cstr(d);
+            // SAFETY: d is a valid C string of the given length.
+            if unsafe { libc::setdomainname(d.as_ptr(), d.as_bytes().len()) } != 0 {
+                return Err(c("setting the domain name", sys::errno()));
+            }
+        }
+    } else if plan.pty {
+        let root = sys::open("/", libc::O_PATH | libc::O_DIRECTORY).map_err(|e| c("opening /", e))?;
+        let (master, slave) = open_pty_in(&root)?;
+        sys::send_msg(plan.sock, b"T", Some(master.as_raw_fd())).map_err(|e| c("sending the pty master", e))?;
+        pty_slave = Some(slave);
+    }
+    let process = plan.process;
+    for r in process.rlimits().iter().flatten() {
+        let res = rlimit_number(&r.typ().to_string())
+            .ok_or_else(|| c(&format!("unknown rlimit {}", r.typ()), libc::EINVAL))?;
+        let lim = libc::rlimit { rlim_cur: r.soft(), rlim_max: r.hard() };
+        // SAFETY: lim is a valid rlimit struct.
+        if unsafe { libc::setrlimit(res as _, &lim) } != 0 {
+            return Err(c(&format!("setting rlimit {}", r.typ()), sys::errno()));
+        }
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        write_proc("/proc/self/oom_score_adj", &adj.to_string())?;
+    }
+    // A new session; with a terminal, the pty slave becomes the controlling terminal and stdio.
+    // SAFETY: setsid has no arguments; it fails only if we already lead a group, which is harmless.
+    unsafe { libc::setsid() };
+    if let Some(slave) = &pty_slave {
+        sys::ioctl_int(slave.as_raw_fd(), libc::TIOCSCTTY, 0)
+            .map_err(|e| c("making the pty the controlling terminal", e))?;
+        for t in 0..3 {
+            sys::dup2(slave.as_raw_fd(), t).map_err(|e| c("installing the pty as stdio", e))?;
+        }
+    } else {
+        for (t, fd) in plan.stdio.iter().enumerate() {
+            sys::dup2(*fd, t as RawFd).map_err(|e| c("installing stdio", e))?;
+        }
+    }
+    drop(pty_slave);
+    // Working directory, resolved inside the root (never through a leaked fd).
+    let cwd = process.cwd().to_string_lossy().to_string();
+    let cwd_fd = rootfs::open_cwd(&cwd)?;
+    sys::fchdir(cwd_fd.as_raw_fd()).map_err(|e| c(&format!("chdir to {cwd}"), e))?;
+    drop(cwd_fd);
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => {}
+        _ => return Err(c(&format!("working directory {cwd} is outside the container"), libc::EPERM)),
+    }
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(c("no command specified", libc::EINVAL));
+    }
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let path = find_executable(&args[0], &env)?;
+    let c_path = sys::cstr(&path);
+    let c_args: Vec<CString> = args.iter().map(|a| sys::cstr(a)).collect();
+    let c_env: Vec<CString> = env.iter().map(|a| sys::cstr(a)).collect();
+    // Preserved fds go to 3, 4, ...; every other fd is closed on exec (CVE-2024-21626).
+    let staged: Vec<OwnedFd> = plan
+        .preserve
+        .iter()
+        .map(|fd| sys::dup_above(*fd, 1000 + plan.preserve.len() as RawFd))
+        .collect::<Result<_, _>>()
+        .map_err(|e| c("staging preserved fds", e))?;
+    for (i, fd) in staged.iter().enumerate() {
+        sys::dup2(fd.as_raw_fd(), 3 + i as RawFd).map_err(|e| c("installing preserved fds", e))?;
+    }
+    drop(staged);
+    let keep = 3 + plan.preserve.len() as u32;
+    sys::cloexec_from(keep).map_err(|e| c("marking fds close-on-exec", e))?;
+    if let Some(rd) = plan.start_rd {
+        sys::send_msg(plan.sock, b"R", None).map_err(|e| c("reporting ready", e))?;
+        match sys::read_byte(rd) {
+            Ok(Some(_)) => {}
+            _ => sys::exit_now(0),
+        }
+    }
+    // Security settings, last.
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if !nnp {
+        if let Some(s) = &plan.seccomp {
+            seccomp::install(s).map_err(|e| c("installing the seccomp filter", e))?;
+        }
+    }
+    capabilities::drop_bounding(plan.caps.bounding).map_err(|e| c("dropping bounding capabilities", e))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1).map_err(|e| c("keeping capabilities", e))?;
+    set_user(process)?;
+    capabilities::apply_sets(&plan.caps).map_err(|e| c("setting capabilities", e))?;
+    if nnp {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(|e| c("setting no_new_privs", e))?;
+        if let Some(s) = &plan.seccomp {
+            seccomp::install(s).map_err(|e| c("installing the seccomp filter", e))?;
+        }
+    }
+    let mut argv: Vec<*const libc::c_char> = c_args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = c_env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: path, argv and envp are valid null-terminated arrays of C strings that outlive the call.
+    unsafe { libc::execve(c_path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    let e = sys::errno();
+    let mut ce = ChildError::new(format!("exec: \"{}\": {}", args[0], sys::errno_text(e)), e);
+    ce.kind = match e {
+        libc::ENOENT => KIND_NOT_FOUND,
+        libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR => KIND_NOT_EXECUTABLE,
+        _ => KIND_OTHER,
+    };
+    Err(ce)
+}
+
+fn set_user(process: &Process) -> Result<(), ChildError> {
+    let user = process.user();
+    let gids: Vec<libc::gid_t> = user.additional_gids().clone().unwrap_or_default();
+    // SAFETY: gids is a valid array of the given length.
+    if unsafe { libc::setgroups(gids.len(), gids.as_ptr()) } != 0 {
+        let e = sys::errno();
+        // In a user namespace with setgroups denied, only an empty list could work anyway.
+        if !(e == libc::EPERM && gids.is_empty()) {
+            return Err(c("setting supplementary groups", e));
+        }
+    }
+    // SAFETY: setresgid/setresuid take integers only.
+    if unsafe { libc::setresgid(user.gid(), user.gid(), user.gid()) } != 0 {
+        return Err(c(&format!("setting gid {}", user.gid()), sys::errno()));
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setresuid(user.uid(), user.uid(), user.uid()) } != 0 {
+        return Err(c(&format!("setting uid {}", user.uid()), sys::errno()));
+    }
+    if let Some(umask) = user.umask() {
+        // SAFETY: umask takes an integer.
+        unsafe { libc::umask(umask as libc::mode_t) };
+    }
+    Ok(())
+}
+
+fn open_pty_in(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd), ChildError> {
+    let master = sys::openat2(root.as_raw_fd(), "dev/pts/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0, 0x10 | 0x02)
+        .map_err(|e| c("opening /dev/pts/ptmx", e))?;
+    sys::unlock_pty(master.as_raw_fd()).map_err(|e| c("unlocking the pty", e))?;
+    let slave =
+        sys::ioctl_int(master.as_raw_fd(), libc::TIOCGPTPEER, (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as _)
+            .map_err(|e| c("opening the pty slave", e))?;
+    // SAFETY: TIOCGPTPEER returned a new fd that nothing else owns.
+    let slave = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(slave) };
+    Ok((master, slave))
+}
+
+/// Finds the program like execvp, using the container's PATH; not found -> 127, not executable -> 126.
+fn find_executable(arg0: &str, env: &[String]) -> Result<String, ChildError> {
+    let not_found = |msg: String| ChildError { message: msg, errno: libc::ENOENT, kind: KIND_NOT_FOUND };
+    let check = |p: &str| -> Result<bool, ChildError> {
+        let cp = sys::cstr(p);
+        // SAFETY: stat is plain old data; stat fills it and cp is a valid C string.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::stat(cp.as_ptr(), &mut st) } != 0 {
+            return Ok(false);
+        }
+        // SAFETY: cp is a valid C string.
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR || unsafe { libc::access(cp.as_ptr(), libc::X_OK) } != 0 {
+            return Err(ChildError {
+                message: format!("exec: \"{arg0}\": permission denied"),
+                errno: libc::EACCES,
+                kind: KIND_NOT_EXECUTABLE,
+            });
+        }
+        Ok(true)
+    };
+    if arg0.contains('/') {
+        return if check(arg0)? {
+            Ok(arg0.to_string())
+        } else {
+            Err(not_found(format!("exec: \"{arg0}\": stat {arg0}: no such file or directory")))
+        };
+    }
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let mut denied = None;
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = format!("{dir}/{arg0}");
+        match check(&cand) {
+            Ok(true) => return Ok(cand),
+            Ok(false) => {}
+            Err(e) => denied = denied.or(Some(e)),
+        }
+    }
+    Err(denied.unwrap_or_else(|| not_found(format!("exec: \"{arg0}\": executable file not found in $PATH"))))
+}
+
+fn rlimit_number(name: &str) -> Option<u32> {
+    Some(match name {
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        _ => return None,
+    })
+}

@@ -1,0 +1,309 @@
+//! Spawning a container init. The caller forks a helper, puts it in the container's cgroup and
+//! lets it go; the helper creates or joins the namespaces (asking the caller to write uid/gid maps
+//! for a new user namespace), then clones the init with CLONE_PARENT so that the init is the
+//! caller's direct child (and pid 1 of a new pid namespace), reports its pid and exits. The init
+//! sets itself up (see `init`) and reports errors, readiness (create) and the pty master over a
+//! close-on-exec SOCK_SEQPACKET socket; EOF on that socket means execve succeeded.
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+
+use crate::capabilities::CapabilityMasks;
+use crate::cgroups::CgroupManager;
+use crate::init::{self, ChildError, Plan};
+use crate::seccomp::{self, CompiledSeccomp};
+use crate::{sys, RuntimeError, SpawnOptions, Spawned, StdioSpec, Terminal};
+
+/// Compiled seccomp profiles by their JSON, so each profile is compiled to BPF once per process.
+static SECCOMP_CACHE: Mutex<Option<HashMap<String, CompiledSeccomp>>> = Mutex::new(None);
+
+pub(crate) fn compiled_seccomp(spec: &Spec) -> Result<Option<CompiledSeccomp>, RuntimeError> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else { return Ok(None) };
+    let key = serde_json::to_string(profile).unwrap_or_default();
+    let mut cache = SECCOMP_CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some(c) = cache.get(&key) {
+        return Ok(Some(c.clone()));
+    }
+    let compiled = seccomp::compile(profile)?;
+    cache.insert(key, compiled.clone());
+    Ok(Some(compiled))
+}
+
+/// Stdio fds for the child, moved to numbers >= `min` (close-on-exec); `None` becomes /dev/null.
+pub(crate) fn prepare_stdio(stdio: StdioSpec, min: RawFd) -> Result<Vec<OwnedFd>, RuntimeError> {
+    let mut out = Vec::new();
+    for (fd, write) in [(stdio.stdin, false), (stdio.stdout, true), (stdio.stderr, true)] {
+        let fd = match fd {
+            Some(fd) => fd,
+            None => sys::open("/dev/null", if write { libc::O_WRONLY } else { libc::O_RDONLY })
+                .map_err(|e| RuntimeError::sys("opening /dev/null", e))?,
+        };
+        out.push(sys::dup_above(fd.as_raw_fd(), min).map_err(|e| RuntimeError::sys("duplicating stdio", e))?);
+    }
+    Ok(out)
+}
+
+fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
+    match t {
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
+    }
+}
+
+fn send_err(sock: RawFd, e: ChildError) -> ! {
+    let _ = sys::send_msg(sock, &e.encode(), None);
+    sys::exit_now(125)
+}
+
+/// Brings up the loopback interface of the current (new) network namespace.
+fn loopback_up() -> Result<(), i32> {
+    // SAFETY: socket takes integers only.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return Err(sys::errno());
+    }
+    // SAFETY: ifreq is plain old data; zeroed is valid.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo\0".iter().enumerate() {
+        ifr.ifr_name[i] = *b as libc::c_char;
+    }
+    // SAFETY: ifr is a valid ifreq; SIOCGIFFLAGS fills ifru_flags.
+    let mut rc = unsafe { libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr) };
+    if rc == 0 {
+        // SAFETY: reading and writing the flags member of the union SIOCGIFFLAGS just filled.
+        unsafe { ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short };
+        // SAFETY: ifr is a valid ifreq.
+        rc = unsafe { libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr) };
+    }
+    let e = sys::errno();
+    // SAFETY: closing the socket we opened.
+    unsafe { libc::close(s) };
+    if rc != 0 {
+        Err(e)
+    } else {
+        Ok(())
+    }
+}
+
+/// The helper between fork and the init's clone.
+fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
+    let sock = plan.sock;
+    match sys::recv_msg(sock) {
+        Ok((m, _)) if m == b"G" => {}
+        _ => sys::exit_now(125),
+    }
+    let nss = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    let join = |t: LinuxNamespaceType, path: &std::path::Path| {
+        let p = path.to_string_lossy();
+        let fd = sys::open(&p, libc::O_RDONLY)
+            .unwrap_or_else(|e| send_err(sock, ChildError::new(format!("opening namespace {p}"), e)));
+        sys::setns(fd.as_raw_fd(), ns_flag(t))
+            .unwrap_or_else(|e| send_err(sock, ChildError::new(format!("joining namespace {p}"), e)));
+    };
+    if let Some(u) = nss.iter().find(|n| n.typ() == LinuxNamespaceType::User) {
+        match u.path() {
+            Some(p) => join(LinuxNamespaceType::User, p),
+            None => {
+                sys::unshare(libc::CLONE_NEWUSER)
+                    .unwrap_or_else(|e| send_err(sock, ChildError::new("creating the user namespace".into(), e)));
+                let _ = sys::send_msg(sock, b"U", None);
+                match sys::recv_msg(sock) {
+                    Ok((m, _)) if m == b"M" => {}
+                    _ => sys::exit_now(125),
+                }
+            }
+        }
+    }
+    let mut flags = 0;
+    for n in nss.iter().filter(|n| n.typ() != LinuxNamespaceType::User) {
+        match n.path() {
+            Some(p) => join(n.typ(), p),
+            None => flags |= ns_flag(n.typ()),
+        }
+    }
+    sys::unshare(flags).unwrap_or_else(|e| send_err(sock, ChildError::new("creating namespaces".into(), e)));
+    if flags & libc::CLONE_NEWNET != 0 {
+        loopback_up().unwrap_or_else(|e| send_err(sock, ChildError::new("bringing up loopback".into(), e)));
+    }
+    match sys::clone_parent() {
+        Ok(0) => init::run(plan, true),
+        Ok(pid) => {
+            let mut m = vec![b'P'];
+            m.extend_from_slice(&pid.to_le_bytes());
+            let _ = sys::send_msg(sock, &m, None);
+            sys::exit_now(0)
+        }
+        Err(e) => send_err(sock, ChildError::new("cloning the container init".into(), e)),
+    }
+}
+
+fn write_map(pid: i32, file: &str, maps: &[LinuxIdMapping]) -> Result<(), RuntimeError> {
+    let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect();
+    std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|source| RuntimeError::UserMap { pid, source })
+}
+
+/// What the caller learns from the child side.
+pub(crate) struct Outcome {
+    pub pid: Option<i32>,
+    pub pty: Option<OwnedFd>,
+    pub error: Option<ChildError>,
+}
+
+/// The caller's side of the sync socket: answers map requests, collects the pid, the pty master,
+/// readiness or an error; returns at EOF (exec done), at readiness when `until_ready`, or at error.
+pub(crate) fn drive(sock: &OwnedFd, helper_pid: i32, spec: &Spec, until_ready: bool) -> Result<Outcome, RuntimeError> {
+    let mut out = Outcome { pid: None, pty: None, error: None };
+    loop {
+        let (msg, fd) = sys::recv_msg(sock.as_raw_fd()).map_err(|e| RuntimeError::sys("reading the sync socket", e))?;
+        match msg.first() {
+            None => break,
+            Some(b'U') => {
+                let linux = spec.linux().as_ref();
+                write_map(helper_pid, "uid_map", &linux.and_then(|l| l.uid_mappings().clone()).unwrap_or_default())?;
+                write_map(helper_pid, "gid_map", &linux.and_then(|l| l.gid_mappings().clone()).unwrap_or_default())?;
+                sys::send_msg(sock.as_raw_fd(), b"M", None)
+                    .map_err(|e| RuntimeError::sys("answering the helper", e))?;
+            }
+            Some(b'P') if msg.len() == 5 => out.pid = Some(i32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]])),
+            Some(b'T') => out.pty = fd,
+            Some(b'R') if until_ready => break,
+            Some(b'E') => {
+                out.error = ChildError::decode(&msg);
+                break;
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn child_error(e: ChildError) -> RuntimeError {
+    let exit_code = match e.kind {
+        init::KIND_NOT_FOUND => 127,
+        init::KIND_NOT_EXECUTABLE => 126,
+        _ => 125,
+    };
+    let message =
+        if e.kind == init::KIND_OTHER { format!("{}: {}", e.message, sys::errno_text(e.errno)) } else { e.message };
+    RuntimeError::Child { message, errno: e.errno, exit_code }
+}
+
+/// Creates the container process described by `spec` as a direct child of the caller.
+pub fn spawn(spec: &Spec, opts: SpawnOptions) -> Result<Spawned, RuntimeError> {
+    let process = spec.process().as_ref().ok_or_else(|| RuntimeError::InvalidSpec("no process".into()))?;
+    let root = spec.root().as_ref().ok_or_else(|| RuntimeError::InvalidSpec("no root".into()))?;
+    if !root.path().is_dir() {
+        return Err(RuntimeError::InvalidSpec(format!("root {} is not a directory", root.path().display())));
+    }
+    let linux = spec.linux().as_ref();
+    let nss = linux.and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    if !nss.iter().any(|n| n.typ() == LinuxNamespaceType::Mount && n.path().is_none()) {
+        return Err(RuntimeError::InvalidSpec("a new mount namespace is required".into()));
+    }
+    let caps = CapabilityMasks::from_spec(process.capabilities().as_ref())?;
+    let seccomp = compiled_seccomp(spec)?;
+    let cg_path = linux
+        .and_then(|l| l.cgroups_path().clone())
+        .unwrap_or_else(|| std::path::PathBuf::from(format!("skiff/{}", opts.id)));
+    let cgroup = CgroupManager::new(&opts.cgroup_root, &cg_path)?;
+    cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
+    let result = spawn_in(spec, opts, caps, seccomp, &cgroup, process);
+    if result.is_err() {
+        let _ = cgroup.remove();
+    }
+    result
+}
+
+fn spawn_in(
+    spec: &Spec,
+    opts: SpawnOptions,
+    caps: CapabilityMasks,
+    seccomp: Option<CompiledSeccomp>,
+    cgroup: &CgroupManager,
+    process: &oci_spec::runtime::Process,
+) -> Result<Spawned, RuntimeError> {
+    let min = 3 + opts.preserve_fds.len() as RawFd + 3;
+    let stdio = prepare_stdio(opts.stdio, min)?;
+    let (parent_sock, child_sock) =
+        sys::seqpacket_pair().map_err(|e| RuntimeError::sys("creating the sync socket", e))?;
+    let moved =
+        sys::dup_above(child_sock.as_raw_fd(), min).map_err(|e| RuntimeError::sys("moving the sync socket", e))?;
+    drop(child_sock);
+    let child_sock = moved;
+    let start = if opts.wait_for_start {
+        let (r, w) = sys::pipe().map_err(|e| RuntimeError::sys("creating the start pipe", e))?;
+        Some((sys::dup_above(r.as_raw_fd(), min).map_err(|e| RuntimeError::sys("moving the start pipe", e))?, w))
+    } else {
+        None
+    };
+    let plan = Plan {
+        spec,
+        process,
+        caps,
+        seccomp,
+        sock: child_sock.as_raw_fd(),
+        stdio: [stdio[0].as_raw_fd(), stdio[1].as_raw_fd(), stdio[2].as_raw_fd()],
+        pty: opts.terminal == Terminal::Pty,
+        start_rd: start.as_ref().map(|s| s.0.as_raw_fd()),
+        start_wr: start.as_ref().map(|s| s.1.as_raw_fd()),
+        preserve: opts.preserve_fds.iter().map(|f| f.as_raw_fd()).collect(),
+        cgroup_binds: cgroup.v1_dirs(),
+    };
+    let helper_pid = sys::fork().map_err(|e| RuntimeError::sys("fork", e))?;
+    if helper_pid == 0 {
+        helper(spec, &plan);
+    }
+    drop(child_sock);
+    drop(stdio);
+    let start_fd = start.map(|(r, w)| {
+        drop(r);
+        w
+    });
+    let outcome = cgroup
+        .add_pid(helper_pid)
+        .map_err(RuntimeError::from)
+        .and_then(|_| {
+            sys::send_msg(parent_sock.as_raw_fd(), b"G", None).map_err(|e| RuntimeError::sys("starting the helper", e))
+        })
+        .and_then(|_| drive(&parent_sock, helper_pid, spec, opts.wait_for_start));
+    let helper_status = sys::waitpid(helper_pid);
+    let fail = |pid: Option<i32>| {
+        if let Some(pid) = pid {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid);
+        }
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = sys::kill(helper_pid, libc::SIGKILL);
+            return Err(e);
+        }
+    };
+    if let Some(e) = outcome.error {
+        fail(outcome.pid);
+        return Err(child_error(e));
+    }
+    let Some(pid) = outcome.pid else {
+        return Err(RuntimeError::sys(
+            format!("container helper exited ({helper_status:?}) without a pid"),
+            libc::ECHILD,
+        ));
+    };
+    Ok(Spawned { pid, pty_master: outcome.pty, start_fd })
+}
+
+/// Starts a container spawned with `wait_for_start`.
+pub fn start_created(spawned_start_fd: OwnedFd) -> Result<(), RuntimeError> {
+    sys::write_all(spawned_start_fd.as_raw_fd(), b"1").map_err(|e| RuntimeError::sys("starting the container", e))
+}

@@ -1,0 +1,422 @@
+//! The runtime for real, as root: containers from a tiny busybox rootfs with Docker's own default
+//! spec (`../shared/fixtures/facts/docker-oci-config.json`), checked from inside (/proc/self/status,
+//! namespaces, mounts, fds) and from the host (cgroup files, hostile-rootfs leftovers).
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use skiff_runtime::cgroups::CgroupManager;
+use skiff_runtime::oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Mount, Spec};
+use skiff_runtime::{exec, spawn, start_created, wait, ExitStatus, SpawnOptions, StdioSpec, Terminal};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+/// A busybox rootfs: /bin/busybox and one symlink per applet.
+fn rootfs() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let busybox = Path::new("/bin/busybox");
+    assert!(busybox.exists(), "/bin/busybox missing: apt-get install -y busybox-static");
+    let out = Command::new(busybox).arg("--list-full").output().unwrap();
+    fs::create_dir_all(dir.path().join("bin")).unwrap();
+    fs::copy(busybox, dir.path().join("bin/busybox")).unwrap();
+    for applet in String::from_utf8_lossy(&out.stdout).lines() {
+        if !applet.contains('/') || applet == "bin/busybox" {
+            continue;
+        }
+        let p = dir.path().join(applet);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let _ = symlink("/bin/busybox", &p);
+    }
+    for d in ["proc", "sys", "dev", "tmp", "etc"] {
+        fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    dir
+}
+
+/// Docker's spec for `docker run busybox sleep 60`, pointed at `root` and running `args`.
+fn docker_spec(root: &Path, name: &str, args: &[&str]) -> Spec {
+    let text = fs::read_to_string(fixtures().join("facts/docker-oci-config.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["root"]["path"] = root.to_string_lossy().into();
+    v["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
+    v["linux"]["cgroupsPath"] = format!("/skiff-test/{name}-{}", std::process::id()).into();
+    // The resolv.conf/hostname/hosts binds name files of Docker's own container directory.
+    let mounts = v["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["type"] != "bind");
+    serde_json::from_value(v).unwrap()
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array for pipe2 to fill.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 returned two new fds owned by nobody else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+fn opts(name: &str) -> SpawnOptions {
+    SpawnOptions {
+        id: name.into(),
+        stdio: StdioSpec::default(),
+        terminal: Terminal::None,
+        cgroup_root: "/sys/fs/cgroup".into(),
+        wait_for_start: false,
+        preserve_fds: Vec::new(),
+    }
+}
+
+fn cgroup_of(spec: &Spec) -> CgroupManager {
+    let path = spec.linux().as_ref().unwrap().cgroups_path().clone().unwrap();
+    CgroupManager::new(Path::new("/sys/fs/cgroup"), &path).unwrap()
+}
+
+/// Runs the spec to completion; returns the exit status and stdout+stderr.
+fn run_spec(spec: &Spec, name: &str) -> (ExitStatus, String) {
+    let (r, w) = pipe();
+    let mut o = opts(name);
+    o.stdio = StdioSpec { stdin: None, stdout: Some(w.try_clone().unwrap()), stderr: Some(w) };
+    let spawned = spawn(spec, o).unwrap();
+    let mut out = String::new();
+    fs::File::from(r).read_to_string(&mut out).unwrap();
+    let status = wait(spawned.pid).unwrap();
+    let _ = cgroup_of(spec).remove();
+    (status, out)
+}
+
+fn field<'a>(status: &'a str, key: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} in {status}"))
+        .trim()
+}
+
+#[test]
+fn docker_defaults_seen_from_inside() {
+    let root = rootfs();
+    let spec = docker_spec(root.path(), "status", &["cat", "/proc/self/status"]);
+    let (st, out) = run_spec(&spec, "status");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    // The same as Docker's container shows (fixtures/facts/docker-run-status.txt).
+    let docker = fs::read_to_string(fixtures().join("facts/docker-run-status.txt")).unwrap();
+    for key in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Uid", "Gid", "Pid"] {
+        assert_eq!(field(&out, key), field(&docker, key), "{key}");
+    }
+    assert_eq!(field(&out, "CapBnd"), "00000000a80425fb");
+}
+
+#[test]
+fn no_new_privileges_as_the_spec_says() {
+    let root = rootfs();
+    let mut spec = docker_spec(root.path(), "nnp", &["cat", "/proc/self/status"]);
+    let mut p = spec.process().clone().unwrap();
+    p.set_no_new_privileges(Some(true));
+    spec.set_process(Some(p));
+    let (st, out) = run_spec(&spec, "nnp");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    assert_eq!(field(&out, "NoNewPrivs"), "1");
+    assert_eq!(field(&out, "Seccomp"), "2");
+}
+
+#[test]
+fn namespaces_differ_from_the_host() {
+    let root = rootfs();
+    let script = "for n in mnt uts ipc pid net; do readlink /proc/self/ns/$n; done; hostname; ip -o link 2>/dev/null | grep -c 'lo:.*UP' || cat /sys/class/net/lo/operstate";
+    let spec = docker_spec(root.path(), "ns", &["sh", "-c", script]);
+    let (st, out) = run_spec(&spec, "ns");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    for (i, n) in ["mnt", "uts", "ipc", "pid", "net"].iter().enumerate() {
+        let host = fs::read_link(format!("/proc/self/ns/{n}")).unwrap();
+        assert_ne!(lines[i], host.to_string_lossy(), "{n} namespace is the host's");
+        assert!(lines[i].starts_with(&format!("{n}:[")), "{}", lines[i]);
+    }
+    assert_eq!(lines[5], "fc2d9fbb148b", "hostname from the spec");
+}
+
+#[test]
+fn seccomp_blocks_with_eperm() {
+    let root = rootfs();
+    // unshare(2) is not in Docker's allow-list without CAP_SYS_ADMIN: EPERM from the filter.
+    let spec = docker_spec(root.path(), "seccomp", &["unshare", "-U", "true"]);
+    let (st, out) = run_spec(&spec, "seccomp");
+    assert_ne!(st, ExitStatus::Exited(0));
+    assert!(out.contains("Operation not permitted"), "{out}");
+    // The same without the profile succeeds: it was seccomp, not a capability.
+    let mut spec = docker_spec(root.path(), "noseccomp", &["unshare", "-U", "true"]);
+    let mut l = spec.linux().clone().unwrap();
+    l.set_seccomp(None);
+    spec.set_linux(Some(l));
+    let (st, out) = run_spec(&spec, "noseccomp");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+}
+
+#[test]
+fn masked_and_readonly_paths() {
+    let root = rootfs();
+    // /proc/keys and /proc/acpi exist on this kernel (/proc/kcore does not).
+    let script = "stat -c '%t:%T' /proc/keys; wc -c < /proc/keys; ls /proc/acpi | wc -l; \
+                  grep -E ' /proc/(sys|acpi|keys) ' /proc/self/mountinfo | awk '{print $5, $6}'; \
+                  echo x > /proc/sys/kernel/domainname && echo writable";
+    let spec = docker_spec(root.path(), "mask", &["sh", "-c", script]);
+    let (_, out) = run_spec(&spec, "mask");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1:3", "{out}");
+    assert_eq!(lines[1].trim(), "0", "{out}");
+    assert_eq!(lines[2].trim(), "0", "{out}");
+    assert!(out.contains("/proc/sys ro,"), "{out}");
+    assert!(out.contains("/proc/keys "), "{out}");
+    assert!(out.contains("/proc/acpi ro,"), "{out}");
+    assert!(!out.contains("writable"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+}
+
+#[test]
+fn dev_has_docker_devices() {
+    let root = rootfs();
+    let spec = docker_spec(
+        root.path(),
+        "dev",
+        &["sh", "-c", "ls /dev | tr '\\n' ' '; stat -c '%n %t:%T %a' /dev/null /dev/zero /dev/urandom"],
+    );
+    let (st, out) = run_spec(&spec, "dev");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    for name in [
+        "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom",
+        "zero",
+    ] {
+        assert!(out.split_whitespace().any(|w| w == name), "/dev/{name} missing: {out}");
+    }
+    assert!(out.contains("/dev/null 1:3 666"), "{out}");
+}
+
+#[test]
+fn only_stdio_fds_reach_the_container() {
+    let root = rootfs();
+    // A host fd without close-on-exec must not leak (CVE-2024-21626).
+    let leak = fs::File::open("/etc/hostname").unwrap();
+    // SAFETY: clearing FD_CLOEXEC on an fd this test owns.
+    unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&leak), libc::F_SETFD, 0) };
+    let spec = docker_spec(root.path(), "fds", &["ls", "/proc/self/fd"]);
+    let (st, out) = run_spec(&spec, "fds");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    // ls itself opens one directory fd (3) to list.
+    let fds: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{out}");
+    drop(leak);
+}
+
+#[test]
+fn hostile_symlinked_proc_and_dev_cannot_escape() {
+    for target in ["proc", "dev"] {
+        let root = rootfs();
+        let host = tempfile::tempdir().unwrap();
+        let outside = host.path().join("x");
+        fs::remove_dir(root.path().join(target)).unwrap();
+        symlink(&outside, root.path().join(target)).unwrap();
+        let spec = docker_spec(root.path(), &format!("hostile-{target}"), &["true"]);
+        let err = spawn(&spec, opts("hostile")).unwrap_err();
+        let _ = cgroup_of(&spec).remove();
+        assert_eq!(err.exit_code(), 125);
+        assert!(err.to_string().contains(&format!("/{target}")), "{err}");
+        assert!(!outside.exists(), "{target}: the host path was touched");
+    }
+}
+
+#[test]
+fn exit_codes_for_missing_and_unexecutable_commands() {
+    let root = rootfs();
+    fs::write(root.path().join("notexec"), "#!/bin/sh\n").unwrap();
+    let spec = docker_spec(root.path(), "e127", &["no-such-command"]);
+    let err = spawn(&spec, opts("e127")).unwrap_err();
+    assert_eq!(err.exit_code(), 127, "{err}");
+    assert!(err.to_string().contains("executable file not found"), "{err}");
+    let spec = docker_spec(root.path(), "e126", &["/notexec"]);
+    let err = spawn(&spec, opts("e126")).unwrap_err();
+    assert_eq!(err.exit_code(), 126, "{err}");
+}
+
+fn with_resources(spec: &mut Spec, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v = serde_json::to_value(spec.linux().as_ref().unwrap().resources().clone().unwrap()).unwrap();
+    f(&mut v);
+    let r: LinuxResources = serde_json::from_value(v).unwrap();
+    let mut l = spec.linux().clone().unwrap();
+    l.set_resources(Some(r));
+    spec.set_linux(Some(l));
+}
+
+#[test]
+fn memory_limit_is_page_aligned_by_v1_and_updates_live() {
+    let root = rootfs();
+    let mut spec = docker_spec(root.path(), "mem", &["true"]);
+    with_resources(&mut spec, |r| r["memory"]["limit"] = 8_000_000.into());
+    let mut o = opts("mem");
+    o.wait_for_start = true;
+    let spawned = spawn(&spec, o).unwrap();
+    let cg = cgroup_of(&spec);
+    let file = cg.dir("memory").unwrap().join("memory.limit_in_bytes");
+    assert_eq!(fs::read_to_string(&file).unwrap().trim(), "7999488");
+    let update: LinuxResources = serde_json::from_str(r#"{"memory":{"limit":16000000}}"#).unwrap();
+    cg.update(&update).unwrap();
+    assert_eq!(cg.stats().unwrap().memory_limit, Some(15998976));
+    start_created(spawned.start_fd.unwrap()).unwrap();
+    assert_eq!(wait(spawned.pid).unwrap(), ExitStatus::Exited(0));
+    cg.remove().unwrap();
+}
+
+#[test]
+fn pids_limit_contains_a_fork_bomb() {
+    let root = rootfs();
+    // The bomb forks until fork fails (the subshell then exits); the outer shell reads the count
+    // with builtins only, as no fork is possible any more.
+    let script = "(while :; do sleep 1000 & done) 2>/dev/null; read n < /sys/fs/cgroup/pids/pids.current; echo $n";
+    let mut spec = docker_spec(root.path(), "pids", &["sh", "-c", script]);
+    with_resources(&mut spec, |r| r["pids"] = serde_json::json!({"limit": 20}));
+    let (r, w) = pipe();
+    let mut o = opts("pids");
+    o.stdio.stdout = Some(w.try_clone().unwrap());
+    o.stdio.stderr = Some(w);
+    let spawned = spawn(&spec, o).unwrap();
+    let cg = cgroup_of(&spec);
+    let mut line = [0u8; 16];
+    let mut f = fs::File::from(r);
+    let n = f.read(&mut line).unwrap();
+    let text = String::from_utf8_lossy(&line[..n]).to_string();
+    let current: u64 = text.trim().parse().unwrap_or_else(|_| panic!("{text} {:?}", wait(spawned.pid)));
+    assert!((19..=20).contains(&current), "pids.current {current}");
+    assert_eq!(cg.stats().unwrap().pids_limit, Some(20));
+    cg.kill_all(libc::SIGKILL).unwrap();
+    wait(spawned.pid).unwrap();
+    // The orphaned sleeps were reparented inside the pid namespace and died with its init.
+    while !cg.pids().unwrap().is_empty() {
+        std::thread::yield_now();
+    }
+    cg.remove().unwrap();
+}
+
+#[test]
+fn oom_kill_is_sigkill_and_detected() {
+    let root = rootfs();
+    // tail keeps the whole "line" of /dev/zero in memory: it grows until the OOM killer acts.
+    let mut spec = docker_spec(root.path(), "oom", &["tail", "/dev/zero"]);
+    with_resources(&mut spec, |r| {
+        r["memory"]["limit"] = (32 << 20).into();
+        r["memory"]["swap"] = (32 << 20).into();
+    });
+    let spawned = spawn(&spec, opts("oom")).unwrap();
+    let cg = cgroup_of(&spec);
+    assert_eq!(wait(spawned.pid).unwrap(), ExitStatus::Signaled(libc::SIGKILL));
+    assert!(cg.oom_kill_count().unwrap() >= 1);
+    cg.remove().unwrap();
+}
+
+#[test]
+fn exec_joins_namespaces_with_the_same_security() {
+    let root = rootfs();
+    let spec = docker_spec(root.path(), "exec", &["sleep", "1000"]);
+    let init = spawn(&spec, opts("exec")).unwrap();
+    let mut p = spec.process().clone().unwrap();
+    p.set_args(Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "cat /proc/self/status; for n in pid mnt net; do readlink /proc/self/ns/$n; done; cat /proc/self/cgroup".into(),
+    ]));
+    let (r, w) = pipe();
+    let stdio = StdioSpec { stdin: None, stdout: Some(w), stderr: None };
+    let ex = exec(init.pid, &p, &spec, stdio, Terminal::None).unwrap();
+    let mut out = String::new();
+    fs::File::from(r).read_to_string(&mut out).unwrap();
+    assert_eq!(wait(ex.pid).unwrap(), ExitStatus::Exited(0), "{out}");
+    assert_eq!(field(&out, "CapBnd"), "00000000a80425fb");
+    assert_eq!(field(&out, "CapInh"), "0000000000000000");
+    assert_eq!(field(&out, "Seccomp"), "2");
+    for n in ["pid", "mnt", "net"] {
+        let theirs = fs::read_link(format!("/proc/{}/ns/{n}", init.pid)).unwrap();
+        assert!(out.contains(&*theirs.to_string_lossy()), "{n}: {out}");
+    }
+    let cgpath = spec.linux().as_ref().unwrap().cgroups_path().clone().unwrap();
+    assert!(out.contains(&format!(":memory:{}", cgpath.display())), "{out}");
+    skiff_runtime::signal(init.pid, libc::SIGKILL).unwrap();
+    wait(init.pid).unwrap();
+    cgroup_of(&spec).remove().unwrap();
+}
+
+#[test]
+fn pty_is_the_controlling_terminal() {
+    let root = rootfs();
+    let spec = docker_spec(root.path(), "pty", &["sh", "-c", "tty; readlink /proc/self/fd/0"]);
+    let mut o = opts("pty");
+    o.terminal = Terminal::Pty;
+    let spawned = spawn(&spec, o).unwrap();
+    let mut master = fs::File::from(spawned.pty_master.unwrap());
+    let mut out = Vec::new();
+    // Reading the master ends with EIO once the slave side is closed.
+    let _ = master.read_to_end(&mut out);
+    assert_eq!(wait(spawned.pid).unwrap(), ExitStatus::Exited(0));
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains("/dev/pts/0"), "{out}");
+    let _ = cgroup_of(&spec).remove();
+}
+
+#[test]
+fn namespaces_joined_by_path() {
+    let root = rootfs();
+    let first = docker_spec(root.path(), "netowner", &["sleep", "1000"]);
+    let owner = spawn(&first, opts("netowner")).unwrap();
+    let mut spec = docker_spec(root.path(), "netjoiner", &["readlink", "/proc/self/ns/net"]);
+    let v = serde_json::json!([{"type": "mount"}, {"type": "pid"}, {"type": "network", "path": format!("/proc/{}/ns/net", owner.pid)}]);
+    let mut l = spec.linux().clone().unwrap();
+    l.set_namespaces(Some(serde_json::from_value(v).unwrap()));
+    spec.set_linux(Some(l));
+    let (st, out) = run_spec(&spec, "netjoiner");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    let theirs = fs::read_link(format!("/proc/{}/ns/net", owner.pid)).unwrap();
+    assert_eq!(out.trim(), theirs.to_string_lossy());
+    assert!(spec
+        .linux()
+        .as_ref()
+        .unwrap()
+        .namespaces()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network));
+    skiff_runtime::signal(owner.pid, libc::SIGKILL).unwrap();
+    wait(owner.pid).unwrap();
+    let _ = cgroup_of(&first).remove();
+}
+
+#[test]
+fn bind_mounts_read_only_and_inside_the_rootfs() {
+    let root = rootfs();
+    let data = tempfile::tempdir().unwrap();
+    fs::write(data.path().join("f"), "hello").unwrap();
+    // A mount target that is a symlink pointing out of the rootfs lands inside it.
+    symlink("/tmp/skiff-escape-target", root.path().join("link")).unwrap();
+    let mut spec =
+        docker_spec(root.path(), "bind", &["sh", "-c", "cat /data/f; echo x > /data/g || echo ro; cat /link/f"]);
+    let mut mounts = spec.mounts().clone().unwrap();
+    let m: Mount = serde_json::from_value(
+        serde_json::json!({"destination": "/data", "type": "bind", "source": data.path(), "options": ["rbind", "ro"]}),
+    )
+    .unwrap();
+    mounts.push(m);
+    let m: Mount = serde_json::from_value(
+        serde_json::json!({"destination": "/link", "type": "bind", "source": data.path(), "options": ["rbind"]}),
+    )
+    .unwrap();
+    mounts.push(m);
+    spec.set_mounts(Some(mounts));
+    let (st, out) = run_spec(&spec, "bind");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    assert!(out.starts_with("hello"), "{out}");
+    assert!(out.contains("ro"), "{out}");
+    assert!(!Path::new("/tmp/skiff-escape-target").exists());
+    assert!(root.path().join("tmp/skiff-escape-target").is_dir());
+}
