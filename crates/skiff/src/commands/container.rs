@@ -157,7 +157,7 @@ pub struct RmArgs {
     #[arg(short, long)]
     pub volumes: bool,
     /// Remove the specified link
-    #[arg(short, long)]
+    #[arg(long)]
     pub link: bool,
     #[arg(value_name = "CONTAINER", required = true)]
     pub containers: Vec<String>,
@@ -655,5 +655,14 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> anyhow::Result<u8> {
             a.kind = Some("container".into());
             super::inspect::run(g, a)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn flags_do_not_clash() {
+        use clap::CommandFactory;
+        super::super::Cli::command().debug_assert();
     }
 }

@@ -1,0 +1,195 @@
+//! Containers end to end, as root: the built `skiff` (and `skiff-monitor`)
+//! against a temporary store holding busybox imported from the seeds' rootfs.
+
+mod common;
+
+use common::{fixture, Env};
+use std::time::{Duration, Instant};
+
+fn busybox() -> Env {
+    let env = Env::new();
+    env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
+    env
+}
+
+/// Polls `f` until it returns Some (the container does things on its own schedule).
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn inspect(env: &Env, name: &str) -> serde_json::Value {
+    let out = env.run(&["inspect", name]).ok().stdout();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v[0].clone()
+}
+
+fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+/// Asserts nothing of container `id` remains: mount, cgroup, state, process.
+fn assert_gone(env: &Env, id: &str, pid: i64) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(id), "a mount of {id} remains");
+    for h in ["memory", "pids", "cpu", "freezer", ""] {
+        let p = std::path::Path::new("/sys/fs/cgroup").join(h).join("skiff").join(id);
+        assert!(!p.exists(), "cgroup {} remains", p.display());
+    }
+    assert!(!std::path::Path::new("/run/skiff").join(id).exists(), "state remains");
+    assert!(!env.root().join("containers").join(id).exists(), "container directory remains");
+    if pid > 0 {
+        assert!(!alive(pid), "process {pid} remains");
+    }
+}
+
+#[test]
+fn run_rm_prints_the_file_and_leaves_nothing() {
+    let env = busybox();
+    let r = env.run(&["run", "--rm", "busybox", "cat", "/release"]).ok();
+    assert_eq!(r.stdout().trim(), "KatacodaPrivateBuild");
+    assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
+    let left: Vec<_> = std::fs::read_dir(env.root().join("containers")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn exit_codes_are_dockers() {
+    let env = busybox();
+    assert_eq!(env.run(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]).code(), 3);
+    let r = env.run(&["run", "--rm", "busybox", "nosuchcommand"]);
+    assert_eq!(r.code(), 127, "{}", r.stderr());
+    assert!(r.stderr().contains("nosuchcommand"), "{}", r.stderr());
+    let r = env.run(&["run", "--rm", "busybox", "/release"]);
+    assert_eq!(r.code(), 126, "{}", r.stderr());
+    let r = env.run(&["run", "--rm", "nosuchimage", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("nosuchimage"), "{}", r.stderr());
+    let r = env.run(&["run", "--rm", "--memory", "12zb", "busybox", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("12zb"), "{}", r.stderr());
+    let r = env.run(&["run", "--rm", "-u", "nobody", "busybox", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("nobody"), "{}", r.stderr());
+    // stderr of the container reaches ours; -e and -w reach the process.
+    let r = env
+        .run(&["run", "--rm", "-e", "A=b c", "-w", "/bin", "busybox", "sh", "-c", "echo $A; pwd; echo err >&2"])
+        .ok();
+    assert_eq!(r.stdout(), "b c\n/bin\n");
+    assert_eq!(r.stderr(), "err\n");
+}
+
+#[test]
+fn detached_lifecycle() {
+    let env = busybox();
+    let id = env
+        .run(&["run", "-d", "--name", "db", "busybox", "sh", "-c", "echo hello; echo oops >&2; exec sleep 1000"])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let r = env.run(&["run", "-d", "--name", "db", "busybox", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(
+        r.stderr().contains(&format!("The container name \"/db\" is already in use by container \"{id}\"")),
+        "{}",
+        r.stderr()
+    );
+
+    let ps = env.run(&["ps"]).ok().stdout();
+    let mut lines = ps.lines();
+    let header = lines.next().unwrap();
+    for col in ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().unwrap();
+    assert!(row.starts_with(&id[..12]), "{row}");
+    // Docker joins path and args with spaces, cuts at 20 columns and quotes.
+    assert!(row.contains("   \"sh -c echo hello; e…\"   "), "{row}");
+    assert!(row.contains(" Up ") && row.trim_end().ends_with("db"), "{row}");
+
+    let logs = eventually("the log", || {
+        let r = env.run(&["logs", "db"]).ok();
+        (r.stdout() == "hello\n" && r.stderr() == "oops\n").then_some(r)
+    });
+    assert_eq!(logs.stdout(), "hello\n");
+    let raw = std::fs::read_to_string(env.root().join(format!("containers/{id}/{id}-json.log"))).unwrap();
+    let first: serde_json::Value = serde_json::from_str(raw.lines().next().unwrap()).unwrap();
+    assert_eq!(first["log"], "hello\n");
+    assert!(first["stream"] == "stdout" && first["time"].as_str().unwrap().ends_with('Z'), "{first}");
+
+    let r = env.run(&["exec", "db", "cat", "/release"]).ok();
+    assert_eq!(r.stdout().trim(), "KatacodaPrivateBuild");
+    let r = env.run(&["exec", "-e", "X=1", "db", "env"]).ok().stdout();
+    assert!(r.contains(&format!("HOSTNAME={}", &id[..12])) && r.contains("X=1") && r.contains("HOME=/"), "{r}");
+    assert_eq!(env.run(&["exec", "db", "sh", "-c", "exit 7"]).code(), 7);
+
+    let state = inspect(&env, "db");
+    assert_eq!(state["State"]["Running"], true);
+    assert_eq!(state["Name"], "/db");
+    let pid = state["State"]["Pid"].as_i64().unwrap();
+    assert!(alive(pid));
+    // Its parent is the monitor, which outlived the CLI.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ppid: i64 = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_eq!(std::fs::read_to_string(format!("/proc/{ppid}/comm")).unwrap().trim(), "skiff-monitor");
+    // Private namespaces.
+    for ns in ["mnt", "uts", "ipc", "pid", "net"] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        assert_ne!(theirs, ours, "{ns}");
+    }
+    let top = env.run(&["top", "db"]).ok().stdout();
+    assert!(top.starts_with("UID") && top.contains("PPID") && top.contains("sleep 1000"), "{top}");
+
+    env.run(&["update", "--memory", "8000000", "db"]).ok();
+    let limit = std::fs::read_to_string(format!("/sys/fs/cgroup/memory/skiff/{id}/memory.limit_in_bytes"))
+        .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/skiff/{id}/memory.max")))
+        .unwrap();
+    assert_eq!(limit.trim(), "7999488");
+    let stats = env.run(&["stats", "--no-stream", "db"]).ok().stdout();
+    assert!(stats.contains("7.629MiB"), "{stats}");
+
+    env.run(&["stop", "-t", "1", "db"]).ok();
+    let state = inspect(&env, "db");
+    assert_eq!(state["State"]["Status"], "exited");
+    assert_eq!(state["State"]["ExitCode"], 137);
+    let ps = env.run(&["ps", "-a"]).ok().stdout();
+    assert!(ps.contains("Exited (137)"), "{ps}");
+    env.run(&["rm", "db"]).ok();
+    assert_gone(&env, &id, pid);
+    assert!(env.run(&["inspect", "db"]).fails().stderr().contains("No such object: db"));
+}
+
+#[test]
+fn rm_force_removes_a_running_container() {
+    let env = busybox();
+    let id = env.run(&["run", "-d", "busybox", "sleep", "1000"]).ok().stdout().trim().to_string();
+    let pid = inspect(&env, &id[..12])["State"]["Pid"].as_i64().unwrap();
+    let r = env.run(&["rm", &id]);
+    assert!(r.stderr().contains("cannot remove a running container"), "{}", r.stderr());
+    env.run(&["rm", "-f", &id]).ok();
+    assert_gone(&env, &id, pid);
+}
+
+#[test]
+fn memory_limit_oom_kills_with_137() {
+    let env = busybox();
+    // `tail` keeps the current line in memory, and /dev/zero never ends one.
+    let r = env.run(&["run", "--name", "hog", "--memory", "32m", "busybox", "busybox", "tail", "/dev/zero"]);
+    assert_eq!(r.code(), 137, "{}", r.stderr());
+    let state = inspect(&env, "hog");
+    assert_eq!(state["State"]["OOMKilled"], true);
+    assert_eq!(state["State"]["ExitCode"], 137);
+    assert_eq!(state["HostConfig"]["Memory"], 32 * 1024 * 1024);
+    env.run(&["rm", "hog"]).ok();
+}
