@@ -202,6 +202,41 @@ fn oom_kills(memcg: &std::path::Path) -> u64 {
     0
 }
 
+/// Drops the pages startup touched (dynamic loader, libc init, argument
+/// parsing) from our page tables, so the resident set is what the pump loop
+/// uses. Only read-only file mappings none of whose pages were ever copied on
+/// write (`Anonymous: 0 kB` in smaps) are trimmed: their pages are exactly the
+/// file's and fault back in from the page cache when needed. `MADV_RANDOM`
+/// first, so a re-fault maps one page rather than a fault-around window.
+fn trim_resident() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else { return };
+    let mut current: Option<(usize, usize)> = None;
+    for l in smaps.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() >= 5 && f[0].contains('-') && !f[0].ends_with(':') {
+            current = None;
+            let file_backed = f.len() >= 6 && f[5].starts_with('/');
+            if !file_backed || f[1].contains('w') {
+                continue;
+            }
+            if let Some((a, b)) = f[0].split_once('-') {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                    current = Some((a, b));
+                }
+            }
+        } else if f.first() == Some(&"Anonymous:") {
+            if let (Some((a, b)), Some(&"0")) = (current.take(), f.get(1)) {
+                // SAFETY: the range is a whole mapping of ours, read-only, file-backed and
+                // without private copies: discarding its pages loses nothing (re-read on use).
+                unsafe {
+                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM);
+                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
+                }
+            }
+        }
+    }
+}
+
 fn main() {
     let Some(args) = parse_args() else {
         eprintln!("usage: skiff-monitor --pid PID --state DIR [--log FILE] [--memcg DIR] [--attach] [--then CMD...]");
@@ -227,6 +262,7 @@ fn main() {
         .map(|(fd, name)| Stream { fd, name, pending: Vec::new(), open: true })
         .collect();
     let before = args.memcg.as_deref().map(oom_kills).unwrap_or(0);
+    trim_resident();
     pump(&mut streams, &mut log, args.attach);
     let code = reap(args.pid);
     let oom = args.memcg.as_deref().map(|m| oom_kills(m) > before).unwrap_or(false);
