@@ -309,7 +309,8 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let (ready_r, ready_w) = pipe()?;
-    let stdin = if attach.stdin {
+    // With a pty the container reads the pty; the monitor copies our stdin to it.
+    let stdin = if attach.stdin && !tty {
         Some(rustix::io::fcntl_dupfd_cloexec(rustix::stdio::stdin(), 3).map_err(|e| EngineError::Sys(e.to_string()))?)
     } else {
         None
@@ -331,6 +332,9 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
     if attach.output {
         argv.push("--attach".into());
     }
+    if attach.output && attach.stdin && tty {
+        argv.push("--stdin".into());
+    }
     if let Some(t) = then {
         argv.push("--then".into());
         argv.extend(t);
@@ -349,6 +353,7 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
             spec,
             tty,
             detached: !attach.output,
+            keep_stdin: attach.output && attach.stdin && tty,
             stdin,
             out: (out_r, out_w),
             err: (err_r, err_w),
@@ -379,6 +384,7 @@ struct MonitorChild {
     spec: oci_spec::runtime::Spec,
     tty: bool,
     detached: bool,
+    keep_stdin: bool,
     stdin: Option<OwnedFd>,
     out: (OwnedFd, OwnedFd),
     err: (OwnedFd, OwnedFd),
@@ -440,6 +446,8 @@ fn monitor_child(m: MonitorChild) -> ! {
                 unsafe { libc::dup2(null.as_raw_fd(), fd) };
             }
         }
+    } else if m.keep_stdin {
+        // The monitor forwards our stdin to the pty.
     } else if let Ok(null) = std::fs::File::open("/dev/null") {
         // SAFETY: the container owns stdin now; the monitor reads nothing from it.
         unsafe { libc::dup2(null.as_raw_fd(), 0) };
@@ -463,6 +471,8 @@ fn monitor_child(m: MonitorChild) -> ! {
 /// Waits for an attached start's monitor, forwarding SIGINT, SIGTERM, SIGHUP,
 /// SIGQUIT, SIGUSR1 and SIGUSR2 to the container. Returns the exit code.
 pub fn wait_attached(c: &Container, started: &Started) -> i32 {
+    // With -it on a terminal, keys go to the container's pty unprocessed.
+    let _raw = (c.opts.tty && c.opts.interactive).then(RawTerminal::enter).flatten();
     // SAFETY: plain libc calls on local, initialised values: build a signal
     // set, block it (so it is queued for the signalfd), and open a pidfd.
     let (sfd, pidfd) = unsafe {
@@ -517,6 +527,32 @@ pub fn wait_attached(c: &Container, started: &Started) -> i32 {
         Some((code, _, _)) => code,
         None if libc::WIFEXITED(status) => libc::WEXITSTATUS(status),
         None => 255,
+    }
+}
+
+/// Puts stdin's terminal in raw mode until dropped.
+struct RawTerminal(libc::termios);
+
+impl RawTerminal {
+    fn enter() -> Option<RawTerminal> {
+        // SAFETY: termios is plain data; tcgetattr fills it or fails (not a terminal).
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::isatty(0) != 1 || libc::tcgetattr(0, &mut t) != 0 {
+                return None;
+            }
+            let saved = t;
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            Some(RawTerminal(saved))
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: restoring the attributes read in `enter` on the same fd.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
     }
 }
 

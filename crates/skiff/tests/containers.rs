@@ -193,3 +193,68 @@ fn memory_limit_oom_kills_with_137() {
     assert_eq!(state["HostConfig"]["Memory"], 32 * 1024 * 1024);
     env.run(&["rm", "hog"]).ok();
 }
+
+#[test]
+fn stdin_tty_and_confinement() {
+    let env = busybox();
+    let r = env.run_stdin(&["run", "-i", "--rm", "busybox", "cat"], Some(b"from stdin\n")).ok();
+    assert_eq!(r.stdout(), "from stdin\n");
+    // -t: a pty inside (its line discipline turns \n into \r\n).
+    let r = env.run(&["run", "-t", "--rm", "busybox", "sh", "-c", "tty; echo $TERM"]).ok();
+    assert_eq!(r.stdout(), "/dev/pts/0\r\nxterm\r\n");
+    // Docker's confinement, as the seeds show it.
+    let status = env.run(&["run", "--rm", "busybox", "cat", "/proc/self/status"]).ok().stdout();
+    assert!(status.contains("CapBnd:\t00000000a80425fb"), "{status}");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    let status = env
+        .run(&[
+            "run",
+            "--rm",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "busybox",
+            "cat",
+            "/proc/self/status",
+        ])
+        .ok()
+        .stdout();
+    assert!(status.contains("CapBnd:\t0000000000000000") && status.contains("NoNewPrivs:\t1"), "{status}");
+    let r = env.run(&["run", "--rm", "--read-only", "busybox", "sh", "-c", "echo x > /x"]);
+    assert_ne!(r.code(), 0);
+    assert!(r.stderr().contains("Read-only file system"), "{}", r.stderr());
+    let r = env
+        .run(&[
+            "run",
+            "--rm",
+            "-h",
+            "box",
+            "--pids-limit",
+            "50",
+            "busybox",
+            "sh",
+            "-c",
+            "hostname; cat /etc/hostname; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+        ])
+        .ok();
+    assert_eq!(r.stdout(), "box\nbox\n50\n");
+}
+
+#[test]
+fn container_network_is_shared() {
+    let env = busybox();
+    let db = env.run(&["run", "-d", "--name", "db", "busybox", "sleep", "1000"]).ok().stdout().trim().to_string();
+    let web =
+        env.run(&["run", "-d", "--name", "web", "--net", "container:db", "busybox", "sleep", "1000"]).ok().stdout();
+    let pid = |n: &str| inspect(&env, n)["State"]["Pid"].as_i64().unwrap();
+    let ns = |p: i64, n: &str| std::fs::read_link(format!("/proc/{p}/ns/{n}")).unwrap();
+    let (a, b) = (pid("db"), pid("web"));
+    assert_eq!(ns(a, "net"), ns(b, "net"));
+    assert_ne!(ns(a, "pid"), ns(b, "pid"));
+    assert_ne!(ns(a, "cgroup"), std::fs::read_link("/proc/self/ns/cgroup").unwrap());
+    assert_eq!(inspect(&env, "web")["HostConfig"]["NetworkMode"], "container:db");
+    env.run(&["rm", "-f", "db", "web"]).ok();
+    assert_gone(&env, &db, a);
+    assert_gone(&env, web.trim(), b);
+}

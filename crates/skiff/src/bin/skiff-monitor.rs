@@ -25,13 +25,23 @@ struct Args {
     state: std::path::PathBuf,
     log: Option<std::path::PathBuf>,
     attach: bool,
+    /// Copy our stdin to the container's pty (fd 3) (`run -it` in the foreground).
+    stdin: bool,
     memcg: Option<std::path::PathBuf>,
     then: Vec<OsString>,
 }
 
 fn parse_args() -> Option<Args> {
     let mut it = std::env::args_os().skip(1);
-    let mut a = Args { pid: 0, state: Default::default(), log: None, attach: false, memcg: None, then: Vec::new() };
+    let mut a = Args {
+        pid: 0,
+        state: Default::default(),
+        log: None,
+        attach: false,
+        stdin: false,
+        memcg: None,
+        then: Vec::new(),
+    };
     while let Some(k) = it.next() {
         match k.as_bytes() {
             b"--pid" => a.pid = it.next()?.to_str()?.parse().ok()?,
@@ -39,6 +49,7 @@ fn parse_args() -> Option<Args> {
             b"--log" => a.log = Some(it.next()?.into()),
             b"--memcg" => a.memcg = Some(it.next()?.into()),
             b"--attach" => a.attach = true,
+            b"--stdin" => a.stdin = true,
             b"--then" => {
                 a.then = it.by_ref().collect();
             }
@@ -111,8 +122,30 @@ fn log_line(log: &mut Option<std::fs::File>, stream: &str, line: &[u8]) {
     }
 }
 
-fn pump(streams: &mut [Stream], log: &mut Option<std::fs::File>, attach: bool) {
+/// Copies our terminal's window size to the pty (fd 3).
+fn copy_winsize() {
+    // SAFETY: `ws` is a valid winsize for both ioctls; failures (no terminal) are ignored.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(3, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+extern "C" fn on_winch(_: libc::c_int) {}
+
+fn pump(streams: &mut [Stream], log: &mut Option<std::fs::File>, attach: bool, mut stdin: bool) {
     let mut buf = vec![0u8; 32 * 1024];
+    if stdin {
+        copy_winsize();
+        // SAFETY: installing an empty handler (no SA_RESTART) so SIGWINCH interrupts poll.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_winch as *const () as usize;
+            libc::sigaction(libc::SIGWINCH, &sa, std::ptr::null_mut());
+        }
+    }
     loop {
         let mut fds: Vec<libc::pollfd> = streams
             .iter()
@@ -122,15 +155,38 @@ fn pump(streams: &mut [Stream], log: &mut Option<std::fs::File>, attach: bool) {
         if fds.is_empty() {
             return;
         }
+        if stdin {
+            fds.push(libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 });
+        }
         // SAFETY: `fds` is a valid, initialised array of pollfd of the given length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if n < 0 {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                if stdin {
+                    copy_winsize();
+                }
                 continue;
             }
             return;
         }
-        for p in fds.iter().filter(|p| p.revents != 0) {
+        if stdin && fds.last().is_some_and(|p| p.fd == 0 && p.revents != 0) {
+            // SAFETY: reading into our buffer from our stdin.
+            let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+            if r <= 0 {
+                stdin = false;
+            } else {
+                let mut off = 0usize;
+                while off < r as usize {
+                    // SAFETY: writing initialised bytes of `buf` to the pty master we own.
+                    let w = unsafe { libc::write(3, buf[off..].as_ptr().cast(), r as usize - off) };
+                    if w <= 0 {
+                        break;
+                    }
+                    off += w as usize;
+                }
+            }
+        }
+        for p in fds.iter().filter(|p| p.revents != 0 && p.fd != 0) {
             let Some(s) = streams.iter_mut().find(|s| s.fd == p.fd) else { continue };
             // SAFETY: `buf` is a valid writable buffer of `buf.len()` bytes; `s.fd` is an open fd we own.
             let r = unsafe { libc::read(s.fd, buf.as_mut_ptr().cast(), buf.len()) };
@@ -251,7 +307,6 @@ fn main() {
             libc::signal(libc::SIGINT, libc::SIG_IGN);
         }
     }
-    let mut log = args.log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
     let is_fd = |fd: RawFd| {
         // SAFETY: F_GETFD on any integer is harmless; it only reports whether the fd is open.
         unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
@@ -261,9 +316,11 @@ fn main() {
         .filter(|(fd, _)| is_fd(*fd))
         .map(|(fd, name)| Stream { fd, name, pending: Vec::new(), open: true })
         .collect();
+    // Opened after the streams are picked, so the log cannot take fd 3 or 4.
+    let mut log = args.log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
     let before = args.memcg.as_deref().map(oom_kills).unwrap_or(0);
     trim_resident();
-    pump(&mut streams, &mut log, args.attach);
+    pump(&mut streams, &mut log, args.attach, args.stdin);
     let code = reap(args.pid);
     let oom = args.memcg.as_deref().map(|m| oom_kills(m) > before).unwrap_or(false);
     for s in &streams {
