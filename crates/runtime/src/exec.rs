@@ -128,7 +128,7 @@ pub fn exec(
     drop(child_sock);
     drop(stdio);
     drop(joins);
-    let outcome = drive(&parent_sock, helper_pid, spec, false);
+    let outcome = drive(&parent_sock, helper_pid, spec, process.oom_score_adj(), false);
     let _ = sys::waitpid(helper_pid);
     let outcome = outcome?;
     if let Some(e) = outcome.error {

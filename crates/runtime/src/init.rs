@@ -3,7 +3,7 @@
 //! closes it and the caller sees EOF) and the process exits.
 //!
 //! Order (init): mounts and devices, pty, pivot_root, sysctls, masked and read-only paths,
-//! hostname, rlimits, oom_score_adj, setsid and stdio, working directory, executable lookup, fds
+//! hostname, rlimits, setsid and stdio, working directory, executable lookup, fds
 //! marked close-on-exec except stdio and preserved ones, wait for `start`, then the security
 //! settings: bounding set, user and groups, capability sets, no_new_privs, seccomp, execve.
 //! Without no_new_privs, seccomp is installed before capabilities are dropped (it needs
@@ -159,9 +159,6 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
             return Err(c(&format!("setting rlimit {}", r.typ()), sys::errno()));
         }
     }
-    if let Some(adj) = process.oom_score_adj() {
-        write_proc("/proc/self/oom_score_adj", &adj.to_string())?;
-    }
     // A new session; with a terminal, the pty slave becomes the controlling terminal and stdio.
     // SAFETY: setsid has no arguments; it fails only if we already lead a group, which is harmless.
     unsafe { libc::setsid() };
@@ -215,6 +212,12 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
             _ => sys::exit_now(0),
         }
     }
+    reset_signals();
+    if let Some(profile) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+        if crate::apparmor_enabled() {
+            apply_apparmor(profile)?;
+        }
+    }
     // Security settings, last.
     let nnp = process.no_new_privileges().unwrap_or(false);
     if !nnp {
@@ -246,6 +249,42 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
         _ => KIND_OTHER,
     };
     Err(ce)
+}
+
+/// Restores default dispositions and an empty mask: ignored signals survive execve, and the
+/// caller (a Rust program ignores SIGPIPE) must not pass its own on to the container.
+fn reset_signals() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition; failures for unsupported numbers are harmless.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: set is initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Asks AppArmor to confine the process with `profile` from its next execve, writing through a
+/// verified procfs file (CVE-2019-16884: never into a fake /proc).
+fn apply_apparmor(profile: &str) -> Result<(), ChildError> {
+    let path = ["/proc/self/attr/apparmor/exec", "/proc/self/attr/exec"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .ok_or_else(|| c("apparmor: no exec attribute in /proc", libc::ENOENT))?;
+    let fd = sys::open(path, libc::O_WRONLY).map_err(|e| c(&format!("opening {path}"), e))?;
+    // SAFETY: statfs is plain old data; fstatfs fills it.
+    let mut sf: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: sf is a valid, writable statfs buffer and fd is open.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut sf) } != 0 || sf.f_type != libc::PROC_SUPER_MAGIC {
+        return Err(c(&format!("{path} is not on procfs"), libc::EPERM));
+    }
+    sys::write_all(fd.as_raw_fd(), format!("exec {profile}").as_bytes())
+        .map_err(|e| c(&format!("applying apparmor profile {profile}"), e))
 }
 
 fn set_user(process: &Process) -> Result<(), ChildError> {

@@ -190,6 +190,11 @@ fn mount_one(rootfd: &OwnedFd, m: &Mount, cgroup_binds: &[(String, String)]) -> 
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let fstype = m.typ().clone().unwrap_or_default();
     if is_bind(m, &opts) {
+        let norm: String = dest.trim_end_matches('/').to_string();
+        if norm.is_empty() || norm == "/proc" || norm == "/sys" {
+            // A volume over / or /proc would hide or fake the kernel's files (CVE-2019-16884).
+            return Err(ChildError::new(format!("bind mount onto {dest} is not allowed"), libc::EPERM));
+        }
         let src = m.source().as_ref().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
         let src_fd = sys::open(&src, libc::O_PATH).map_err(|e| err("opening bind source", &src, e))?;
         let st = sys::fstat(src_fd.as_raw_fd()).map_err(|e| err("stat of bind source", &src, e))?;
@@ -232,7 +237,8 @@ fn mount_one(rootfd: &OwnedFd, m: &Mount, cgroup_binds: &[(String, String)]) -> 
 }
 
 /// `/sys/fs/cgroup`: on a cgroup v2 host the container's cgroup2 mount; on v1 a tmpfs with a bind
-/// of the container's own cgroup directory for each hierarchy, read-only when asked.
+/// of the container's own cgroup directory for each hierarchy, read-only when asked (the tmpfs
+/// itself stays writable, as in Docker's containers).
 fn mount_cgroup(
     rootfd: &OwnedFd,
     dest: &str,
@@ -257,11 +263,6 @@ fn mount_cgroup(
         let t = resolve_create(rootfd, &sub, false, RESOLVE_NO_SYMLINKS)?;
         sys::mount(None, &sys::fd_path(&t), None, libc::MS_REMOUNT | libc::MS_BIND | base | ro, None)
             .map_err(|e| err("remounting cgroup", &sub, e))?;
-    }
-    if ro != 0 {
-        let t = resolve_create(rootfd, dest, false, RESOLVE_NO_SYMLINKS)?;
-        sys::mount(None, &sys::fd_path(&t), None, libc::MS_REMOUNT | base | ro, Some("mode=755"))
-            .map_err(|e| err("remounting read-only", dest, e))?;
     }
     Ok(())
 }

@@ -85,8 +85,18 @@ fn run_spec(spec: &Spec, name: &str) -> (ExitStatus, String) {
     let mut out = String::new();
     fs::File::from(r).read_to_string(&mut out).unwrap();
     let status = wait(spawned.pid).unwrap();
-    let _ = cgroup_of(spec).remove();
+    cgroup_of(spec).remove().unwrap();
     (status, out)
+}
+
+/// Kills and reaps a long-running container even when an assertion fails first.
+struct Reap(i32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = skiff_runtime::signal(self.0, libc::SIGKILL);
+        let _ = wait(self.0);
+    }
 }
 
 fn field<'a>(status: &'a str, key: &str) -> &'a str {
@@ -109,6 +119,10 @@ fn docker_defaults_seen_from_inside() {
         assert_eq!(field(&out, key), field(&docker, key), "{key}");
     }
     assert_eq!(field(&out, "CapBnd"), "00000000a80425fb");
+    // The caller's ignored SIGPIPE (Rust ignores it) and blocked signals are not inherited.
+    assert_eq!(field(&out, "SigBlk"), "0000000000000000");
+    let ign = u64::from_str_radix(field(&out, "SigIgn"), 16).unwrap();
+    assert_eq!(ign & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored");
 }
 
 #[test]
@@ -321,6 +335,7 @@ fn exec_joins_namespaces_with_the_same_security() {
     let root = rootfs();
     let spec = docker_spec(root.path(), "exec", &["sleep", "1000"]);
     let init = spawn(&spec, opts("exec")).unwrap();
+    let _reap = Reap(init.pid);
     let mut p = spec.process().clone().unwrap();
     p.set_args(Some(vec![
         "sh".into(),
@@ -342,8 +357,7 @@ fn exec_joins_namespaces_with_the_same_security() {
     }
     let cgpath = spec.linux().as_ref().unwrap().cgroups_path().clone().unwrap();
     assert!(out.contains(&format!(":memory:{}", cgpath.display())), "{out}");
-    skiff_runtime::signal(init.pid, libc::SIGKILL).unwrap();
-    wait(init.pid).unwrap();
+    drop(_reap);
     cgroup_of(&spec).remove().unwrap();
 }
 
@@ -369,6 +383,7 @@ fn namespaces_joined_by_path() {
     let root = rootfs();
     let first = docker_spec(root.path(), "netowner", &["sleep", "1000"]);
     let owner = spawn(&first, opts("netowner")).unwrap();
+    let reap = Reap(owner.pid);
     let mut spec = docker_spec(root.path(), "netjoiner", &["readlink", "/proc/self/ns/net"]);
     let v = serde_json::json!([{"type": "mount"}, {"type": "pid"}, {"type": "network", "path": format!("/proc/{}/ns/net", owner.pid)}]);
     let mut l = spec.linux().clone().unwrap();
@@ -387,9 +402,8 @@ fn namespaces_joined_by_path() {
         .unwrap()
         .iter()
         .any(|n| n.typ() == LinuxNamespaceType::Network));
-    skiff_runtime::signal(owner.pid, libc::SIGKILL).unwrap();
-    wait(owner.pid).unwrap();
-    let _ = cgroup_of(&first).remove();
+    drop(reap);
+    cgroup_of(&first).remove().unwrap();
 }
 
 #[test]
@@ -419,4 +433,217 @@ fn bind_mounts_read_only_and_inside_the_rootfs() {
     assert!(out.contains("ro"), "{out}");
     assert!(!Path::new("/tmp/skiff-escape-target").exists());
     assert!(root.path().join("tmp/skiff-escape-target").is_dir());
+}
+
+#[test]
+fn user_namespace_with_id_maps() {
+    let root = rootfs();
+    fs::set_permissions(root.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut spec = docker_spec(
+        root.path(),
+        "userns",
+        &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; ls -n /dev/null"],
+    );
+    let mut v = serde_json::to_value(spec.linux().clone().unwrap()).unwrap();
+    v["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
+    v["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    v["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // Docker's "0 2147483647" names gids outside the map: the kernel refuses it in a user namespace.
+    v["sysctl"]["net.ipv4.ping_group_range"] = "0 65535".into();
+    spec.set_linux(Some(serde_json::from_value(v).unwrap()));
+    let (st, out) = run_spec(&spec, "userns");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(&words[..7], ["0", "100000", "65536", "0", "100000", "65536", "0"], "{out}");
+    assert!(out.contains("1,   3") || out.contains("1, 3"), "/dev/null is the null device: {out}");
+}
+
+#[test]
+fn a_volume_over_proc_is_refused() {
+    let root = rootfs();
+    let fake = tempfile::tempdir().unwrap();
+    let mut spec = docker_spec(root.path(), "volproc", &["true"]);
+    let mut mounts = spec.mounts().clone().unwrap();
+    mounts.push(
+        serde_json::from_value(
+            serde_json::json!({"destination": "/proc", "type": "bind", "source": fake.path(), "options": ["rbind"]}),
+        )
+        .unwrap(),
+    );
+    spec.set_mounts(Some(mounts));
+    let err = spawn(&spec, opts("volproc")).unwrap_err();
+    let _ = cgroup_of(&spec).remove();
+    assert!(err.to_string().contains("/proc"), "{err}");
+}
+
+/// (mount point) -> (root, mount options, fs type, source, super options) from a mountinfo text.
+fn mountinfo(text: &str) -> std::collections::BTreeMap<String, [String; 5]> {
+    text.lines()
+        .filter_map(|l| {
+            let (a, b) = l.split_once(" - ")?;
+            let a: Vec<&str> = a.split_whitespace().collect();
+            let b: Vec<&str> = b.split_whitespace().collect();
+            Some((
+                a[4].to_string(),
+                [a[3].to_string(), a[5].to_string(), b[0].to_string(), b[1].to_string(), b[2].to_string()],
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn mounts_match_dockers_container() {
+    let root = rootfs();
+    let spec = docker_spec(root.path(), "mountinfo", &["cat", "/proc/self/mountinfo"]);
+    let (st, out) = run_spec(&spec, "mountinfo");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    let ours = mountinfo(&out);
+    let docker = mountinfo(&fs::read_to_string(fixtures().join("facts/docker-run-mountinfo.txt")).unwrap());
+    let cg = spec.linux().as_ref().unwrap().cgroups_path().clone().unwrap();
+    for (point, d) in &docker {
+        if point == "/" || point.starts_with("/etc/") {
+            continue; // Docker's overlay root and its resolv.conf/hostname/hosts files
+        }
+        let o = ours.get(point).unwrap_or_else(|| panic!("{point} missing in\n{out}"));
+        if point.starts_with("/sys/fs/cgroup/") {
+            assert_eq!(o[0], cg.to_string_lossy(), "{point}: the container's own cgroup");
+        } else {
+            assert_eq!(o[0], d[0], "{point} root");
+        }
+        assert_eq!(o[1], d[1], "{point} mount options");
+        assert_eq!((&o[2], &o[3]), (&d[2], &d[3]), "{point} type and source");
+        assert_eq!(o[4], d[4], "{point} superblock options");
+    }
+    let extra: Vec<&String> = ours.keys().filter(|p| *p != "/" && !docker.contains_key(*p)).collect();
+    assert!(extra.is_empty(), "mounts Docker does not have: {extra:?}");
+}
+
+#[test]
+fn masking_refuses_a_dev_null_that_is_not_the_null_device() {
+    // CVE-2025-31133: with /dev from the image, /dev/null is a symlink to a procfs file.
+    let root = rootfs();
+    symlink("/proc/sys/kernel/core_pattern", root.path().join("dev/null")).unwrap();
+    let before = fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let mut spec = docker_spec(root.path(), "devnull", &["true"]);
+    let mut mounts = spec.mounts().clone().unwrap();
+    mounts.retain(|m| !m.destination().starts_with("/dev"));
+    spec.set_mounts(Some(mounts));
+    let err = spawn(&spec, opts("devnull")).unwrap_err();
+    let _ = cgroup_of(&spec).remove();
+    assert!(err.to_string().contains("/dev/null"), "{err}");
+    assert_eq!(fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(), before);
+}
+
+#[test]
+fn freeze_thaw_and_stats_on_v1() {
+    let root = rootfs();
+    let mut spec = docker_spec(root.path(), "freeze", &["sleep", "1000"]);
+    with_resources(&mut spec, |r| r["memory"]["limit"] = (64 << 20).into());
+    let init = spawn(&spec, opts("freeze")).unwrap();
+    let reap = Reap(init.pid);
+    let cg = cgroup_of(&spec);
+    cg.freeze().unwrap();
+    assert_eq!(fs::read_to_string(cg.dir("freezer").unwrap().join("freezer.state")).unwrap().trim(), "FROZEN");
+    cg.thaw().unwrap();
+    assert_eq!(fs::read_to_string(cg.dir("freezer").unwrap().join("freezer.state")).unwrap().trim(), "THAWED");
+    let s = cg.stats().unwrap();
+    assert_eq!(s.memory_limit, Some(64 << 20));
+    assert!(s.memory_usage > 0);
+    assert_eq!(s.pids_current, 1);
+    assert_eq!(cg.pids().unwrap(), [init.pid]);
+    drop(reap);
+    cg.remove().unwrap();
+}
+
+fn with_process(spec: &mut Spec, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v = serde_json::to_value(spec.process().clone().unwrap()).unwrap();
+    f(&mut v);
+    spec.set_process(Some(serde_json::from_value(v).unwrap()));
+}
+
+#[test]
+fn user_groups_rlimits_and_a_created_workdir() {
+    let root = rootfs();
+    let script = "id -u; id -g; id -G; ulimit -n; pwd; grep -E '^Cap(Eff|Bnd)' /proc/self/status";
+    let mut spec = docker_spec(root.path(), "user", &["sh", "-c", script]);
+    with_process(&mut spec, |p| {
+        p["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
+        p["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 2048, "soft": 1024}]);
+        p["cwd"] = "/work/dir".into();
+    });
+    let (st, out) = run_spec(&spec, "user");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..5], ["1000", "1000", "1000 10 20", "1024", "/work/dir"], "{out}");
+    // execve as a non-root user clears permitted and effective; the bounding set stays Docker's.
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    assert!(out.contains("CapBnd:\t00000000a80425fb"), "{out}");
+    assert!(root.path().join("work/dir").is_dir());
+}
+
+#[test]
+fn a_workdir_through_a_leaked_fd_is_refused() {
+    // CVE-2024-21626: process.cwd = /proc/self/fd/N must never give a host directory.
+    let root = rootfs();
+    let host_dir = fs::File::open("/").unwrap();
+    // SAFETY: clearing FD_CLOEXEC on an fd this test owns.
+    unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&host_dir), libc::F_SETFD, 0) };
+    for n in 3..12 {
+        let mut spec = docker_spec(root.path(), &format!("cwd{n}"), &["ls", "../../../etc/passwd"]);
+        with_process(&mut spec, |p| p["cwd"] = format!("/proc/self/fd/{n}").into());
+        let (r, w) = pipe();
+        let mut o = opts("cwd");
+        o.stdio.stdout = Some(w);
+        match spawn(&spec, o) {
+            Err(e) => assert_eq!(e.exit_code(), 125),
+            Ok(sp) => {
+                let mut out = String::new();
+                fs::File::from(r).read_to_string(&mut out).unwrap();
+                assert_ne!(wait(sp.pid).unwrap(), ExitStatus::Exited(0), "fd {n}: {out}");
+            }
+        }
+        let _ = cgroup_of(&spec).remove();
+    }
+    drop(host_dir);
+}
+
+#[test]
+fn read_only_root() {
+    let root = rootfs();
+    let mut spec =
+        docker_spec(root.path(), "rofs", &["sh", "-c", "touch /x || echo refused; touch /dev/shm/y && echo shm-ok"]);
+    let mut r = spec.root().clone().unwrap();
+    r.set_readonly(Some(true));
+    spec.set_root(Some(r));
+    let (_, out) = run_spec(&spec, "rofs");
+    assert!(out.contains("Read-only file system") && out.contains("refused"), "{out}");
+    assert!(out.contains("shm-ok"), "{out}");
+    assert!(!root.path().join("x").exists());
+}
+
+#[test]
+fn exec_with_a_pty_runs_the_container_binary_directly() {
+    let root = rootfs();
+    let spec = docker_spec(root.path(), "execpty", &["sleep", "1000"]);
+    let init = spawn(&spec, opts("execpty")).unwrap();
+    let reap = Reap(init.pid);
+    let mut p = spec.process().clone().unwrap();
+    // No skiff process is left between the container and its program (CVE-2019-5736): the exec'd
+    // process is the container's own binary, and its parent is outside the container.
+    p.set_args(Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "tty; readlink /proc/self/exe; grep PPid /proc/self/status".into(),
+    ]));
+    let ex = exec(init.pid, &p, &spec, StdioSpec::default(), Terminal::Pty).unwrap();
+    let mut master = fs::File::from(ex.pty_master.unwrap());
+    let mut out = Vec::new();
+    let _ = master.read_to_end(&mut out);
+    assert_eq!(wait(ex.pid).unwrap(), ExitStatus::Exited(0));
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.contains("/dev/pts/"), "{out}");
+    assert!(out.contains("/bin/busybox"), "{out}");
+    assert!(out.contains("PPid:\t0"), "{out}");
+    drop(reap);
+    cgroup_of(&spec).remove().unwrap();
 }

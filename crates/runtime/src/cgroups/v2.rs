@@ -109,6 +109,16 @@ pub(super) fn stats(d: &Path) -> Result<CgroupStats> {
     Ok(s)
 }
 
+/// Writes cgroup.freeze and, where the kernel reports it (cgroup.events), waits until the
+/// cgroup's `frozen` state matches.
 pub(super) fn set_frozen(d: &Path, frozen: bool) -> Result<()> {
-    write(&d.join("cgroup.freeze"), if frozen { "1" } else { "0" })
+    write(&d.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
+    let events = d.join("cgroup.events");
+    if events.exists() {
+        let want = u64::from(frozen);
+        while keyed(&events, "frozen").is_some_and(|v| v != want) {
+            std::thread::yield_now();
+        }
+    }
+    Ok(())
 }
