@@ -6,6 +6,7 @@
 
 pub mod container;
 pub mod exec;
+pub mod fs;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;

@@ -258,3 +258,86 @@ fn container_network_is_shared() {
     assert_gone(&env, &db, a);
     assert_gone(&env, web.trim(), b);
 }
+
+#[test]
+fn files_pause_restart_wait_rename_prune() {
+    let env = busybox();
+    let id = env
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            "box",
+            "busybox",
+            "sh",
+            "-c",
+            "echo new > /added; rm /release; mkdir -p /etc; echo x > /etc/x; exec sleep 1000",
+        ])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    let diff = eventually("the changes", || {
+        let d = env.run(&["diff", "box"]).ok().stdout();
+        d.contains("A /etc/x").then_some(d)
+    });
+    assert!(diff.contains("A /added\n") && diff.contains("D /release\n"), "{diff}");
+    // cp both ways (regular files), through symlink-safe resolution.
+    let host = env.path("added");
+    env.run(&["cp", "box:/added", host.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read_to_string(&host).unwrap(), "new\n");
+    std::fs::write(env.path("in"), "into the box\n").unwrap();
+    env.run(&["cp", env.path("in").to_str().unwrap(), "box:/tmp-in"]).ok();
+    assert_eq!(env.run(&["exec", "box", "cat", "/tmp-in"]).ok().stdout(), "into the box\n");
+    // export: a tar of the merged root.
+    let tar_path = env.path("box.tar");
+    env.run(&["export", "-o", tar_path.to_str().unwrap(), "box"]).ok();
+    let mut names = Vec::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
+    for e in ar.entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().display().to_string());
+    }
+    assert!(names.iter().any(|n| n == "added") && names.iter().any(|n| n == "bin/busybox"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "release"), "{names:?}");
+
+    env.run(&["pause", "box"]).ok();
+    assert_eq!(inspect(&env, "box")["State"]["Status"], "paused");
+    assert!(env.run(&["ps"]).ok().stdout().contains("(Paused)"));
+    env.run(&["unpause", "box"]).ok();
+    assert_eq!(inspect(&env, "box")["State"]["Status"], "running");
+
+    let pid1 = inspect(&env, "box")["State"]["Pid"].as_i64().unwrap();
+    env.run(&["restart", "-t", "0", "box"]).ok();
+    let state = inspect(&env, "box");
+    assert_eq!(state["State"]["Status"], "running");
+    assert_ne!(state["State"]["Pid"].as_i64().unwrap(), pid1);
+    assert!(!alive(pid1));
+
+    env.run(&["rename", "box", "crate"]).ok();
+    assert_eq!(inspect(&env, "crate")["Name"], "/crate");
+    env.run(&["kill", "-s", "TERM", "crate"]).ok(); // sh as pid 1 ignores TERM
+    env.run(&["kill", "crate"]).ok();
+    assert_eq!(env.run(&["wait", "crate"]).ok().stdout(), "137\n");
+    let short = env.run(&["run", "-d", "busybox", "sh", "-c", "exit 4"]).ok().stdout();
+    assert_eq!(env.run(&["wait", short.trim()]).ok().stdout(), "4\n");
+    let pruned = env.run(&["container", "prune", "-f"]).ok().stdout();
+    assert!(pruned.contains(&id) && pruned.contains(short.trim()), "{pruned}");
+    assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn logs_follow_tail_and_timestamps() {
+    let env = busybox();
+    env.run(&["run", "-d", "--name", "talk", "busybox", "sh", "-c", "for i in 1 2 3; do echo line $i; done"]).ok();
+    // -f returns when the container has exited and everything is printed.
+    env.run(&["wait", "talk"]).ok();
+    let r = env.run(&["logs", "-f", "talk"]).ok();
+    assert_eq!(r.stdout(), "line 1\nline 2\nline 3\n");
+    assert_eq!(env.run(&["logs", "--tail", "1", "talk"]).ok().stdout(), "line 3\n");
+    let ts = env.run(&["logs", "-t", "--tail", "1", "talk"]).ok().stdout();
+    let (t, rest) = ts.split_once(' ').unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok(), "{ts}");
+    assert_eq!(rest, "line 3\n");
+    env.run(&["rm", "talk"]).ok();
+}

@@ -582,6 +582,81 @@ pub fn inspect_json(store: &Store, name: &str) -> anyhow::Result<Option<Value>> 
     Ok(Some(v))
 }
 
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+    pub container: String,
+}
+
+pub fn export(g: &GlobalOpts, a: ExportArgs) -> anyhow::Result<u8> {
+    let store = open_store(g)?;
+    let c = container::find(&store, &a.container)?;
+    match &a.output {
+        Some(p) => {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(p)?);
+            skiff_engine::fs::export(&store, &c, &mut f)?;
+            f.flush()?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            if rustix::termios::isatty(&stdout) {
+                anyhow::bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            skiff_engine::fs::export(&store, &c, &mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub container: String,
+}
+
+pub fn diff(g: &GlobalOpts, a: DiffArgs) -> anyhow::Result<u8> {
+    let store = open_store(g)?;
+    let c = container::find(&store, &a.container)?;
+    let mut out = std::io::stdout().lock();
+    for ch in skiff_engine::fs::diff(&store, &c)? {
+        writeln!(out, "{} {}", ch.kind, ch.path)?;
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// CONTAINER:SRC_PATH or a host path
+    pub src: String,
+    /// CONTAINER:DEST_PATH or a host path
+    pub dest: String,
+}
+
+pub fn cp(g: &GlobalOpts, a: CpArgs) -> anyhow::Result<u8> {
+    let store = open_store(g)?;
+    match (a.src.split_once(':'), a.dest.split_once(':')) {
+        (Some((name, path)), None) => {
+            let c = container::find(&store, name)?;
+            skiff_engine::fs::copy_out(&store, &c, path, std::path::Path::new(&a.dest))?;
+        }
+        (None, Some((name, path))) => {
+            let c = container::find(&store, name)?;
+            skiff_engine::fs::copy_in(&store, &c, std::path::Path::new(&a.src), path)?;
+        }
+        _ => anyhow::bail!("must specify exactly one container path (CONTAINER:PATH)"),
+    }
+    Ok(0)
+}
+
 /// `skiff container ...`.
 #[derive(Subcommand, Debug)]
 pub enum ContainerCommand {
@@ -627,6 +702,12 @@ pub enum ContainerCommand {
     Prune(PruneArgs),
     /// Display detailed information on one or more containers
     Inspect(super::inspect::InspectArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Copy files between a container and the local filesystem
+    Cp(CpArgs),
 }
 
 /// Dispatches `skiff container ...`.
@@ -651,6 +732,9 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> anyhow::Result<u8> {
         ContainerCommand::Rename(a) => rename(g, a),
         ContainerCommand::Port(a) => port(g, a),
         ContainerCommand::Prune(a) => prune(g, a),
+        ContainerCommand::Export(a) => export(g, a),
+        ContainerCommand::Diff(a) => diff(g, a),
+        ContainerCommand::Cp(a) => cp(g, a),
         ContainerCommand::Inspect(mut a) => {
             a.kind = Some("container".into());
             super::inspect::run(g, a)

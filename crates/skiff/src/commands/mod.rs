@@ -115,6 +115,12 @@ pub enum Command {
     Rename(container::RenameArgs),
     /// List port mappings or a specific mapping for the container
     Port(container::PortArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(container::ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(container::DiffArgs),
+    /// Copy files between a container and the local filesystem
+    Cp(container::CpArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
@@ -209,6 +215,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Unpause(a) => container::unpause(g, a),
         Command::Rename(a) => container::rename(g, a),
         Command::Port(a) => container::port(g, a),
+        Command::Export(a) => container::export(g, a),
+        Command::Diff(a) => container::diff(g, a),
+        Command::Cp(a) => container::cp(g, a),
         Command::Container(c) => container::dispatch(g, c),
     }
 }
