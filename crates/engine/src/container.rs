@@ -117,6 +117,15 @@ pub fn save(store: &Store, c: &Container) -> Result<(), RecordError> {
 
 /// Records the state word (`created`, `running`, `paused`, `exited`) for `info` and `system df`.
 pub fn set_state(store: &Store, id: &str, state: &str) -> Result<(), RecordError> {
+    // Most calls find it unchanged: read first, so they take no write lock.
+    let current: Option<String> = store.db().read(|tx| {
+        tx.query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(RecordError::from)
+    })?;
+    if current.as_deref() == Some(state) || current.is_none() {
+        return Ok(());
+    }
     store.db().write(|tx| {
         tx.execute("UPDATE containers SET state = ?2 WHERE id = ?1 AND state != ?2", [id, state])?;
         Ok(())

@@ -674,12 +674,14 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
         let _ = cg.remove();
     }
     state::remove(&c.id);
-    container::delete(store, &c.id)?;
+    // The record goes last: once `ps` no longer lists it, nothing of it remains.
     match std::fs::remove_dir_all(&dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(EngineError::Io { op: "remove", path: dir, source: e }),
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(EngineError::Io { op: "remove", path: dir, source: e }),
     }
+    container::delete(store, &c.id)?;
+    Ok(())
 }
 
 /// `docker pause`.

@@ -51,6 +51,7 @@ pub fn mount(dir: &Path, layers: &[PathBuf], read_only: bool) -> Result<PathBuf,
     }
     let joined = |ls: &[PathBuf]| ls.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>().join(":");
     let full = format!("lowerdir={},upperdir={},workdir={}", joined(&lowers), upper.display(), work.display());
+    let mut back_to = None;
     let data = if full.len() < PAGE - 64 {
         full
     } else {
@@ -64,6 +65,7 @@ pub fn mount(dir: &Path, layers: &[PathBuf], read_only: bool) -> Result<PathBuf,
             std::os::unix::fs::symlink(p, &link).map_err(io("symlink", &link))?;
             short.push(PathBuf::from(format!("l/{i}")));
         }
+        back_to = Some(std::env::current_dir().map_err(io("getcwd", dir))?);
         std::env::set_current_dir(dir).map_err(io("chdir", dir))?;
         format!("lowerdir={},upperdir=upper,workdir=work", joined(&short))
     };
@@ -76,8 +78,11 @@ pub fn mount(dir: &Path, layers: &[PathBuf], read_only: bool) -> Result<PathBuf,
         path: target.clone(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
     })?;
-    rustix::mount::mount("overlay", &target, "overlay", flags, Some(data.as_c_str()))
-        .map_err(|source| RootfsError::Mount { path: target.clone(), source })?;
+    let mounted = rustix::mount::mount("overlay", &target, "overlay", flags, Some(data.as_c_str()));
+    if let Some(cwd) = back_to {
+        std::env::set_current_dir(&cwd).map_err(io("chdir", &cwd))?;
+    }
+    mounted.map_err(|source| RootfsError::Mount { path: target.clone(), source })?;
     Ok(target)
 }
 
@@ -89,4 +94,37 @@ pub fn unmount(dir: &Path) -> Result<(), RootfsError> {
     }
     rustix::mount::unmount(&target, rustix::mount::UnmountFlags::DETACH)
         .map_err(|source| RootfsError::Unmount { path: target, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Needs root (overlayfs). Many long lower paths go through the short links.
+    #[test]
+    fn many_layers_exceeding_a_page() {
+        let t = tempfile::tempdir().unwrap();
+        let mut layers = Vec::new();
+        for i in 0..60 {
+            let l = t.path().join(format!("layer-{i:03}-{}", "x".repeat(80)));
+            std::fs::create_dir_all(&l).unwrap();
+            std::fs::write(l.join(format!("f{i}")), format!("{i}")).unwrap();
+            std::fs::write(l.join("top"), format!("{i}")).unwrap();
+            layers.push(l);
+        }
+        let dir = t.path().join("c");
+        std::fs::create_dir_all(&dir).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let root = mount(&dir, &layers, false).unwrap();
+        assert_eq!(std::env::current_dir().unwrap(), cwd);
+        assert!(is_mounted(&root));
+        assert_eq!(std::fs::read_to_string(root.join("f0")).unwrap(), "0");
+        assert_eq!(std::fs::read_to_string(root.join("f59")).unwrap(), "59");
+        // The last layer given (the image's topmost) wins.
+        assert_eq!(std::fs::read_to_string(root.join("top")).unwrap(), "59");
+        std::fs::write(root.join("new"), "n").unwrap();
+        assert!(dir.join("upper/new").exists());
+        unmount(&dir).unwrap();
+        assert!(!is_mounted(&root));
+    }
 }

@@ -341,3 +341,20 @@ fn logs_follow_tail_and_timestamps() {
     assert_eq!(rest, "line 3\n");
     env.run(&["rm", "talk"]).ok();
 }
+
+#[test]
+fn detached_rm_removes_itself_and_create_start_attach() {
+    let env = busybox();
+    let id = env.run(&["run", "-d", "--rm", "busybox", "true"]).ok().stdout().trim().to_string();
+    eventually("the --rm container to go", || env.run(&["ps", "-aq"]).ok().stdout().is_empty().then_some(()));
+    assert_gone(&env, &id, 0);
+    // create + start -a: the exit code and output of the container.
+    let id = env.run(&["create", "--name", "later", "busybox", "sh", "-c", "echo started; exit 9"]).ok().stdout();
+    assert_eq!(id.trim().len(), 64);
+    assert_eq!(inspect(&env, "later")["State"]["Status"], "created");
+    assert!(env.run(&["ps", "-a"]).ok().stdout().contains("Created"));
+    let r = env.run(&["start", "-a", "later"]);
+    assert_eq!((r.code(), r.stdout().as_str()), (9, "started\n"));
+    assert_eq!(env.run(&["logs", "later"]).ok().stdout(), "started\n");
+    env.run(&["rm", "later"]).ok();
+}
