@@ -4,6 +4,7 @@
 //! lifecycle (create, start, stop, kill, rm, wait, exec, ...), the json-file
 //! log and the state the per-container monitor records under `/run/skiff`.
 
+pub mod commit;
 pub mod container;
 pub mod exec;
 pub mod fs;

@@ -33,6 +33,8 @@ pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Blob(#[from] skiff_image::blob::BlobError),
+    #[error(transparent)]
     Spec(#[from] SpecError),
     #[error(transparent)]
     Rootfs(#[from] RootfsError),

@@ -358,3 +358,23 @@ fn detached_rm_removes_itself_and_create_start_attach() {
     assert_eq!(env.run(&["logs", "later"]).ok().stdout(), "started\n");
     env.run(&["rm", "later"]).ok();
 }
+
+#[test]
+fn commit_makes_an_image_of_the_changes() {
+    let env = busybox();
+    env.run(&["run", "--name", "maker", "busybox", "sh", "-c", "echo made > /made; rm /release"]).ok();
+    let id = env.run(&["commit", "-m", "made it", "-c", "CMD [\"cat\", \"/made\"]", "maker", "made:1"]).ok().stdout();
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    // The new image runs with its CMD, sees the added file and not the deleted one.
+    let r = env.run(&["run", "--rm", "made:1"]).ok();
+    assert_eq!(r.stdout(), "made\n");
+    let r = env.run(&["run", "--rm", "made:1", "ls", "/"]).ok().stdout();
+    assert!(!r.contains("release") && r.contains("made"), "{r}");
+    let hist = env.run(&["history", "--no-trunc", "--format", "{{.Comment}}", "made:1"]).ok().stdout();
+    assert!(hist.starts_with("made it\n"), "{hist}");
+    // The new image is free to go; busybox is in use by the container until it is removed.
+    env.run(&["rmi", "made:1"]).ok();
+    let r = env.run(&["rmi", "busybox"]).fails();
+    assert!(r.stderr().contains("is using its referenced image"), "{}", r.stderr());
+    env.run(&["rm", "maker"]).ok();
+}

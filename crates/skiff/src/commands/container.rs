@@ -657,6 +657,41 @@ pub fn cp(g: &GlobalOpts, a: CpArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short, long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short, long)]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub pause: bool,
+    pub container: String,
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+pub fn commit(g: &GlobalOpts, a: CommitArgs) -> anyhow::Result<u8> {
+    let store = open_store(g)?;
+    let c = container::find(&store, &a.container)?;
+    let reference = a.reference.as_deref().map(skiff_image::Reference::parse_with_default_tag).transpose()?;
+    let o = skiff_engine::commit::CommitOptions {
+        reference,
+        author: a.author,
+        message: a.message,
+        changes: a.change,
+        pause: a.pause,
+    };
+    let id = skiff_engine::commit::commit(&store, &c, &o)?;
+    println!("{id}");
+    Ok(0)
+}
+
 /// `skiff container ...`.
 #[derive(Subcommand, Debug)]
 pub enum ContainerCommand {
@@ -708,6 +743,8 @@ pub enum ContainerCommand {
     Diff(DiffArgs),
     /// Copy files between a container and the local filesystem
     Cp(CpArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
 }
 
 /// Dispatches `skiff container ...`.
@@ -735,6 +772,7 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> anyhow::Result<u8> {
         ContainerCommand::Export(a) => export(g, a),
         ContainerCommand::Diff(a) => diff(g, a),
         ContainerCommand::Cp(a) => cp(g, a),
+        ContainerCommand::Commit(a) => commit(g, a),
         ContainerCommand::Inspect(mut a) => {
             a.kind = Some("container".into());
             super::inspect::run(g, a)

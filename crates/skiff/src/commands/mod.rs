@@ -121,6 +121,8 @@ pub enum Command {
     Diff(container::DiffArgs),
     /// Copy files between a container and the local filesystem
     Cp(container::CpArgs),
+    /// Create a new image from a container's changes
+    Commit(container::CommitArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
@@ -218,6 +220,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(a) => container::export(g, a),
         Command::Diff(a) => container::diff(g, a),
         Command::Cp(a) => container::cp(g, a),
+        Command::Commit(a) => container::commit(g, a),
         Command::Container(c) => container::dispatch(g, c),
     }
 }
