@@ -246,7 +246,12 @@ pub fn exec(g: &GlobalOpts, a: ExecArgs) -> anyhow::Result<u8> {
         Ok(code) => Ok(code.clamp(0, 255) as u8),
         Err(e) => {
             daemon_error(&e);
-            Ok(e.exit_code().clamp(0, 255) as u8)
+            // 126/127 when the command cannot run; other daemon errors exit 1, as Docker's CLI does.
+            let code = match &e {
+                EngineError::Runtime(r) if r.exit_code() != 125 => r.exit_code(),
+                _ => 1,
+            };
+            Ok(code as u8)
         }
     }
 }
@@ -508,6 +513,11 @@ pub fn inspect_json(store: &Store, name: &str) -> anyhow::Result<Option<Value>> 
         "MaskedPaths": spec["linux"]["maskedPaths"],
         "ReadonlyPaths": spec["linux"]["readonlyPaths"],
     });
+    // Docker's Config.Env: the image's ENV with -e applied (not the runtime additions).
+    let mut config_env = cfg.env.clone().unwrap_or_default();
+    for e in &o.env {
+        skiff_engine::spec::replace_or_append(&mut config_env, e);
+    }
     let config = json!({
         "Hostname": spec["hostname"],
         "Domainname": "",
@@ -518,7 +528,7 @@ pub fn inspect_json(store: &Store, name: &str) -> anyhow::Result<Option<Value>> 
         "Tty": o.tty,
         "OpenStdin": o.interactive,
         "StdinOnce": o.interactive && !o.detach,
-        "Env": spec["process"]["env"],
+        "Env": config_env,
         "Cmd": if o.cmd.is_empty() { json!(cfg.cmd) } else { json!(o.cmd) },
         "Image": c.image,
         "Volumes": cfg.volumes,
