@@ -378,3 +378,34 @@ fn commit_makes_an_image_of_the_changes() {
     assert!(r.stderr().contains("is using its referenced image"), "{}", r.stderr());
     env.run(&["rm", "maker"]).ok();
 }
+
+#[test]
+fn foreground_run_forwards_signals() {
+    let env = busybox();
+    let mut cli = env
+        .cmd()
+        .args([
+            "run",
+            "--name",
+            "fg",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 42' INT; echo ready; while true; do sleep 1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the trap is set (it printed), interrupt the CLI as a terminal's Ctrl-C would.
+    let mut out = cli.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(cli.id() as i32, libc::SIGINT) };
+    let status = cli.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
+    assert_eq!(inspect(&env, "fg")["State"]["ExitCode"], 42);
+    env.run(&["rm", "fg"]).ok();
+}

@@ -298,13 +298,13 @@ fn main() {
         eprintln!("usage: skiff-monitor --pid PID --state DIR [--log FILE] [--memcg DIR] [--attach] [--then CMD...]");
         std::process::exit(125);
     };
-    // The CLI's terminal signals are not ours: the container is told by the CLI.
+    // Terminal signals (Ctrl-C in a foreground run) are not ours: the CLI forwards them to the container.
     // SAFETY: setting signal dispositions to SIG_IGN has no memory-safety requirements.
     unsafe {
-        libc::signal(libc::SIGHUP, libc::SIG_IGN);
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        if !args.attach {
-            libc::signal(libc::SIGINT, libc::SIG_IGN);
+        for sig in
+            [libc::SIGHUP, libc::SIGPIPE, libc::SIGINT, libc::SIGQUIT, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU]
+        {
+            libc::signal(sig, libc::SIG_IGN);
         }
     }
     let is_fd = |fd: RawFd| {
