@@ -101,6 +101,9 @@ pub fn exec(
             let _ = sys::send_msg(sock, &e.encode(), None);
             sys::exit_now(125)
         };
+        if let Err(e) = init::set_oom_score_adj(process) {
+            fail(e);
+        }
         if let Err(e) = sys::prctl(libc::PR_SET_DUMPABLE, 0) {
             fail(ChildError::new("making the helper non-dumpable".into(), e));
         }
@@ -128,7 +131,7 @@ pub fn exec(
     drop(child_sock);
     drop(stdio);
     drop(joins);
-    let outcome = drive(&parent_sock, helper_pid, spec, process.oom_score_adj(), false);
+    let outcome = drive(&parent_sock, helper_pid, spec, false);
     let _ = sys::waitpid(helper_pid);
     let outcome = outcome?;
     if let Some(e) = outcome.error {

@@ -94,6 +94,15 @@ fn write_proc(path: &str, value: &str) -> Result<(), ChildError> {
 
 enum Never {}
 
+/// Sets `process.oomScoreAdj` on the calling helper, while it is still host root and dumpable
+/// (its /proc files stay writable to it); the container process inherits the value.
+pub(crate) fn set_oom_score_adj(process: &Process) -> Result<(), ChildError> {
+    match process.oom_score_adj() {
+        Some(adj) => write_proc("/proc/self/oom_score_adj", &adj.to_string()),
+        None => Ok(()),
+    }
+}
+
 fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
     let spec = plan.spec;
     let linux = spec.linux().as_ref();
@@ -105,7 +114,7 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
     if init {
         let rootfd = rootfs::prepare(spec, &plan.cgroup_binds)?;
         if plan.pty {
-            let (master, slave) = open_pty_in(&rootfd)?;
+            let (master, slave) = open_pty_in(&rootfd, plan.process)?;
             // /dev/console is the pty, as in runc.
             if let Ok(console) = rootfs::resolve_create(&rootfd, "/dev/console", true, 0x04) {
                 let _ = sys::mount(Some(&sys::fd_path(&slave)), &sys::fd_path(&console), None, libc::MS_BIND, None);
@@ -145,7 +154,7 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
         }
     } else if plan.pty {
         let root = sys::open("/", libc::O_PATH | libc::O_DIRECTORY).map_err(|e| c("opening /", e))?;
-        let (master, slave) = open_pty_in(&root)?;
+        let (master, slave) = open_pty_in(&root, plan.process)?;
         sys::send_msg(plan.sock, b"T", Some(master.as_raw_fd())).map_err(|e| c("sending the pty master", e))?;
         pty_slave = Some(slave);
     }
@@ -313,10 +322,20 @@ fn set_user(process: &Process) -> Result<(), ChildError> {
     Ok(())
 }
 
-fn open_pty_in(root: &OwnedFd) -> Result<(OwnedFd, OwnedFd), ChildError> {
+/// Opens a pty from the container's devpts (`/dev/pts/ptmx` under `root`), sized as
+/// `process.consoleSize` says.
+fn open_pty_in(root: &OwnedFd, process: &Process) -> Result<(OwnedFd, OwnedFd), ChildError> {
     let master = sys::openat2(root.as_raw_fd(), "dev/pts/ptmx", libc::O_RDWR | libc::O_NOCTTY, 0, 0x10 | 0x02)
         .map_err(|e| c("opening /dev/pts/ptmx", e))?;
     sys::unlock_pty(master.as_raw_fd()).map_err(|e| c("unlocking the pty", e))?;
+    if let Some(size) = process.console_size() {
+        let ws =
+            libc::winsize { ws_row: size.height() as u16, ws_col: size.width() as u16, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCSWINSZ reads a winsize through the pointer, valid for the call.
+        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const libc::winsize) } != 0 {
+            return Err(c("setting the console size", sys::errno()));
+        }
+    }
     let slave =
         sys::ioctl_int(master.as_raw_fd(), libc::TIOCGPTPEER, (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as _)
             .map_err(|e| c("opening the pty slave", e))?;

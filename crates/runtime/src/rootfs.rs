@@ -220,8 +220,13 @@ fn mount_one(rootfd: &OwnedFd, m: &Mount, cgroup_binds: &[(String, String)]) -> 
         }
         return Ok(());
     }
-    // Special filesystems never follow a symlink in the image (CVE-2023-28642).
-    let target = resolve_create(rootfd, &dest, false, RESOLVE_NO_SYMLINKS)?;
+    // Kernel filesystems and anything under /proc, /sys or /dev never follow a symlink in the
+    // image (CVE-2023-28642); other mounts (e.g. a tmpfs on /var/run -> /run) follow symlinks,
+    // but only inside the rootfs.
+    let strict = matches!(fstype.as_str(), "proc" | "sysfs" | "cgroup" | "cgroup2" | "devpts" | "mqueue")
+        || ["/proc", "/sys", "/dev"].iter().any(|p| dest == *p || dest.starts_with(&format!("{p}/")));
+    let resolve = if strict { RESOLVE_NO_SYMLINKS } else { 0 };
+    let target = resolve_create(rootfd, &dest, false, resolve)?;
     if fstype == "cgroup" || fstype == "cgroup2" {
         return mount_cgroup(rootfd, &dest, &target, &opts, cgroup_binds);
     }
@@ -229,7 +234,7 @@ fn mount_one(rootfd: &OwnedFd, m: &Mount, cgroup_binds: &[(String, String)]) -> 
     sys::mount(Some(&src), &sys::fd_path(&target), Some(&fstype), opts.flags, Some(&opts.data))
         .map_err(|e| err(&format!("mounting {fstype} on"), &dest, e))?;
     if opts.propagation != 0 {
-        let top = resolve_create(rootfd, &dest, false, RESOLVE_NO_SYMLINKS)?;
+        let top = resolve_create(rootfd, &dest, false, resolve)?;
         sys::mount(None, &sys::fd_path(&top), None, opts.propagation, None)
             .map_err(|e| err("setting propagation of", &dest, e))?;
     }

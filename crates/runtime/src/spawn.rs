@@ -102,6 +102,7 @@ fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
         Ok((m, _)) if m == b"G" => {}
         _ => sys::exit_now(125),
     }
+    init::set_oom_score_adj(plan.process).unwrap_or_else(|e| send_err(sock, e));
     // Until execve, /proc/PID/exe of this process and the init is the host's skiff binary: keep
     // it out of reach of any process already in a joined pid namespace (CVE-2019-5736).
     if let Err(e) = sys::prctl(libc::PR_SET_DUMPABLE, 0) {
@@ -171,15 +172,7 @@ pub(crate) struct Outcome {
 
 /// The caller's side of the sync socket: answers map requests, collects the pid, the pty master,
 /// readiness or an error; returns at EOF (exec done), at readiness when `until_ready`, or at error.
-/// `oom_score_adj` is written here, by the caller: the child is non-dumpable until execve, so in a
-/// user namespace its own /proc files are not writable to it.
-pub(crate) fn drive(
-    sock: &OwnedFd,
-    helper_pid: i32,
-    spec: &Spec,
-    oom_score_adj: Option<i32>,
-    until_ready: bool,
-) -> Result<Outcome, RuntimeError> {
+pub(crate) fn drive(sock: &OwnedFd, helper_pid: i32, spec: &Spec, until_ready: bool) -> Result<Outcome, RuntimeError> {
     let mut out = Outcome { pid: None, pty: None, error: None };
     loop {
         let (msg, fd) = sys::recv_msg(sock.as_raw_fd()).map_err(|e| RuntimeError::sys("reading the sync socket", e))?;
@@ -192,18 +185,7 @@ pub(crate) fn drive(
                 sys::send_msg(sock.as_raw_fd(), b"M", None)
                     .map_err(|e| RuntimeError::sys("answering the helper", e))?;
             }
-            Some(b'P') if msg.len() == 5 => {
-                let pid = i32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]]);
-                out.pid = Some(pid);
-                if let Some(adj) = oom_score_adj {
-                    let path = format!("/proc/{pid}/oom_score_adj");
-                    if let Err(e) = std::fs::write(&path, adj.to_string()) {
-                        out.error =
-                            Some(ChildError::new(format!("writing {path}"), e.raw_os_error().unwrap_or(libc::EIO)));
-                        break;
-                    }
-                }
-            }
+            Some(b'P') if msg.len() == 5 => out.pid = Some(i32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]])),
             Some(b'T') => out.pty = fd,
             Some(b'R') if until_ready => break,
             Some(b'E') => {
@@ -304,7 +286,7 @@ fn spawn_in(
         .and_then(|_| {
             sys::send_msg(parent_sock.as_raw_fd(), b"G", None).map_err(|e| RuntimeError::sys("starting the helper", e))
         })
-        .and_then(|_| drive(&parent_sock, helper_pid, spec, process.oom_score_adj(), opts.wait_for_start));
+        .and_then(|_| drive(&parent_sock, helper_pid, spec, opts.wait_for_start));
     let helper_status = sys::waitpid(helper_pid);
     let fail = |pid: Option<i32>| {
         if let Some(pid) = pid {

@@ -141,7 +141,7 @@ fn no_new_privileges_as_the_spec_says() {
 #[test]
 fn namespaces_differ_from_the_host() {
     let root = rootfs();
-    let script = "for n in mnt uts ipc pid net; do readlink /proc/self/ns/$n; done; hostname; ip -o link 2>/dev/null | grep -c 'lo:.*UP' || cat /sys/class/net/lo/operstate";
+    let script = "for n in mnt uts ipc pid net; do readlink /proc/self/ns/$n; done; hostname; cat /sys/class/net/lo/flags; ls /sys/class/net";
     let spec = docker_spec(root.path(), "ns", &["sh", "-c", script]);
     let (st, out) = run_spec(&spec, "ns");
     assert_eq!(st, ExitStatus::Exited(0), "{out}");
@@ -152,6 +152,10 @@ fn namespaces_differ_from_the_host() {
         assert!(lines[i].starts_with(&format!("{n}:[")), "{}", lines[i]);
     }
     assert_eq!(lines[5], "fc2d9fbb148b", "hostname from the spec");
+    // Loopback is up (IFF_UP) and the only interface of the private network namespace.
+    let flags = u32::from_str_radix(lines[6].trim_start_matches("0x"), 16).unwrap();
+    assert_eq!(flags & libc::IFF_UP as u32, libc::IFF_UP as u32, "{out}");
+    assert_eq!(&lines[7..], ["lo"], "{out}");
 }
 
 #[test]
@@ -364,7 +368,8 @@ fn exec_joins_namespaces_with_the_same_security() {
 #[test]
 fn pty_is_the_controlling_terminal() {
     let root = rootfs();
-    let spec = docker_spec(root.path(), "pty", &["sh", "-c", "tty; readlink /proc/self/fd/0"]);
+    let mut spec = docker_spec(root.path(), "pty", &["sh", "-c", "tty; stty size; stat -c '%t:%T' /dev/console"]);
+    with_process(&mut spec, |p| p["consoleSize"] = serde_json::json!({"height": 40, "width": 132}));
     let mut o = opts("pty");
     o.terminal = Terminal::Pty;
     let spawned = spawn(&spec, o).unwrap();
@@ -375,6 +380,8 @@ fn pty_is_the_controlling_terminal() {
     assert_eq!(wait(spawned.pid).unwrap(), ExitStatus::Exited(0));
     let out = String::from_utf8_lossy(&out);
     assert!(out.contains("/dev/pts/0"), "{out}");
+    assert!(out.contains("40 132"), "{out}");
+    assert!(out.contains("88:0"), "/dev/console is the pty (136:0): {out}");
     let _ = cgroup_of(&spec).remove();
 }
 
@@ -564,17 +571,19 @@ fn with_process(spec: &mut Spec, f: impl FnOnce(&mut serde_json::Value)) {
 #[test]
 fn user_groups_rlimits_and_a_created_workdir() {
     let root = rootfs();
-    let script = "id -u; id -g; id -G; ulimit -n; pwd; grep -E '^Cap(Eff|Bnd)' /proc/self/status";
+    let script =
+        "id -u; id -g; id -G; ulimit -n; pwd; cat /proc/self/oom_score_adj; grep -E '^Cap(Eff|Bnd)' /proc/self/status";
     let mut spec = docker_spec(root.path(), "user", &["sh", "-c", script]);
     with_process(&mut spec, |p| {
         p["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 20]});
         p["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": 2048, "soft": 1024}]);
         p["cwd"] = "/work/dir".into();
+        p["oomScoreAdj"] = 500.into();
     });
     let (st, out) = run_spec(&spec, "user");
     assert_eq!(st, ExitStatus::Exited(0), "{out}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(&lines[..5], ["1000", "1000", "1000 10 20", "1024", "/work/dir"], "{out}");
+    assert_eq!(&lines[..6], ["1000", "1000", "1000 10 20", "1024", "/work/dir", "500"], "{out}");
     // execve as a non-root user clears permitted and effective; the bounding set stays Docker's.
     assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
     assert!(out.contains("CapBnd:\t00000000a80425fb"), "{out}");
@@ -646,4 +655,21 @@ fn exec_with_a_pty_runs_the_container_binary_directly() {
     assert!(out.contains("PPid:\t0"), "{out}");
     drop(reap);
     cgroup_of(&spec).remove().unwrap();
+}
+
+#[test]
+fn a_tmpfs_on_a_symlinked_dir_lands_inside_the_rootfs() {
+    // Debian images have /var/run -> /run; `--tmpfs /var/run` mounts on the rootfs's /run.
+    let root = rootfs();
+    fs::create_dir_all(root.path().join("run")).unwrap();
+    fs::create_dir_all(root.path().join("var")).unwrap();
+    symlink("/run", root.path().join("var/run")).unwrap();
+    let mut spec =
+        docker_spec(root.path(), "tmpfs", &["sh", "-c", "grep ' /run ' /proc/self/mountinfo | cut -d' ' -f5,9"]);
+    let mut mounts = spec.mounts().clone().unwrap();
+    mounts.push(serde_json::from_value(serde_json::json!({"destination": "/var/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]})).unwrap());
+    spec.set_mounts(Some(mounts));
+    let (st, out) = run_spec(&spec, "tmpfs");
+    assert_eq!(st, ExitStatus::Exited(0), "{out}");
+    assert_eq!(out.trim(), "/run tmpfs");
 }
