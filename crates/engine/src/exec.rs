@@ -91,6 +91,14 @@ pub fn exec(store: &Store, c: &Container, o: &ExecOptions) -> Result<i32> {
         return Ok(0);
     }
     if let Some(master) = spawned.pty_master {
+        // SAFETY: `ws` is a valid winsize for both ioctls; failures (no terminal) are ignored.
+        unsafe {
+            let mut ws: libc::winsize = std::mem::zeroed();
+            if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+                libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+            }
+        }
+        let _raw = if o.interactive { lifecycle::RawTerminal::enter() } else { None };
         relay_pty(&master, o.interactive);
     }
     let mut status = 0;

@@ -533,10 +533,10 @@ pub fn wait_attached(c: &Container, started: &Started) -> i32 {
 }
 
 /// Puts stdin's terminal in raw mode until dropped.
-struct RawTerminal(libc::termios);
+pub(crate) struct RawTerminal(libc::termios);
 
 impl RawTerminal {
-    fn enter() -> Option<RawTerminal> {
+    pub(crate) fn enter() -> Option<RawTerminal> {
         // SAFETY: termios is plain data; tcgetattr fills it or fails (not a terminal).
         unsafe {
             let mut t: libc::termios = std::mem::zeroed();

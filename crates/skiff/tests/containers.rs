@@ -132,6 +132,9 @@ fn detached_lifecycle() {
     let r = env.run(&["exec", "-e", "X=1", "db", "env"]).ok().stdout();
     assert!(r.contains(&format!("HOSTNAME={}", &id[..12])) && r.contains("X=1") && r.contains("HOME=/"), "{r}");
     assert_eq!(env.run(&["exec", "db", "sh", "-c", "exit 7"]).code(), 7);
+    let r = env.run(&["exec", "-t", "db", "sh", "-c", "tty; echo $TERM"]).ok().stdout();
+    assert!(r.starts_with("/dev/pts/") && r.ends_with("\r\nxterm\r\n"), "{r:?}");
+    assert_eq!(env.run(&["exec", "db", "nosuchcommand"]).code(), 127);
 
     let state = inspect(&env, "db");
     assert_eq!(state["State"]["Running"], true);
