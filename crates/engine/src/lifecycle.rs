@@ -378,6 +378,10 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
         None => (125, format!("container start failed: {msg}")),
     };
     let _ = rootfs::unmount(&dir);
+    state::remove(&c.id);
+    if let Ok(cg) = cgroup(&c.id) {
+        let _ = cg.remove();
+    }
     Err(EngineError::Start { message, code })
 }
 

@@ -6,10 +6,30 @@ mod common;
 use common::{fixture, Env};
 use std::time::{Duration, Instant};
 
-fn busybox() -> Env {
+/// A store with busybox; dropping it force-removes every container left, so a
+/// failing test leaves no mount, cgroup or process behind.
+struct Store(Env);
+
+impl std::ops::Deref for Store {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.0
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let ids = self.0.run(&["ps", "-aq", "--no-trunc"]).stdout();
+        for id in ids.lines() {
+            let _ = self.0.run(&["rm", "-f", id]);
+        }
+    }
+}
+
+fn busybox() -> Store {
     let env = Env::new();
     env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
-    env
+    Store(env)
 }
 
 /// Polls `f` until it returns Some (the container does things on its own schedule).
