@@ -432,3 +432,20 @@ fn foreground_run_forwards_signals() {
     assert_eq!(inspect(&env, "fg")["State"]["ExitCode"], 42);
     env.run(&["rm", "fg"]).ok();
 }
+
+#[test]
+fn resource_flags_reach_the_cgroup() {
+    let env = busybox();
+    if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.shares").exists() {
+        eprintln!("cgroup v1 cpu controller not here: skipped");
+        return;
+    }
+    let r = env
+        .run(&[
+            "run", "--rm", "--cpu-shares", "512", "--cpuset-cpus", "0", "--memory-reservation", "16m", "--cpus", "0.5",
+            "--memory", "64m", "busybox", "sh", "-c",
+            "cd /sys/fs/cgroup; cat cpu/cpu.shares cpuset/cpuset.cpus memory/memory.soft_limit_in_bytes cpu/cpu.cfs_quota_us memory/memory.limit_in_bytes",
+        ])
+        .ok();
+    assert_eq!(r.stdout(), "512\n0\n16777216\n50000\n67108864\n");
+}
