@@ -183,8 +183,32 @@ pub fn generate_spec(store: &Store, c: &Container) -> Result<oci_spec::runtime::
         rootfs: &rootfs,
         join: join_paths(store, &c.opts)?,
         seccomp_profile,
+        volumes_dir: &store.root().join("volumes"),
     };
     Ok(spec::generate(&input)?)
+}
+
+/// Gives `-v /path` and the image's `VOLUME`s (not covered by a `-v`) volume names.
+fn name_anonymous_volumes(opts: &mut RunOptions, image: &skiff_image::config::ImageConfig) {
+    let mut out = Vec::new();
+    for v in &opts.volumes {
+        if v.starts_with('/') && !v.contains(':') {
+            let name = names::new_id();
+            opts.anonymous_volumes.push(name.clone());
+            out.push(format!("{name}:{v}"));
+        } else {
+            out.push(v.clone());
+        }
+    }
+    let image_volumes = image.config.as_ref().and_then(|c| c.volumes.clone()).unwrap_or_default();
+    for dest in image_volumes.keys() {
+        if !out.iter().any(|v| v.split(':').nth(1) == Some(dest.as_str())) {
+            let name = names::new_id();
+            opts.anonymous_volumes.push(name.clone());
+            out.push(format!("{name}:{dest}"));
+        }
+    }
+    opts.volumes = out;
 }
 
 /// `docker create`: resolves the image, names the container, writes its
@@ -198,6 +222,8 @@ pub fn create(store: &Store, opts: RunOptions) -> Result<Container> {
             return Err(RecordError::InvalidName(n.clone()).into());
         }
     }
+    let mut opts = opts;
+    name_anonymous_volumes(&mut opts, &cfg);
     let args = spec::process_args(&cfg, &opts);
     if args.is_empty() {
         return Err(SpecError::NoCommand.into());
@@ -221,6 +247,13 @@ pub fn create(store: &Store, opts: RunOptions) -> Result<Container> {
         write("hostname", format!("{hostname}\n"))?;
         write("hosts", hosts_file(&hostname, &c.opts.network))?;
         write("resolv.conf", resolv_conf())?;
+        for v in &c.opts.volumes {
+            let src = v.split(':').next().unwrap_or_default();
+            if !src.starts_with('/') && names::valid_name(src) {
+                let data = store.root().join("volumes").join(src).join("_data");
+                std::fs::create_dir_all(&data).map_err(io("create", &data))?;
+            }
+        }
         // Validate the spec now, so `create` reports bad users, caps and mounts.
         let spec = generate_spec(store, &c)?;
         let text = serde_json::to_vec_pretty(&spec).map_err(|e| EngineError::Sys(e.to_string()))?;
@@ -660,6 +693,11 @@ pub fn stop(store: &Store, c: &Container, timeout: Option<u64>) -> Result<()> {
 /// `docker rm`: refuses a running container unless `force` (then kills it);
 /// unmounts the rootfs and removes the cgroup, state, directory and record.
 pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
+    remove_with(store, c, force, false)
+}
+
+/// `docker rm [-f] [-v]`: with `volumes`, the container's anonymous volumes go too.
+pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> Result<()> {
     let st = status(store, c);
     if st.is_running() {
         if !force {
@@ -680,6 +718,12 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
         let _ = cg.remove();
     }
     state::remove(&c.id);
+    if volumes {
+        for v in &c.opts.anonymous_volumes {
+            let p = store.root().join("volumes").join(v);
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
     // The record goes last: once `ps` no longer lists it, nothing of it remains.
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => {}

@@ -90,6 +90,9 @@ pub struct RunOptions {
     pub stop_signal: Option<String>,
     /// `--stop-timeout` in seconds.
     pub stop_timeout: Option<u64>,
+    /// Anonymous volumes (from `-v /path` and the image's VOLUMEs), named at create; `rm -v` removes them.
+    #[serde(default)]
+    pub anonymous_volumes: Vec<String>,
 }
 
 impl RunOptions {

@@ -135,6 +135,8 @@ pub struct SpecInput<'a> {
     pub join: BTreeMap<String, String>,
     /// The text of a `--security-opt seccomp=FILE` profile.
     pub seccomp_profile: Option<String>,
+    /// Where named volumes live (`volumes/` under the store root).
+    pub volumes_dir: &'a Path,
 }
 
 /// The hostname Docker gives a container: the first 12 characters of its id.
@@ -265,9 +267,17 @@ fn mounts(input: &SpecInput<'_>) -> Result<Vec<Value>, SpecError> {
             [s, d, m] => (*s, *d, *m),
             _ => return Err(SpecError::Volume(v.clone())),
         };
-        if !src.starts_with('/') || !dest.starts_with('/') || dest == "/" {
+        if !dest.starts_with('/') || dest == "/" {
             return Err(SpecError::Volume(v.clone()));
         }
+        // A name instead of a path is a named volume under the store's volumes/.
+        let src = if src.starts_with('/') {
+            src.to_string()
+        } else if crate::names::valid_name(src) {
+            input.volumes_dir.join(src).join("_data").to_string_lossy().into_owned()
+        } else {
+            return Err(SpecError::Volume(v.clone()));
+        };
         let mut opts = vec!["rbind".to_string()];
         for flag in mode.split(',').filter(|s| !s.is_empty()) {
             match flag {

@@ -41,6 +41,7 @@ fn gen(opts: &RunOptions, users: &UserDb) -> Value {
         rootfs: Path::new("/rootfs"),
         join: Default::default(),
         seccomp_profile: None,
+        volumes_dir: Path::new("/var/lib/skiff/volumes"),
     };
     // The typed spec must accept it too.
     generate(&input).unwrap();
@@ -92,7 +93,7 @@ fn flags_change_what_docker_changes() {
         cap_drop: vec!["NET_RAW".into()],
         cap_add: vec!["sys_admin".into()],
         security_opt: vec!["seccomp=unconfined".into(), "no-new-privileges".into()],
-        volumes: vec!["/srv:/srv:ro".into()],
+        volumes: vec!["/srv:/srv:ro".into(), "data:/data".into()],
         tmpfs: vec!["/run:size=1m".into()],
         network: NsMode::Host,
         read_only: true,
@@ -119,6 +120,8 @@ fn flags_change_what_docker_changes() {
     assert!(mounts.contains(&json!({"destination": "/srv", "type": "bind", "source": "/srv",
                                     "options": ["rbind", "ro", "rprivate"]})));
     assert!(mounts.iter().any(|m| m["destination"] == "/run" && m["type"] == "tmpfs"));
+    assert!(mounts.contains(&json!({"destination": "/data", "type": "bind",
+                                    "source": "/var/lib/skiff/volumes/data/_data", "options": ["rbind", "rprivate"]})));
 }
 
 #[test]
@@ -136,12 +139,13 @@ fn errors_name_the_input() {
             rootfs: Path::new("/r"),
             join: Default::default(),
             seccomp_profile: None,
+            volumes_dir: Path::new("/v"),
         })
         .unwrap_err()
         .to_string()
     };
     assert!(mk(&bad_user).contains("nobody"));
     assert!(mk(&RunOptions { cap_add: vec!["FLY".into()], ..sleep60() }).contains("FLY"));
-    assert!(mk(&RunOptions { volumes: vec!["rel:/x".into()], ..sleep60() }).contains("rel:/x"));
+    assert!(mk(&RunOptions { volumes: vec!["rel/x:/x".into()], ..sleep60() }).contains("rel/x:/x"));
     assert!(mk(&RunOptions { cmd: vec![], ..sleep60() }).contains("no command"));
 }

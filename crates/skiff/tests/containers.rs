@@ -449,3 +449,23 @@ fn resource_flags_reach_the_cgroup() {
         .ok();
     assert_eq!(r.stdout(), "512\n0\n16777216\n50000\n67108864\n");
 }
+
+#[test]
+fn named_and_anonymous_volumes() {
+    let env = busybox();
+    env.run(&["run", "--rm", "-v", "store:/data", "busybox", "sh", "-c", "echo kept > /data/f"]).ok();
+    let r = env.run(&["run", "--rm", "-v", "store:/data:ro", "busybox", "sh", "-c", "cat /data/f; echo x > /data/g"]);
+    assert_eq!(r.stdout(), "kept\n");
+    assert!(r.stderr().contains("Read-only file system"), "{}", r.stderr());
+    assert_eq!(std::fs::read_to_string(env.root().join("volumes/store/_data/f")).unwrap(), "kept\n");
+    // -v /path: an anonymous volume, removed by rm -v.
+    env.run(&["run", "--name", "anon", "-v", "/scratch", "busybox", "sh", "-c", "echo a > /scratch/a"]).ok();
+    let mounts = inspect(&env, "anon")["Mounts"].clone();
+    assert_eq!(mounts[0]["Type"], "volume", "{mounts}");
+    assert_eq!(mounts[0]["Destination"], "/scratch");
+    let src = std::path::PathBuf::from(mounts[0]["Source"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(src.join("a")).unwrap(), "a\n");
+    env.run(&["rm", "-v", "anon"]).ok();
+    assert!(!src.exists());
+    assert!(env.root().join("volumes/store/_data/f").exists());
+}

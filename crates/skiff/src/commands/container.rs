@@ -64,7 +64,7 @@ pub fn start(g: &GlobalOpts, a: StartArgs) -> anyhow::Result<u8> {
         Ok(st) => {
             let code = lifecycle::wait_attached(&c, &st);
             if c.opts.auto_remove {
-                let _ = lifecycle::remove(&store, &c, true);
+                let _ = lifecycle::remove_with(&store, &c, true, true);
             }
             Ok(code.clamp(0, 255) as u8)
         }
@@ -164,7 +164,7 @@ pub struct RmArgs {
 }
 
 pub fn rm(g: &GlobalOpts, a: RmArgs) -> anyhow::Result<u8> {
-    each(g, &a.containers, |s, c| lifecycle::remove(s, c, a.force))
+    each(g, &a.containers, |s, c| lifecycle::remove_with(s, c, a.force, a.volumes))
 }
 
 #[derive(Args, Debug)]
@@ -480,8 +480,15 @@ pub fn inspect_json(store: &Store, name: &str) -> anyhow::Result<Option<Value>> 
             let p: Vec<&str> = v.split(':').collect();
             (p.len() >= 2).then(|| {
                 let ro = p.get(2).is_some_and(|m| m.split(',').any(|f| f == "ro"));
-                json!({"Type": "bind", "Source": p[0], "Destination": p[1], "Mode": p.get(2).copied().unwrap_or(""),
-                       "RW": !ro, "Propagation": "rprivate"})
+                let mode = p.get(2).copied().unwrap_or("");
+                if p[0].starts_with('/') {
+                    json!({"Type": "bind", "Source": p[0], "Destination": p[1], "Mode": mode,
+                           "RW": !ro, "Propagation": "rprivate"})
+                } else {
+                    let src = store.root().join("volumes").join(p[0]).join("_data");
+                    json!({"Type": "volume", "Name": p[0], "Source": src, "Destination": p[1], "Driver": "local",
+                           "Mode": mode, "RW": !ro, "Propagation": ""})
+                }
             })
         })
         .collect();

@@ -200,6 +200,7 @@ pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
         init: a.init,
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
+        anonymous_volumes: Vec::new(),
     })
 }
 
@@ -227,7 +228,7 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> anyhow::Result<u8> {
 /// The command that removes a `--rm` container after it exits (run by its monitor).
 pub fn rm_command(g: &GlobalOpts, id: &str) -> Vec<String> {
     let exe = std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| "skiff".into());
-    vec![exe, "--root".into(), g.root.to_string_lossy().into_owned(), "rm".into(), "-f".into(), id.into()]
+    vec![exe, "--root".into(), g.root.to_string_lossy().into_owned(), "rm".into(), "-f".into(), "-v".into(), id.into()]
 }
 
 /// `skiff run`.
@@ -248,7 +249,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
         Err(e) => {
             let code = e.exit_code();
             if a.create.rm {
-                let _ = lifecycle::remove(&store, &c, true);
+                let _ = lifecycle::remove_with(&store, &c, true, true);
             }
             return fail(&e, code);
         }
@@ -259,7 +260,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
     }
     let code = lifecycle::wait_attached(&c, &started);
     if a.create.rm {
-        if let Err(e) = lifecycle::remove(&store, &c, true) {
+        if let Err(e) = lifecycle::remove_with(&store, &c, true, true) {
             eprintln!("skiff: removing {}: {e}", c.id);
         }
     }
