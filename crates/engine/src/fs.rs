@@ -141,3 +141,46 @@ pub fn copy_in(store: &Store, c: &Container, src: &Path, dest: &str) -> Result<(
     std::io::copy(&mut f, &mut out).map_err(io("copy from", src))?;
     Ok(())
 }
+
+fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    for e in std::fs::read_dir(src)? {
+        let e = e?;
+        let (from, to) = (e.path(), dst.join(e.file_name()));
+        let m = std::fs::symlink_metadata(&from)?;
+        let ft = m.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&to)?;
+            copy_tree(&from, &to)?;
+        } else if ft.is_file() {
+            std::fs::copy(&from, &to)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+        } else {
+            continue;
+        }
+        std::os::unix::fs::lchown(&to, Some(m.uid()), Some(m.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
+}
+
+/// Docker's copy-up: a volume that is still empty gets what the image has at
+/// its mount point (contents, owner and mode), so `VOLUME /data` after a
+/// `chown` keeps working. The mount point is resolved inside `root` (openat2
+/// RESOLVE_IN_ROOT) and the copy never follows a symlink.
+pub fn copy_up(root: &Path, dest: &str, volume: &Path) -> Result<()> {
+    let empty = std::fs::read_dir(volume).map(|mut d| d.next().is_none()).unwrap_or(false);
+    if !empty {
+        return Ok(());
+    }
+    use rustix::fs::OFlags;
+    let Ok(dir) = open_in_root(root, dest, OFlags::PATH | OFlags::DIRECTORY, 0) else { return Ok(()) };
+    let src = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir)));
+    let m = std::fs::metadata(&src).map_err(io("stat", Path::new(dest)))?;
+    std::os::unix::fs::chown(volume, Some(m.uid()), Some(m.gid())).map_err(io("chown", volume))?;
+    std::fs::set_permissions(volume, std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777))
+        .map_err(io("chmod", volume))?;
+    copy_tree(&src, volume).map_err(io("copy up into", volume))
+}

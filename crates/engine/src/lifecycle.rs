@@ -331,7 +331,14 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
     let image_id = skiff_image::Digest::parse(&c.image_id).map_err(|e| EngineError::Sys(e.to_string()))?;
     let layers = store.unpacked_layers(&image_id)?;
     let dir = c.dir(store);
-    rootfs::mount(&dir, &layers, false)?;
+    let root = rootfs::mount(&dir, &layers, false)?;
+    for v in &c.opts.volumes {
+        let mut parts = v.split(':');
+        let (Some(src), Some(dest)) = (parts.next(), parts.next()) else { continue };
+        if !src.starts_with('/') && names::valid_name(src) {
+            crate::fs::copy_up(&root, dest, &store.root().join("volumes").join(src).join("_data"))?;
+        }
+    }
     let spec = generate_spec(store, c)?;
     let text = serde_json::to_vec_pretty(&spec).map_err(|e| EngineError::Sys(e.to_string()))?;
     std::fs::write(dir.join("config.json"), text).map_err(io("write", &dir.join("config.json")))?;

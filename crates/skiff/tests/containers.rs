@@ -469,3 +469,29 @@ fn named_and_anonymous_volumes() {
     assert!(!src.exists());
     assert!(env.root().join("volumes/store/_data/f").exists());
 }
+
+#[test]
+fn features_image_user_workdir_volume_copy_up() {
+    let env = busybox();
+    env.run(&["load", "-i", fixture("features.docker.tar").to_str().unwrap()]).ok();
+    // ENTRYPOINT + CMD, ENV, USER 1000 and WORKDIR /data, as Docker runs it.
+    assert_eq!(env.run(&["run", "--rm", "features:1.0"]).ok().stdout(), "hello docker, world\n");
+    let r = env.run(&["run", "--rm", "--entrypoint", "sh", "features:1.0", "-c", "id -u; pwd"]).ok();
+    assert_eq!(r.stdout(), "1000\n/data\n");
+    // VOLUME /data is an anonymous volume that starts with the image's content (owner and mode kept).
+    let r = env
+        .run(&[
+            "run",
+            "--rm",
+            "-u",
+            "0",
+            "--entrypoint",
+            "sh",
+            "features:1.0",
+            "-c",
+            "cat /data/keep/a; stat -c %a /data/keep/a; mount | grep -c ' /data '",
+        ])
+        .ok();
+    assert_eq!(r.stdout(), "one\n600\n1\n");
+    assert_eq!(std::fs::read_dir(env.root().join("volumes")).unwrap().count(), 0, "--rm removes anonymous volumes");
+}

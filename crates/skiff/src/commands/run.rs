@@ -116,12 +116,10 @@ pub struct CreateArgs {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout", value_name = "int")]
     pub stop_timeout: Option<u64>,
-    /// The image to run
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
-    /// The command and its arguments
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// The image, then the command and its arguments. One positional, so that
+    /// everything after the image goes to the container (`run img sh -c ...`).
+    #[arg(value_name = "IMAGE [COMMAND] [ARG...]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub image_and_command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -160,8 +158,8 @@ pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
     }
     let network = a.network.as_deref().unwrap_or("");
     Ok(RunOptions {
-        image: a.image.clone(),
-        cmd: a.command.clone(),
+        image: a.image_and_command[0].clone(),
+        cmd: a.image_and_command[1..].to_vec(),
         entrypoint: a.entrypoint.clone(),
         name: a.name.clone(),
         env,
