@@ -155,6 +155,7 @@ fn detached_lifecycle() {
     let r = env.run(&["exec", "-t", "db", "sh", "-c", "tty; echo $TERM"]).ok().stdout();
     assert!(r.starts_with("/dev/pts/") && r.ends_with("\r\nxterm\r\n"), "{r:?}");
     assert_eq!(env.run(&["exec", "db", "nosuchcommand"]).code(), 127);
+    assert_eq!(env.run(&["exec", "db", "echo", "-e", "-u"]).ok().stdout(), "-u\n");
 
     let state = inspect(&env, "db");
     assert_eq!(state["State"]["Running"], true);

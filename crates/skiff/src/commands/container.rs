@@ -224,16 +224,17 @@ pub struct ExecArgs {
     /// Working directory inside the container
     #[arg(short, long)]
     pub workdir: Option<String>,
-    pub container: String,
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true, required = true)]
-    pub command: Vec<String>,
+    /// The container, then the command: one positional, so that flags after
+    /// the container name belong to the command (`exec db ls -e`).
+    #[arg(value_name = "CONTAINER COMMAND [ARG...]", num_args = 2.., required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub container_and_command: Vec<String>,
 }
 
 pub fn exec(g: &GlobalOpts, a: ExecArgs) -> anyhow::Result<u8> {
     let store = open_store(g)?;
-    let c = container::find(&store, &a.container)?;
+    let c = container::find(&store, &a.container_and_command[0])?;
     let o = ExecOptions {
-        cmd: a.command,
+        cmd: a.container_and_command[1..].to_vec(),
         env: a.env,
         user: a.user,
         workdir: a.workdir,
