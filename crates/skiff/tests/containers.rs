@@ -496,3 +496,42 @@ fn features_image_user_workdir_volume_copy_up() {
     assert_eq!(r.stdout(), "one\n600\n1\n");
     assert_eq!(std::fs::read_dir(env.root().join("volumes")).unwrap().count(), 0, "--rm removes anonymous volumes");
 }
+
+#[test]
+fn ps_filters_and_formats() {
+    let env = busybox();
+    env.run(&["create", "--name", "idle", "busybox", "true"]).ok();
+    env.run(&["run", "--name", "done", "busybox", "sh", "-c", "exit 2"]);
+    let up = env.run(&["run", "-d", "--name", "up", "busybox", "sleep", "1000"]).ok().stdout();
+    let names = |args: &[&str]| {
+        let mut v: Vec<String> = env
+            .run(&[&["ps", "--format", "{{.Names}}"], args].concat())
+            .ok()
+            .stdout()
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&[]), vec!["up"]);
+    assert_eq!(names(&["-a"]), vec!["done", "idle", "up"]);
+    assert_eq!(names(&["-f", "status=exited"]), vec!["done"]);
+    assert_eq!(names(&["-f", "status=created"]), vec!["idle"]);
+    assert_eq!(names(&["-a", "-f", "exited=2"]), vec!["done"]);
+    assert_eq!(names(&["-a", "-f", "name=id"]), vec!["idle"]);
+    assert_eq!(names(&["-a", "-f", &format!("id={}", &up[..8])]), vec!["up"]);
+    let q = env.run(&["ps", "-q", "--no-trunc"]).ok().stdout();
+    assert_eq!(q, up);
+    let j = env.run(&["ps", "--format", "{{json .}}"]).ok().stdout();
+    let v: serde_json::Value = serde_json::from_str(j.trim()).unwrap();
+    assert_eq!(
+        (v["Names"].as_str(), v["State"].as_str(), v["Image"].as_str()),
+        (Some("up"), Some("running"), Some("busybox"))
+    );
+    let t = env.run(&["ps", "-a", "--format", "table {{.Names}}\t{{.Status}}"]).ok().stdout();
+    assert!(t.starts_with("NAMES     STATUS\n"), "{t:?}");
+    assert!(t.contains("Exited (2) ") && t.contains("Created"), "{t}");
+    let raw = std::fs::read_to_string(env.root().join(format!("containers/{0}/{0}-json.log", up.trim())));
+    assert!(raw.map(|r| r.is_empty()).unwrap_or(true));
+}
