@@ -344,6 +344,7 @@ fn files_pause_restart_wait_rename_prune() {
     assert_eq!(env.run(&["wait", "crate"]).ok().stdout(), "137\n");
     let short = env.run(&["run", "-d", "busybox", "sh", "-c", "exit 4"]).ok().stdout();
     assert_eq!(env.run(&["wait", short.trim()]).ok().stdout(), "4\n");
+
     let pruned = env.run(&["container", "prune", "-f"]).ok().stdout();
     assert!(pruned.contains(&id) && pruned.contains(short.trim()), "{pruned}");
     assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
@@ -534,4 +535,16 @@ fn ps_filters_and_formats() {
     assert!(t.contains("Exited (2) ") && t.contains("Created"), "{t}");
     let raw = std::fs::read_to_string(env.root().join(format!("containers/{0}/{0}-json.log", up.trim())));
     assert!(raw.map(|r| r.is_empty()).unwrap_or(true));
+}
+
+#[test]
+fn info_counts_follow_the_monitor() {
+    let env = busybox();
+    env.run(&["run", "-d", "busybox", "true"]).ok();
+    // No skiff command looks at the container: its monitor records the exit in the metadata.
+    let info = eventually("info to count the stopped container", || {
+        let i = env.run(&["info"]).ok().stdout();
+        i.contains("  Stopped: 1").then_some(i)
+    });
+    assert!(info.contains(" Containers: 1\n  Running: 0"), "{info}");
 }

@@ -54,7 +54,7 @@ pub struct StartArgs {
 pub fn start(g: &GlobalOpts, a: StartArgs) -> anyhow::Result<u8> {
     if !a.attach {
         return each(g, &a.containers, |s, c| {
-            let then = c.opts.auto_remove.then(|| super::run::rm_command(g, &c.id));
+            let then = Some(super::run::after_exit_command(g, &c.id, c.opts.auto_remove));
             lifecycle::start(s, c, Attach::default(), then).map(|_| ())
         });
     }
@@ -63,6 +63,7 @@ pub fn start(g: &GlobalOpts, a: StartArgs) -> anyhow::Result<u8> {
     match lifecycle::start(&store, &c, Attach { output: true, stdin: a.interactive }, None) {
         Ok(st) => {
             let code = lifecycle::wait_attached(&c, &st);
+            lifecycle::status(&store, &c);
             if c.opts.auto_remove {
                 let _ = lifecycle::remove_with(&store, &c, true, true);
             }
@@ -100,7 +101,7 @@ pub fn stop(g: &GlobalOpts, a: StopArgs) -> anyhow::Result<u8> {
 pub fn restart(g: &GlobalOpts, a: StopArgs) -> anyhow::Result<u8> {
     each(g, &a.containers, |s, c| {
         lifecycle::stop(s, c, a.time.or(c.opts.stop_timeout))?;
-        let then = c.opts.auto_remove.then(|| super::run::rm_command(g, &c.id));
+        let then = Some(super::run::after_exit_command(g, &c.id, c.opts.auto_remove));
         lifecycle::start(s, c, Attach::default(), then).map(|_| ())
     })
 }
@@ -763,6 +764,9 @@ pub enum ContainerCommand {
     Cp(CpArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Record a container's current state in the metadata (run by its monitor)
+    #[command(hide = true)]
+    Sync(NamesArgs),
 }
 
 /// Dispatches `skiff container ...`.
@@ -791,6 +795,15 @@ pub fn dispatch(g: &GlobalOpts, c: ContainerCommand) -> anyhow::Result<u8> {
         ContainerCommand::Diff(a) => diff(g, a),
         ContainerCommand::Cp(a) => cp(g, a),
         ContainerCommand::Commit(a) => commit(g, a),
+        ContainerCommand::Sync(a) => {
+            let store = open_store(g)?;
+            for n in &a.containers {
+                if let Ok(c) = container::find(&store, n) {
+                    lifecycle::status(&store, &c);
+                }
+            }
+            Ok(0)
+        }
         ContainerCommand::Inspect(mut a) => {
             a.kind = Some("container".into());
             super::inspect::run(g, a)

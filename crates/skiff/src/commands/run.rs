@@ -223,10 +223,19 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> anyhow::Result<u8> {
     }
 }
 
-/// The command that removes a `--rm` container after it exits (run by its monitor).
-pub fn rm_command(g: &GlobalOpts, id: &str) -> Vec<String> {
+/// What a detached container's monitor runs once the container has exited:
+/// `rm -f -v` for `--rm`, else `container sync`, which records the exit in
+/// the metadata (for `info` and `system df`; the monitor itself has no SQLite).
+pub fn after_exit_command(g: &GlobalOpts, id: &str, auto_remove: bool) -> Vec<String> {
     let exe = std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| "skiff".into());
-    vec![exe, "--root".into(), g.root.to_string_lossy().into_owned(), "rm".into(), "-f".into(), "-v".into(), id.into()]
+    let mut v = vec![exe, "--root".into(), g.root.to_string_lossy().into_owned()];
+    if auto_remove {
+        v.extend(["rm", "-f", "-v"].map(String::from));
+    } else {
+        v.extend(["container", "sync"].map(String::from));
+    }
+    v.push(id.into());
+    v
 }
 
 /// `skiff run`.
@@ -241,7 +250,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
         Err(e) => return fail(&e, e.exit_code()),
     };
     let attach = Attach { output: !a.detach, stdin: a.create.interactive && !a.detach };
-    let then = (a.detach && a.create.rm).then(|| rm_command(g, &c.id));
+    let then = a.detach.then(|| after_exit_command(g, &c.id, a.create.rm));
     let started = match lifecycle::start(&store, &c, attach, then) {
         Ok(s) => s,
         Err(e) => {
@@ -257,6 +266,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let code = lifecycle::wait_attached(&c, &started);
+    lifecycle::status(&store, &c);
     if a.create.rm {
         if let Err(e) = lifecycle::remove_with(&store, &c, true, true) {
             eprintln!("skiff: removing {}: {e}", c.id);
