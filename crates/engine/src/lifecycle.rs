@@ -104,6 +104,24 @@ fn frozen(id: &str) -> bool {
     false
 }
 
+/// Serialises start, stop and rm of one container across skiff processes:
+/// an exclusive `flock` on `containers/<id>/lock`, released on drop.
+fn lock(store: &Store, c: &Container) -> Result<Option<std::fs::File>> {
+    let p = c.dir(store).join("lock");
+    let f = match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&p) {
+        Ok(f) => f,
+        // Already removed by a concurrent rm: nothing to serialise with.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(EngineError::Io { op: "open", path: p, source: e }),
+    };
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).map_err(|e| EngineError::Io {
+        op: "lock",
+        path: p,
+        source: e.into(),
+    })?;
+    Ok(Some(f))
+}
+
 /// A container's current status (and the db's state word brought up to date).
 pub fn status(store: &Store, c: &Container) -> Status {
     let s = state::status(&c.id, || frozen(&c.id));
@@ -323,6 +341,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// Starts a created (or exited) container. With `attach.output`, the caller
 /// then calls [`wait_attached`].
 pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<String>>) -> Result<Started> {
+    let _lock = lock(store, c)?;
     let st = status(store, c);
     if st.is_running() {
         return Err(EngineError::Sys(format!("container {} is already running", c.id)));
@@ -681,6 +700,7 @@ pub fn kill(store: &Store, c: &Container, signal: i32) -> Result<()> {
 
 /// `docker stop`: the stop signal, then SIGKILL to the whole cgroup after `timeout` seconds.
 pub fn stop(store: &Store, c: &Container, timeout: Option<u64>) -> Result<()> {
+    let _lock = lock(store, c)?;
     let st = status(store, c);
     let Some(pid) = st.pid() else { return Ok(()) };
     if matches!(st, Status::Paused { .. }) {
@@ -705,6 +725,11 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
 
 /// `docker rm [-f] [-v]`: with `volumes`, the container's anonymous volumes go too.
 pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> Result<()> {
+    let _lock = lock(store, c)?;
+    if container::find(store, &c.id).is_err() {
+        // Removed while we waited for the lock (e.g. by the monitor of a --rm container).
+        return Ok(());
+    }
     let st = status(store, c);
     if st.is_running() {
         if !force {
