@@ -51,6 +51,9 @@ pub enum EngineError {
     Start { message: String, code: i32 },
     #[error("Container {0} is not running")]
     NotRunning(String),
+    /// `start` of a running container (Docker's CLI treats it as done).
+    #[error("container {0} is already running")]
+    AlreadyRunning(String),
     #[error("Container {0} is paused, unpause the container before stopping or killing")]
     Paused(String),
     #[error("Container {0} is not paused")]
@@ -344,7 +347,7 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
     let _lock = lock(store, c)?;
     let st = status(store, c);
     if st.is_running() {
-        return Err(EngineError::Sys(format!("container {} is already running", c.id)));
+        return Err(EngineError::AlreadyRunning(c.id.clone()));
     }
     let monitor = monitor_path()?;
     let image_id = skiff_image::Digest::parse(&c.image_id).map_err(|e| EngineError::Sys(e.to_string()))?;

@@ -548,3 +548,27 @@ fn info_counts_follow_the_monitor() {
     });
     assert!(info.contains(" Containers: 1\n  Running: 0"), "{info}");
 }
+
+#[test]
+fn concurrent_starts_and_removes_are_serialised() {
+    let env = busybox();
+    let id = env.run(&["create", "busybox", "sleep", "1000"]).ok().stdout().trim().to_string();
+    let codes: Vec<i32> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4).map(|_| s.spawn(|| env.run(&["start", &id]).code())).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Docker's `start` of a running container succeeds without starting another.
+    assert_eq!(codes, vec![0; 4]);
+    let pid = inspect(&env, &id)["State"]["Pid"].as_i64().unwrap();
+    // One init in the container's cgroup.
+    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/skiff/{id}/cgroup.procs"))
+        .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/skiff/{id}/cgroup.procs")))
+        .unwrap();
+    assert_eq!(procs.lines().count(), 1, "{procs}");
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| env.run(&["rm", "-f", &id]));
+        }
+    });
+    assert_gone(&env, &id, pid);
+}

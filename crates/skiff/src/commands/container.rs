@@ -55,7 +55,10 @@ pub fn start(g: &GlobalOpts, a: StartArgs) -> anyhow::Result<u8> {
     if !a.attach {
         return each(g, &a.containers, |s, c| {
             let then = Some(super::run::after_exit_command(g, &c.id, c.opts.auto_remove));
-            lifecycle::start(s, c, Attach::default(), then).map(|_| ())
+            match lifecycle::start(s, c, Attach::default(), then) {
+                Ok(_) | Err(EngineError::AlreadyRunning(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
         });
     }
     let store = open_store(g)?;
