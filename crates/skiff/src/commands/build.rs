@@ -149,7 +149,61 @@ pub fn run(g: &GlobalOpts, a: BuildArgs) -> anyhow::Result<u8> {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    // RUN steps need the container runtime; it is wired in here once the engine lands.
-    skiff_build::build(&store, &ctx, &opts, None, &mut out)?;
+    skiff_build::build(&store, &ctx, &opts, Some(&EngineRunner), &mut out)?;
     Ok(0)
+}
+
+/// RUN steps as containers of the engine: the step's image, its command with no
+/// entrypoint, the builder's environment, user, workdir and network; the upper
+/// directory of the container's overlay becomes the layer.
+struct EngineRunner;
+
+/// Mount points the engine sets up in a container's root, kept out of layers.
+const RUNTIME_PATHS: &[&str] =
+    &["proc", "sys", "dev", ".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"];
+
+impl skiff_build::RunExecutor for EngineRunner {
+    fn run(
+        &self,
+        store: &skiff_image::Store,
+        image: Option<&skiff_image::Digest>,
+        spec: &skiff_build::RunSpec,
+        out: &mut dyn std::io::Write,
+    ) -> Result<skiff_build::LayerDiff, skiff_build::RunError> {
+        use skiff_build::RunError;
+        use skiff_engine::lifecycle;
+        let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
+        let Some(image) = image else {
+            return Err(RunError::Failed("RUN needs an image with a shell: FROM scratch has none".into()));
+        };
+        let _ = out.flush();
+        let mut opts = skiff_engine::RunOptions { image: image.to_string(), ..Default::default() };
+        opts.entrypoint = Some(String::new());
+        opts.cmd = spec.argv.clone();
+        opts.env = spec.env.clone();
+        opts.workdir = Some(spec.workdir.clone());
+        opts.user = (!spec.user.is_empty()).then(|| spec.user.clone());
+        opts.hostname = Some(spec.hostname.clone());
+        match spec.network.as_deref() {
+            Some("none") => opts.network_none = true,
+            Some("host") => opts.network = skiff_engine::NsMode::Host,
+            _ => {}
+        }
+        let c = lifecycle::create(store, opts).map_err(|e| failed(&e))?;
+        let result = (|| {
+            let started = lifecycle::start(store, &c, lifecycle::Attach { output: true, stdin: false }, None)
+                .map_err(|e| failed(&e))?;
+            let code = lifecycle::wait_attached(&c, &started);
+            if code != 0 {
+                return Err(RunError::Exit(code));
+            }
+            let upper = c.dir(store).join("upper");
+            let exclude: Vec<String> = RUNTIME_PATHS.iter().map(|p| p.to_string()).collect();
+            let w = store.blobs().writer().map_err(|e| failed(&e))?;
+            let w = skiff_build::layer::upper_to_tar_excluding(&upper, w, &exclude).map_err(|e| failed(&e))?;
+            Ok(skiff_build::LayerDiff::Tar(w.finish().map_err(|e| failed(&e))?))
+        })();
+        let _ = lifecycle::remove(store, &c, true);
+        result
+    }
 }

@@ -69,19 +69,30 @@ pub fn image_json(store: &Store, id: &Digest) -> anyhow::Result<Value> {
 }
 
 pub fn run(g: &GlobalOpts, a: InspectArgs) -> anyhow::Result<u8> {
-    if let Some(k) = &a.kind {
-        if k != "image" {
-            anyhow::bail!("unsupported --type {k:?}: this skiff inspects images only");
-        }
+    let kind = a.kind.as_deref().unwrap_or("");
+    if !matches!(kind, "" | "image" | "container") {
+        anyhow::bail!("unsupported --type {kind:?}: this skiff inspects images and containers");
     }
     let store = open_store(g)?;
     let mut found = Vec::new();
     let mut failed = false;
     for n in &a.names {
+        // Like Docker, a container wins over an image of the same name.
+        if kind != "image" {
+            if let Some(v) = super::container::inspect_json(&store, n)? {
+                found.push(v);
+                continue;
+            }
+            if kind == "container" {
+                eprintln!("Error: No such container: {n}");
+                failed = true;
+                continue;
+            }
+        }
         match store.resolve(n) {
             Ok(rec) => found.push(image_json(&store, &rec.id)?),
             Err(skiff_image::StoreError::NoSuchImage(_)) => {
-                eprintln!("Error: No such image: {n}");
+                eprintln!("Error: No such {}: {n}", if kind == "image" { "image" } else { "object" });
                 failed = true;
             }
             Err(e) => return Err(e.into()),

@@ -1,6 +1,7 @@
 //! Command-line parsing (Docker's flags) and dispatch, one file per command.
 
 mod build;
+mod container;
 mod history;
 mod images;
 mod import;
@@ -9,10 +10,14 @@ mod inspect;
 mod load;
 mod login;
 mod logout;
+mod logs;
 mod manifest;
+mod ps;
 mod pull;
 mod push;
+
 mod rmi;
+mod run;
 mod save;
 mod search;
 mod system;
@@ -96,6 +101,53 @@ pub enum Command {
     /// Manage manifests and manifest lists
     #[command(subcommand)]
     Manifest(manifest::ManifestCommand),
+    /// Create and run a new container from an image
+    Run(run::RunArgs),
+    /// Create a new container
+    Create(run::CreateArgs),
+    /// Start one or more stopped containers
+    Start(container::StartArgs),
+    /// Stop one or more running containers
+    Stop(container::StopArgs),
+    /// Restart one or more containers
+    Restart(container::StopArgs),
+    /// Kill one or more running containers
+    Kill(container::KillArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(container::NamesArgs),
+    /// Remove one or more containers
+    Rm(container::RmArgs),
+    /// List containers
+    Ps(ps::PsArgs),
+    /// Fetch the logs of a container
+    Logs(logs::LogsArgs),
+    /// Execute a command in a running container
+    Exec(container::ExecArgs),
+    /// Display the running processes of a container
+    Top(container::TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(container::StatsArgs),
+    /// Update configuration of one or more containers
+    Update(container::UpdateArgs),
+    /// Pause all processes within one or more containers
+    Pause(container::NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(container::NamesArgs),
+    /// Rename a container
+    Rename(container::RenameArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(container::PortArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(container::ExportArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(container::DiffArgs),
+    /// Copy files between a container and the local filesystem
+    Cp(container::CpArgs),
+    /// Create a new image from a container's changes
+    Commit(container::CommitArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,7 +198,7 @@ pub fn init_logging(g: &GlobalOpts) {
     let level = if level == "fatal" { "error" } else { level };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "skiff={level},skiff_image={level},skiff_registry={level}"
+            "skiff={level},skiff_image={level},skiff_registry={level},skiff_engine={level},skiff_runtime={level},skiff_build={level}"
         )))
         .with_writer(std::io::stderr)
         .without_time()
@@ -191,6 +243,29 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Logout(a) => logout::run(g, a),
         Command::Search(a) => search::run(g, a),
         Command::Manifest(c) => manifest::run(g, c),
+        Command::Run(a) => run::run(g, a),
+        Command::Create(a) => run::create(g, a),
+        Command::Start(a) => container::start(g, a),
+        Command::Stop(a) => container::stop(g, a),
+        Command::Restart(a) => container::restart(g, a),
+        Command::Kill(a) => container::kill(g, a),
+        Command::Wait(a) => container::wait(g, a),
+        Command::Rm(a) => container::rm(g, a),
+        Command::Ps(a) => ps::run(g, a),
+        Command::Logs(a) => logs::run(g, a),
+        Command::Exec(a) => container::exec(g, a),
+        Command::Top(a) => container::top(g, a),
+        Command::Stats(a) => container::stats(g, a),
+        Command::Update(a) => container::update(g, a),
+        Command::Pause(a) => container::pause(g, a),
+        Command::Unpause(a) => container::unpause(g, a),
+        Command::Rename(a) => container::rename(g, a),
+        Command::Port(a) => container::port(g, a),
+        Command::Export(a) => container::export(g, a),
+        Command::Diff(a) => container::diff(g, a),
+        Command::Cp(a) => container::cp(g, a),
+        Command::Commit(a) => container::commit(g, a),
+        Command::Container(c) => container::dispatch(g, c),
     }
 }
 

@@ -1,0 +1,876 @@
+//! The container lifecycle: create, start (detached or attached), stop,
+//! kill, wait, rm, restart, pause/unpause, rename, update, prune.
+//!
+//! Process model (daemonless): `start` forks; the child calls
+//! `skiff_runtime::spawn` (the container init becomes its child), records the
+//! pid, and execs `skiff-monitor`, which holds the stdio pipes, writes the
+//! json-file log, reaps the init and records the exit. The parent learns the
+//! pid (or the spawn error) over a pipe; detached, it returns at once;
+//! attached, it waits for the monitor and forwards signals to the container.
+
+use crate::container::{self, Container, RecordError};
+use crate::names;
+use crate::options::{NsMode, RunOptions};
+use crate::rootfs::{self, RootfsError};
+use crate::spec::{self, SpecError, SpecInput};
+use crate::state::{self, Status};
+use crate::userdb::UserDb;
+use skiff_image::{Store, StoreError};
+use skiff_runtime::cgroups::CgroupManager;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// Where the cgroup filesystem is mounted.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Errors of the lifecycle operations. `exit_code` maps them to Docker's codes.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] skiff_image::blob::BlobError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+    #[error(transparent)]
+    Runtime(#[from] skiff_runtime::RuntimeError),
+    #[error(transparent)]
+    Cgroup(#[from] skiff_runtime::cgroups::CgroupError),
+    #[error("{op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Sys(String),
+    /// The container process could not be started; `code` is 126, 127 or 125.
+    #[error("failed to create task for container: {message}")]
+    Start { message: String, code: i32 },
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    /// `start` of a running container (Docker's CLI treats it as done).
+    #[error("container {0} is already running")]
+    AlreadyRunning(String),
+    #[error("Container {0} is paused, unpause the container before stopping or killing")]
+    Paused(String),
+    #[error("Container {0} is not paused")]
+    NotPaused(String),
+    #[error("You cannot remove a running container {0}. Stop the container before attempting removal or force remove")]
+    RemoveRunning(String),
+    #[error("cannot join {what} of a non running container: {id}")]
+    JoinNotRunning { what: &'static str, id: String },
+    #[error("skiff-monitor not found at {0}")]
+    NoMonitor(PathBuf),
+    #[error("invalid signal: {0}")]
+    BadSignal(String),
+}
+
+impl EngineError {
+    /// Docker's exit code: 126/127 when the command cannot be invoked or found, else 125.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            EngineError::Start { code, .. } => *code,
+            EngineError::Runtime(e) => e.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, EngineError>;
+
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> EngineError + 'a {
+    move |source| EngineError::Io { op, path: path.to_path_buf(), source }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// The cgroup of a container.
+pub fn cgroup(id: &str) -> Result<CgroupManager> {
+    Ok(CgroupManager::new(Path::new(CGROUP_ROOT), Path::new(&format!("/skiff/{id}")))?)
+}
+
+fn frozen(id: &str) -> bool {
+    let Ok(cg) = cgroup(id) else { return false };
+    if let Some(d) = cg.dir("freezer") {
+        if let Ok(s) = std::fs::read_to_string(d.join("freezer.state")) {
+            return s.trim() == "FROZEN";
+        }
+        if let Ok(s) = std::fs::read_to_string(d.join("cgroup.freeze")) {
+            return s.trim() == "1";
+        }
+    }
+    false
+}
+
+/// Serialises start, stop and rm of one container across skiff processes:
+/// an exclusive `flock` on `containers/<id>/lock`, released on drop.
+fn lock(store: &Store, c: &Container) -> Result<Option<std::fs::File>> {
+    let p = c.dir(store).join("lock");
+    let f = match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&p) {
+        Ok(f) => f,
+        // Already removed by a concurrent rm: nothing to serialise with.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(EngineError::Io { op: "open", path: p, source: e }),
+    };
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).map_err(|e| EngineError::Io {
+        op: "lock",
+        path: p,
+        source: e.into(),
+    })?;
+    Ok(Some(f))
+}
+
+/// A container's current status (and the db's state word brought up to date).
+pub fn status(store: &Store, c: &Container) -> Status {
+    let s = state::status(&c.id, || frozen(&c.id));
+    let _ = container::set_state(store, &c.id, s.word());
+    s
+}
+
+fn hosts_file(hostname: &str, network: &NsMode) -> String {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    if *network == NsMode::Host {
+        return std::fs::read_to_string("/etc/hosts").unwrap_or(s);
+    }
+    s.push_str(&format!("127.0.1.1\t{hostname}\n"));
+    s
+}
+
+fn resolv_conf() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    let mut servers = 0;
+    for l in host.lines() {
+        let t = l.trim();
+        if let Some(ns) = t.strip_prefix("nameserver") {
+            let ns = ns.trim();
+            if ns.starts_with("127.") || ns == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+fn join_paths(store: &Store, o: &RunOptions) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (kind, file, what, mode) in [
+        ("network", "net", "network", &o.network),
+        ("pid", "pid", "pid namespace", &o.pid),
+        ("ipc", "ipc", "ipc namespace", &o.ipc),
+        ("uts", "uts", "uts namespace", &o.uts),
+    ] {
+        if let NsMode::Container(name) = mode {
+            let other = container::find(store, name)?;
+            let pid = status(store, &other).pid().ok_or(EngineError::JoinNotRunning { what, id: other.id.clone() })?;
+            out.insert(kind.to_string(), format!("/proc/{pid}/ns/{file}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Generates a container's spec from its record (joins resolved now).
+pub fn generate_spec(store: &Store, c: &Container) -> Result<oci_spec::runtime::Spec> {
+    let image_id = skiff_image::Digest::parse(&c.image_id)
+        .map_err(|e| EngineError::Sys(format!("container {}: image id {}: {e}", c.id, c.image_id)))?;
+    let cfg = store.config(&image_id)?;
+    let layers = store.unpacked_layers(&image_id)?;
+    let users = UserDb::from_layers(&layers);
+    let seccomp_profile = match c.opts.seccomp_file() {
+        Some(f) => Some(std::fs::read_to_string(f).map_err(io("read seccomp profile", Path::new(f)))?),
+        None => None,
+    };
+    let dir = c.dir(store);
+    let rootfs = c.rootfs(store);
+    let input = SpecInput {
+        id: &c.id,
+        image: &cfg,
+        opts: &c.opts,
+        users: &users,
+        container_dir: &dir,
+        rootfs: &rootfs,
+        join: join_paths(store, &c.opts)?,
+        seccomp_profile,
+        volumes_dir: &store.root().join("volumes"),
+    };
+    Ok(spec::generate(&input)?)
+}
+
+/// Gives `-v /path` and the image's `VOLUME`s (not covered by a `-v`) volume names.
+fn name_anonymous_volumes(opts: &mut RunOptions, image: &skiff_image::config::ImageConfig) {
+    let mut out = Vec::new();
+    for v in &opts.volumes {
+        if v.starts_with('/') && !v.contains(':') {
+            let name = names::new_id();
+            opts.anonymous_volumes.push(name.clone());
+            out.push(format!("{name}:{v}"));
+        } else {
+            out.push(v.clone());
+        }
+    }
+    let image_volumes = image.config.as_ref().and_then(|c| c.volumes.clone()).unwrap_or_default();
+    for dest in image_volumes.keys() {
+        if !out.iter().any(|v| v.split(':').nth(1) == Some(dest.as_str())) {
+            let name = names::new_id();
+            opts.anonymous_volumes.push(name.clone());
+            out.push(format!("{name}:{dest}"));
+        }
+    }
+    opts.volumes = out;
+}
+
+/// `docker create`: resolves the image, names the container, writes its
+/// directory (config.json, hostname, hosts, resolv.conf) and record.
+pub fn create(store: &Store, opts: RunOptions) -> Result<Container> {
+    let img = store.resolve(&opts.image)?;
+    let cfg = store.config(&img.id)?;
+    let id = names::new_id();
+    if let Some(n) = &opts.name {
+        if !names::valid_name(n.strip_prefix('/').unwrap_or(n)) {
+            return Err(RecordError::InvalidName(n.clone()).into());
+        }
+    }
+    let mut opts = opts;
+    name_anonymous_volumes(&mut opts, &cfg);
+    let args = spec::process_args(&cfg, &opts);
+    if args.is_empty() {
+        return Err(SpecError::NoCommand.into());
+    }
+    let mut c = Container {
+        id: id.clone(),
+        name: String::new(),
+        image: opts.image.clone(),
+        image_id: img.id.to_string(),
+        created: now(),
+        path: args[0].clone(),
+        args: args[1..].to_vec(),
+        opts,
+        restart_count: 0,
+    };
+    let dir = c.dir(store);
+    std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+    let result = (|| -> Result<()> {
+        let hostname = c.opts.hostname.clone().unwrap_or_else(|| spec::default_hostname(&id));
+        let write = |f: &str, text: String| std::fs::write(dir.join(f), text).map_err(io("write", &dir.join(f)));
+        write("hostname", format!("{hostname}\n"))?;
+        write("hosts", hosts_file(&hostname, &c.opts.network))?;
+        write("resolv.conf", resolv_conf())?;
+        for v in &c.opts.volumes {
+            let src = v.split(':').next().unwrap_or_default();
+            if !src.starts_with('/') && names::valid_name(src) {
+                let data = store.root().join("volumes").join(src).join("_data");
+                std::fs::create_dir_all(&data).map_err(io("create", &data))?;
+            }
+        }
+        // Validate the spec now, so `create` reports bad users, caps and mounts.
+        let spec = generate_spec(store, &c)?;
+        let text = serde_json::to_vec_pretty(&spec).map_err(|e| EngineError::Sys(e.to_string()))?;
+        std::fs::write(dir.join("config.json"), text).map_err(io("write", &dir.join("config.json")))?;
+        match c.opts.name.clone() {
+            Some(n) => {
+                c.name = n.strip_prefix('/').unwrap_or(&n).to_string();
+                container::insert(store, &c)?;
+            }
+            None => {
+                let mut retry = 0;
+                loop {
+                    c.name = names::random_name(retry);
+                    match container::insert(store, &c) {
+                        Err(RecordError::NameInUse { .. }) if retry < 10 => retry += 1,
+                        r => break r?,
+                    }
+                }
+            }
+        }
+        container::write_json(&dir.join("config.v2.json"), &c)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e);
+    }
+    Ok(c)
+}
+
+/// How `start` connects the container's stdio.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Attach {
+    /// Copy the output to our stdout/stderr and wait (foreground `run`, `start -a`).
+    pub output: bool,
+    /// Give the container our stdin (`-i`).
+    pub stdin: bool,
+}
+
+/// A started container.
+#[derive(Debug)]
+pub struct Started {
+    pub pid: i32,
+    /// The monitor process (our child).
+    pub monitor: i32,
+}
+
+/// Finds `skiff-monitor` next to the running binary (`SKIFF_MONITOR` overrides).
+pub fn monitor_path() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("SKIFF_MONITOR") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(io("locate", Path::new("/proc/self/exe")))?;
+    let p = exe.with_file_name("skiff-monitor");
+    if p.exists() {
+        Ok(p)
+    } else {
+        Err(EngineError::NoMonitor(p))
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| EngineError::Sys(format!("creating a pipe: {e}")))
+}
+
+/// Starts a created (or exited) container. With `attach.output`, the caller
+/// then calls [`wait_attached`].
+pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<String>>) -> Result<Started> {
+    let _lock = lock(store, c)?;
+    let st = status(store, c);
+    if st.is_running() {
+        return Err(EngineError::AlreadyRunning(c.id.clone()));
+    }
+    let monitor = monitor_path()?;
+    let image_id = skiff_image::Digest::parse(&c.image_id).map_err(|e| EngineError::Sys(e.to_string()))?;
+    let layers = store.unpacked_layers(&image_id)?;
+    let dir = c.dir(store);
+    let root = rootfs::mount(&dir, &layers, false)?;
+    for v in &c.opts.volumes {
+        let mut parts = v.split(':');
+        let (Some(src), Some(dest)) = (parts.next(), parts.next()) else { continue };
+        if !src.starts_with('/') && names::valid_name(src) {
+            crate::fs::copy_up(&root, dest, &store.root().join("volumes").join(src).join("_data"))?;
+        }
+    }
+    let spec = generate_spec(store, c)?;
+    let text = serde_json::to_vec_pretty(&spec).map_err(|e| EngineError::Sys(e.to_string()))?;
+    std::fs::write(dir.join("config.json"), text).map_err(io("write", &dir.join("config.json")))?;
+    let state_dir = state::reset(&c.id).map_err(io("create", &state::state_dir(&c.id)))?;
+    // A previous run's cgroup (exited, not removed) is replaced.
+    if let Ok(cg) = cgroup(&c.id) {
+        let _ = cg.remove();
+    }
+    let tty = c.opts.tty;
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let (ready_r, ready_w) = pipe()?;
+    // With a pty the container reads the pty; the monitor copies our stdin to it.
+    let stdin = if attach.stdin && !tty {
+        Some(rustix::io::fcntl_dupfd_cloexec(rustix::stdio::stdin(), 3).map_err(|e| EngineError::Sys(e.to_string()))?)
+    } else {
+        None
+    };
+    let memcg = cgroup(&c.id).ok().and_then(|cg| cg.dir("memory"));
+    let mut argv: Vec<String> = vec![
+        monitor.to_string_lossy().into_owned(),
+        "--pid".into(),
+        String::new(),
+        "--state".into(),
+        state_dir.to_string_lossy().into_owned(),
+        "--log".into(),
+        c.log_path(store).to_string_lossy().into_owned(),
+    ];
+    if let Some(m) = memcg {
+        argv.push("--memcg".into());
+        argv.push(m.to_string_lossy().into_owned());
+    }
+    if attach.output {
+        argv.push("--attach".into());
+    }
+    if attach.output && attach.stdin && tty {
+        argv.push("--stdin".into());
+    }
+    if let Some(t) = then {
+        argv.push("--then".into());
+        argv.extend(t);
+    }
+    let id = c.id.clone();
+    // SAFETY: skiff is single-threaded here (no runtime threads are started by
+    // the CLI), so the child may allocate and run ordinary Rust code.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(EngineError::Sys(format!("fork: {}", std::io::Error::last_os_error())));
+    }
+    if child == 0 {
+        drop(ready_r);
+        monitor_child(MonitorChild {
+            id,
+            spec,
+            tty,
+            detached: !attach.output,
+            keep_stdin: attach.output && attach.stdin && tty,
+            stdin,
+            out: (out_r, out_w),
+            err: (err_r, err_w),
+            ready: ready_w,
+            argv,
+        });
+    }
+    drop((out_r, out_w, err_r, err_w, ready_w, stdin));
+    let mut msg = String::new();
+    let _ = std::fs::File::from(ready_r).read_to_string(&mut msg);
+    if let Some(pid) = msg.strip_prefix('P').and_then(|p| p.trim().parse::<i32>().ok()) {
+        let _ = container::set_state(store, &c.id, "running");
+        return Ok(Started { pid, monitor: child });
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child; `status` is a valid out pointer.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    let (code, message) = match msg.strip_prefix('E').and_then(|m| m.split_once('\t')) {
+        Some((code, m)) => (code.parse().unwrap_or(125), m.to_string()),
+        None => (125, format!("container start failed: {msg}")),
+    };
+    let _ = rootfs::unmount(&dir);
+    state::remove(&c.id);
+    if let Ok(cg) = cgroup(&c.id) {
+        let _ = cg.remove();
+    }
+    Err(EngineError::Start { message, code })
+}
+
+struct MonitorChild {
+    id: String,
+    spec: oci_spec::runtime::Spec,
+    tty: bool,
+    detached: bool,
+    keep_stdin: bool,
+    stdin: Option<OwnedFd>,
+    out: (OwnedFd, OwnedFd),
+    err: (OwnedFd, OwnedFd),
+    ready: OwnedFd,
+    argv: Vec<String>,
+}
+
+fn write_fd(fd: &OwnedFd, msg: &str) {
+    let _ = rustix::io::write(fd, msg.as_bytes());
+}
+
+/// The forked child: spawn the container, report, become the monitor. Never returns.
+fn monitor_child(m: MonitorChild) -> ! {
+    if m.detached {
+        let _ = rustix::process::setsid();
+    }
+    let opts = skiff_runtime::SpawnOptions {
+        id: m.id.clone(),
+        stdio: skiff_runtime::StdioSpec {
+            stdin: m.stdin,
+            stdout: if m.tty { None } else { Some(m.out.1) },
+            stderr: if m.tty { None } else { Some(m.err.1) },
+        },
+        terminal: if m.tty { skiff_runtime::Terminal::Pty } else { skiff_runtime::Terminal::None },
+        cgroup_root: PathBuf::from(CGROUP_ROOT),
+        wait_for_start: false,
+        preserve_fds: Vec::new(),
+    };
+    let spawned = match skiff_runtime::spawn(&m.spec, opts) {
+        Ok(s) => s,
+        Err(e) => {
+            write_fd(&m.ready, &format!("E{}\t{e}", e.exit_code()));
+            std::process::exit(e.exit_code());
+        }
+    };
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    if let Err(e) = state::record_start(&m.id, spawned.pid, me, &now()) {
+        let _ = skiff_runtime::signal(spawned.pid, libc::SIGKILL);
+        write_fd(&m.ready, &format!("E125\trecording the container state: {e}"));
+        std::process::exit(125);
+    }
+    // fds 3 and 4 for the monitor: stdout and stderr read ends (or the pty master on 3).
+    let sources: Vec<OwnedFd> = match spawned.pty_master {
+        Some(p) if m.tty => vec![p],
+        _ => vec![m.out.0, m.err.0],
+    };
+    let high: Vec<OwnedFd> =
+        sources.iter().filter_map(|f| rustix::io::fcntl_dupfd_cloexec(f, 10).ok()).collect::<Vec<_>>();
+    drop(sources);
+    for (i, f) in high.iter().enumerate() {
+        // SAFETY: dup2 onto fds 3/4, which we own in this child; the new fds lack FD_CLOEXEC, as intended.
+        unsafe { libc::dup2(f.as_raw_fd(), 3 + i as RawFd) };
+    }
+    if m.detached {
+        if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+            for fd in 0..3 {
+                // SAFETY: replacing our own stdio with /dev/null.
+                unsafe { libc::dup2(null.as_raw_fd(), fd) };
+            }
+        }
+    } else if m.keep_stdin {
+        // The monitor forwards our stdin to the pty.
+    } else if let Ok(null) = std::fs::File::open("/dev/null") {
+        // SAFETY: the container owns stdin now; the monitor reads nothing from it.
+        unsafe { libc::dup2(null.as_raw_fd(), 0) };
+    }
+    write_fd(&m.ready, &format!("P{}", spawned.pid));
+    drop(m.ready);
+    let err = std::os::unix::process::CommandExt::exec(
+        std::process::Command::new(&m.argv[0]).args(m.argv[1..].iter().map(|a| {
+            if a.is_empty() {
+                spawned.pid.to_string()
+            } else {
+                a.clone()
+            }
+        })),
+    );
+    eprintln!("skiff: exec {}: {err}", m.argv[0]);
+    let _ = skiff_runtime::signal(spawned.pid, libc::SIGKILL);
+    std::process::exit(125)
+}
+
+/// Waits for an attached start's monitor, forwarding SIGINT, SIGTERM, SIGHUP,
+/// SIGQUIT, SIGUSR1 and SIGUSR2 to the container. Returns the exit code.
+pub fn wait_attached(c: &Container, started: &Started) -> i32 {
+    // With -it on a terminal, keys go to the container's pty unprocessed.
+    let _raw = (c.opts.tty && c.opts.interactive).then(RawTerminal::enter).flatten();
+    // SAFETY: plain libc calls on local, initialised values: build a signal
+    // set, block it (so it is queued for the signalfd), and open a pidfd.
+    let (sfd, pidfd) = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let sfd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, started.monitor, 0) as RawFd;
+        (sfd, pidfd)
+    };
+    loop {
+        let mut fds = [
+            libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: `fds` is a valid array of two pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+        if fds[1].revents != 0 {
+            // SAFETY: signalfd_siginfo is plain data; read fills at most its size.
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            // SAFETY: reading into `info`, a valid buffer of the given size.
+            let r = unsafe {
+                libc::read(sfd, (&mut info as *mut libc::signalfd_siginfo).cast(), std::mem::size_of_val(&info))
+            };
+            if r > 0 {
+                let _ = skiff_runtime::signal(started.pid, info.ssi_signo as i32);
+            }
+        }
+        if fds[0].revents != 0 || pidfd < 0 {
+            break;
+        }
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child (the monitor).
+    unsafe { libc::waitpid(started.monitor, &mut status, 0) };
+    // SAFETY: closing fds we opened above.
+    unsafe {
+        if sfd >= 0 {
+            libc::close(sfd);
+        }
+        if pidfd >= 0 {
+            libc::close(pidfd);
+        }
+    }
+    match state::read_exit(&c.id) {
+        Some((code, _, _)) => code,
+        None if libc::WIFEXITED(status) => libc::WEXITSTATUS(status),
+        None => 255,
+    }
+}
+
+/// Puts stdin's terminal in raw mode until dropped.
+pub(crate) struct RawTerminal(libc::termios);
+
+impl RawTerminal {
+    pub(crate) fn enter() -> Option<RawTerminal> {
+        // SAFETY: termios is plain data; tcgetattr fills it or fails (not a terminal).
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::isatty(0) != 1 || libc::tcgetattr(0, &mut t) != 0 {
+                return None;
+            }
+            let saved = t;
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            Some(RawTerminal(saved))
+        }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: restoring the attributes read in `enter` on the same fd.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+    }
+}
+
+/// Waits (polling the state) until the container is not running; returns its exit code.
+pub fn wait(store: &Store, c: &Container) -> Result<i32> {
+    loop {
+        match status(store, c) {
+            Status::Exited { code, .. } => return Ok(code),
+            Status::Created => return Ok(0),
+            _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+}
+
+fn wait_timeout(store: &Store, c: &Container, timeout: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if !status(store, c).is_running() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Parses a signal name or number (`KILL`, `SIGTERM`, `9`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    let n = match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "TRAP" => libc::SIGTRAP,
+        "ABRT" => libc::SIGABRT,
+        "BUS" => libc::SIGBUS,
+        "FPE" => libc::SIGFPE,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "SEGV" => libc::SIGSEGV,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "CHLD" => libc::SIGCHLD,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
+        "WINCH" => libc::SIGWINCH,
+        _ => return Err(EngineError::BadSignal(s.to_string())),
+    };
+    Ok(n)
+}
+
+/// `docker kill`: sends `signal` to the init.
+pub fn kill(store: &Store, c: &Container, signal: i32) -> Result<()> {
+    match status(store, c) {
+        Status::Running { pid, .. } => Ok(skiff_runtime::signal(pid, signal)?),
+        Status::Paused { pid, .. } => {
+            skiff_runtime::signal(pid, signal)?;
+            if signal == libc::SIGKILL {
+                let _ = cgroup(&c.id)?.thaw();
+            }
+            Ok(())
+        }
+        _ => Err(EngineError::NotRunning(c.id.clone())),
+    }
+}
+
+/// `docker stop`: the stop signal, then SIGKILL to the whole cgroup after `timeout` seconds.
+pub fn stop(store: &Store, c: &Container, timeout: Option<u64>) -> Result<()> {
+    let _lock = lock(store, c)?;
+    let st = status(store, c);
+    let Some(pid) = st.pid() else { return Ok(()) };
+    if matches!(st, Status::Paused { .. }) {
+        let _ = cgroup(&c.id)?.thaw();
+    }
+    let cfg_sig = c.opts.stop_signal.as_deref().map(parse_signal).transpose()?;
+    let _ = skiff_runtime::signal(pid, cfg_sig.unwrap_or(libc::SIGTERM));
+    let secs = timeout.unwrap_or(10);
+    if !wait_timeout(store, c, std::time::Duration::from_secs(secs)) {
+        let _ = cgroup(&c.id).map(|cg| cg.kill_all(libc::SIGKILL));
+        let _ = skiff_runtime::signal(pid, libc::SIGKILL);
+        wait_timeout(store, c, std::time::Duration::from_secs(30));
+    }
+    Ok(())
+}
+
+/// `docker rm`: refuses a running container unless `force` (then kills it);
+/// unmounts the rootfs and removes the cgroup, state, directory and record.
+pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
+    remove_with(store, c, force, false)
+}
+
+/// `docker rm [-f] [-v]`: with `volumes`, the container's anonymous volumes go too.
+pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> Result<()> {
+    let _lock = lock(store, c)?;
+    if container::find(store, &c.id).is_err() {
+        // Removed while we waited for the lock (e.g. by the monitor of a --rm container).
+        return Ok(());
+    }
+    let st = status(store, c);
+    if st.is_running() {
+        if !force {
+            return Err(EngineError::RemoveRunning(c.id.clone()));
+        }
+        if let Ok(cg) = cgroup(&c.id) {
+            let _ = cg.kill_all(libc::SIGKILL);
+            let _ = cg.thaw();
+        }
+        if let Some(pid) = st.pid() {
+            let _ = skiff_runtime::signal(pid, libc::SIGKILL);
+        }
+        wait_timeout(store, c, std::time::Duration::from_secs(30));
+    }
+    let dir = c.dir(store);
+    rootfs::unmount(&dir)?;
+    if let Ok(cg) = cgroup(&c.id) {
+        let _ = cg.remove();
+    }
+    state::remove(&c.id);
+    if volumes {
+        for v in &c.opts.anonymous_volumes {
+            let p = store.root().join("volumes").join(v);
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
+    // The record goes last: once `ps` no longer lists it, nothing of it remains.
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(EngineError::Io { op: "remove", path: dir, source: e }),
+    }
+    container::delete(store, &c.id)?;
+    Ok(())
+}
+
+/// `docker pause`.
+pub fn pause(store: &Store, c: &Container) -> Result<()> {
+    match status(store, c) {
+        Status::Running { .. } => Ok(cgroup(&c.id)?.freeze()?),
+        Status::Paused { .. } => Err(EngineError::Sys(format!("Container {} is already paused", c.id))),
+        _ => Err(EngineError::NotRunning(c.id.clone())),
+    }
+}
+
+/// `docker unpause`.
+pub fn unpause(store: &Store, c: &Container) -> Result<()> {
+    match status(store, c) {
+        Status::Paused { .. } => Ok(cgroup(&c.id)?.thaw()?),
+        _ => Err(EngineError::NotPaused(c.id.clone())),
+    }
+}
+
+/// `docker rename`.
+pub fn rename(store: &Store, c: &Container, new_name: &str) -> Result<()> {
+    let n = new_name.strip_prefix('/').unwrap_or(new_name);
+    if !names::valid_name(n) {
+        return Err(RecordError::InvalidName(new_name.to_string()).into());
+    }
+    let mut c = c.clone();
+    c.name = n.to_string();
+    container::save(store, &c)?;
+    Ok(())
+}
+
+/// What `docker update` changes.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub blkio_weight: Option<u16>,
+}
+
+/// `docker update`: records the new limits and applies them to a running container's cgroup.
+pub fn update(store: &Store, c: &Container, u: &Update) -> Result<()> {
+    let mut c = c.clone();
+    let o = &mut c.opts;
+    if let Some(m) = u.memory {
+        o.memory = Some(m);
+        // Docker keeps swap at twice the limit unless told otherwise; -1 stays unlimited.
+        if u.memory_swap.is_none() && o.memory_swap.is_none_or(|s| s != -1) {
+            o.memory_swap = Some(m * 2);
+        }
+    }
+    o.memory_swap = u.memory_swap.or(o.memory_swap);
+    o.memory_reservation = u.memory_reservation.or(o.memory_reservation);
+    o.nano_cpus = u.nano_cpus.or(o.nano_cpus);
+    o.cpu_shares = u.cpu_shares.or(o.cpu_shares);
+    o.cpuset_cpus = u.cpuset_cpus.clone().or(o.cpuset_cpus.take());
+    o.pids_limit = u.pids_limit.or(o.pids_limit);
+    o.blkio_weight = u.blkio_weight.or(o.blkio_weight);
+    if status(store, &c).is_running() {
+        let mut r = serde_json::json!({});
+        if let Some(m) = u.memory {
+            r["memory"] = serde_json::json!({"limit": m});
+            if let Some(s) = c.opts.memory_swap {
+                r["memory"]["swap"] = serde_json::json!(s);
+            }
+        }
+        if let Some(res) = u.memory_reservation {
+            r["memory"]["reservation"] = serde_json::json!(res);
+        }
+        if let Some(n) = u.nano_cpus {
+            r["cpu"] = serde_json::json!({"period": 100000, "quota": n / 10000});
+        }
+        if let Some(s) = u.cpu_shares {
+            r["cpu"]["shares"] = serde_json::json!(s);
+        }
+        if let Some(cpus) = &u.cpuset_cpus {
+            r["cpu"]["cpus"] = serde_json::json!(cpus);
+        }
+        if let Some(p) = u.pids_limit {
+            r["pids"] = serde_json::json!({"limit": p});
+        }
+        if let Some(w) = u.blkio_weight {
+            r["blockIO"] = serde_json::json!({"weight": w});
+        }
+        let res: oci_spec::runtime::LinuxResources =
+            serde_json::from_value(r).map_err(|e| EngineError::Sys(format!("resources: {e}")))?;
+        cgroup(&c.id)?.update(&res)?;
+    }
+    container::save(store, &c)?;
+    Ok(())
+}
+
+/// `docker container prune`: removes every stopped container; returns their ids.
+pub fn prune(store: &Store) -> Result<Vec<String>> {
+    let mut gone = Vec::new();
+    for c in container::list(store)? {
+        if !status(store, &c).is_running() {
+            remove(store, &c, false)?;
+            gone.push(c.id);
+        }
+    }
+    Ok(gone)
+}

@@ -1,0 +1,130 @@
+//! The container's root filesystem: one overlayfs mount at
+//! `containers/<id>/rootfs` with the image's layer directories as lowers
+//! (topmost first), and `upper/` and `work/` beside it. When the mount
+//! options would not fit in one page, the lowers are reached through short
+//! numbered symlinks in `containers/<id>/l/` and the mount is made with
+//! relative paths from that directory.
+
+use std::path::{Path, PathBuf};
+
+/// Errors mounting or unmounting.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("{op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("mounting overlay at {path}: {source}")]
+    Mount { path: PathBuf, source: rustix::io::Errno },
+    #[error("unmounting {path}: {source}")]
+    Unmount { path: PathBuf, source: rustix::io::Errno },
+}
+
+const PAGE: usize = 4096;
+
+/// Whether something is mounted at `path` (its device differs from its parent's).
+pub fn is_mounted(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(a), Some(Ok(b))) = (std::fs::metadata(path), path.parent().map(std::fs::metadata)) else {
+        return false;
+    };
+    a.dev() != b.dev()
+}
+
+/// Mounts the overlay for a container directory; `layers` base first. Idempotent.
+pub fn mount(dir: &Path, layers: &[PathBuf], read_only: bool) -> Result<PathBuf, RootfsError> {
+    let io = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RootfsError::Io { op, path, source }
+    };
+    let target = dir.join("rootfs");
+    let (upper, work) = (dir.join("upper"), dir.join("work"));
+    for d in [&target, &upper, &work] {
+        std::fs::create_dir_all(d).map_err(io("create", d))?;
+    }
+    if is_mounted(&target) {
+        return Ok(target);
+    }
+    let mut lowers: Vec<PathBuf> = layers.iter().rev().cloned().collect();
+    if lowers.is_empty() {
+        let empty = dir.join("empty");
+        std::fs::create_dir_all(&empty).map_err(io("create", &empty))?;
+        lowers.push(empty);
+    }
+    let joined = |ls: &[PathBuf]| ls.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>().join(":");
+    let full = format!("lowerdir={},upperdir={},workdir={}", joined(&lowers), upper.display(), work.display());
+    let mut back_to = None;
+    let data = if full.len() < PAGE - 64 {
+        full
+    } else {
+        // Short links: l/0, l/1, ... and paths relative to the container directory.
+        let l = dir.join("l");
+        let _ = std::fs::remove_dir_all(&l);
+        std::fs::create_dir_all(&l).map_err(io("create", &l))?;
+        let mut short = Vec::new();
+        for (i, p) in lowers.iter().enumerate() {
+            let link = l.join(i.to_string());
+            std::os::unix::fs::symlink(p, &link).map_err(io("symlink", &link))?;
+            short.push(PathBuf::from(format!("l/{i}")));
+        }
+        back_to = Some(std::env::current_dir().map_err(io("getcwd", dir))?);
+        std::env::set_current_dir(dir).map_err(io("chdir", dir))?;
+        format!("lowerdir={},upperdir=upper,workdir=work", joined(&short))
+    };
+    let mut flags = rustix::mount::MountFlags::empty();
+    if read_only {
+        flags |= rustix::mount::MountFlags::RDONLY;
+    }
+    let data = std::ffi::CString::new(data).map_err(|e| RootfsError::Io {
+        op: "encode mount options for",
+        path: target.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+    })?;
+    let mounted = rustix::mount::mount("overlay", &target, "overlay", flags, Some(data.as_c_str()));
+    if let Some(cwd) = back_to {
+        std::env::set_current_dir(&cwd).map_err(io("chdir", &cwd))?;
+    }
+    mounted.map_err(|source| RootfsError::Mount { path: target.clone(), source })?;
+    Ok(target)
+}
+
+/// Unmounts the overlay (lazily, so a straggling process cannot pin it).
+pub fn unmount(dir: &Path) -> Result<(), RootfsError> {
+    let target = dir.join("rootfs");
+    if !is_mounted(&target) {
+        return Ok(());
+    }
+    rustix::mount::unmount(&target, rustix::mount::UnmountFlags::DETACH)
+        .map_err(|source| RootfsError::Unmount { path: target, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Needs root (overlayfs). Many long lower paths go through the short links.
+    #[test]
+    fn many_layers_exceeding_a_page() {
+        let t = tempfile::tempdir().unwrap();
+        let mut layers = Vec::new();
+        for i in 0..60 {
+            let l = t.path().join(format!("layer-{i:03}-{}", "x".repeat(80)));
+            std::fs::create_dir_all(&l).unwrap();
+            std::fs::write(l.join(format!("f{i}")), format!("{i}")).unwrap();
+            std::fs::write(l.join("top"), format!("{i}")).unwrap();
+            layers.push(l);
+        }
+        let dir = t.path().join("c");
+        std::fs::create_dir_all(&dir).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let root = mount(&dir, &layers, false).unwrap();
+        assert_eq!(std::env::current_dir().unwrap(), cwd);
+        assert!(is_mounted(&root));
+        assert_eq!(std::fs::read_to_string(root.join("f0")).unwrap(), "0");
+        assert_eq!(std::fs::read_to_string(root.join("f59")).unwrap(), "59");
+        // The last layer given (the image's topmost) wins.
+        assert_eq!(std::fs::read_to_string(root.join("top")).unwrap(), "59");
+        std::fs::write(root.join("new"), "n").unwrap();
+        assert!(dir.join("upper/new").exists());
+        unmount(&dir).unwrap();
+        assert!(!is_mounted(&root));
+    }
+}

@@ -1,0 +1,183 @@
+//! `skiff ps` / `container ls`: Docker's columns (CONTAINER ID, IMAGE,
+//! COMMAND, CREATED, STATUS, PORTS, NAMES), `-a -q -s --no-trunc --filter --format`.
+
+use super::{open_store, GlobalOpts};
+use crate::output::display::{ellipsis, truncate_id};
+use crate::output::gofmt::quote;
+use crate::output::table;
+use crate::output::units::{ago, human_duration, human_size};
+use clap::Args;
+use serde_json::{json, Value};
+use skiff_engine::container::{self, Container};
+use skiff_engine::lifecycle;
+use skiff_engine::state::Status;
+use skiff_image::Store;
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Display total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long)]
+    pub last: Option<usize>,
+    /// Show the latest created container (includes all states)
+    #[arg(long)]
+    pub latest: bool,
+    /// Filter output based on conditions provided
+    #[arg(short, long = "filter", value_name = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Docker's STATUS text.
+pub fn status_text(s: &Status, now: chrono::DateTime<chrono::Utc>) -> String {
+    let since =
+        |t: &str| parse_time(t).map(|t| human_duration((now - t).to_std().unwrap_or_default())).unwrap_or_default();
+    match s {
+        Status::Created => "Created".to_string(),
+        Status::Running { started, .. } => format!("Up {}", since(started)),
+        Status::Paused { started, .. } => format!("Up {} (Paused)", since(started)),
+        Status::Exited { code, finished, .. } => match parse_time(finished) {
+            Some(f) => format!("Exited ({code}) {}", ago(f, now)),
+            None => format!("Exited ({code})"),
+        },
+    }
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
+    let mut n = 0;
+    for e in rd.flatten() {
+        let Ok(m) = e.metadata() else { continue };
+        if m.is_dir() {
+            n += dir_size(&e.path());
+        } else if m.is_file() {
+            n += m.len();
+        }
+    }
+    n
+}
+
+fn matches(store: &Store, c: &Container, s: &Status, filters: &[(String, String)]) -> anyhow::Result<bool> {
+    for (k, v) in filters {
+        let ok = match k.as_str() {
+            "status" => s.word() == v,
+            "name" => c.name.contains(v.trim_start_matches('/')),
+            "id" => c.id.starts_with(v),
+            "exited" => matches!(s, Status::Exited { code, .. } if code.to_string() == *v),
+            "ancestor" => c.image == *v || store.resolve(v).map(|r| r.id.to_string() == c.image_id).unwrap_or(false),
+            _ => anyhow::bail!("invalid filter '{k}'"),
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// One row as Docker's container formatter context.
+pub fn row(store: &Store, c: &Container, s: &Status, trunc: bool, with_size: bool) -> Value {
+    let now = chrono::Utc::now();
+    let cmd = c.command();
+    let cmd = if trunc { ellipsis(&cmd, 20) } else { cmd };
+    let created = parse_time(&c.created).unwrap_or(now);
+    let mut v = json!({
+        "ID": if trunc { truncate_id(&c.id).to_string() } else { c.id.clone() },
+        "Image": c.image,
+        "Command": quote(&cmd, false),
+        "CreatedAt": crate::output::units::go_time_string(created),
+        "RunningFor": ago(created, now),
+        "Status": status_text(s, now),
+        "State": s.word(),
+        "Ports": "",
+        "Names": c.name,
+        "Labels": "",
+        "Mounts": "",
+        "Networks": if c.opts.network == skiff_engine::NsMode::Host { "host" } else if c.opts.network_none { "none" } else { "bridge" },
+        "LocalVolumes": "0",
+    });
+    if with_size {
+        let rw = dir_size(&c.dir(store).join("upper"));
+        let virt = skiff_image::Digest::parse(&c.image_id).ok().and_then(|d| store.image(&d).ok()).map(|i| i.size);
+        v["Size"] = json!(format!("{} (virtual {})", human_size(rw), human_size(rw + virt.unwrap_or(0))));
+    }
+    v
+}
+
+pub fn run(g: &GlobalOpts, a: PsArgs) -> anyhow::Result<u8> {
+    let store = open_store(g)?;
+    let filters: Vec<(String, String)> = a
+        .filter
+        .iter()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value)"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut all = container::list(&store)?;
+    all.reverse(); // newest first, as Docker lists them
+    let limit = if a.latest { Some(1) } else { a.last };
+    let show_all = a.all || limit.is_some() || filters.iter().any(|(k, _)| k == "status" || k == "exited");
+    let mut rows = Vec::new();
+    for c in all.iter() {
+        let s = lifecycle::status(&store, c);
+        if !show_all && !s.is_running() {
+            continue;
+        }
+        if !matches(&store, c, &s, &filters)? {
+            continue;
+        }
+        rows.push(row(&store, c, &s, !a.no_trunc, a.size));
+        if limit.is_some_and(|n| rows.len() >= n) {
+            break;
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if a.quiet {
+        use std::io::Write;
+        for r in &rows {
+            writeln!(out, "{}", r["ID"].as_str().unwrap_or_default())?;
+        }
+        return Ok(0);
+    }
+    let default = if a.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    let headers = [
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Status", "STATUS"),
+        ("State", "STATE"),
+        ("Ports", "PORTS"),
+        ("Names", "NAMES"),
+        ("Labels", "LABELS"),
+        ("Mounts", "MOUNTS"),
+        ("Networks", "NETWORKS"),
+        ("LocalVolumes", "LOCAL VOLUMES"),
+        ("Size", "SIZE"),
+    ];
+    table::render(&mut out, a.format.as_deref(), default, &headers, &rows)?;
+    Ok(0)
+}

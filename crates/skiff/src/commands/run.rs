@@ -1,0 +1,276 @@
+//! `skiff run` and `skiff create`: Docker's flags (clap) -> the engine's
+//! `RunOptions`, then create (and start). Exit codes as Docker's: 125 when
+//! skiff fails, 126/127 when the command cannot be invoked or is not found,
+//! else the container's own.
+
+use super::{open_store, GlobalOpts};
+use anyhow::Context;
+use clap::Args;
+use skiff_engine::lifecycle::{self, Attach};
+use skiff_engine::options::{parse_env_file, NsMode, RunOptions};
+use skiff_engine::units;
+
+/// Flags shared by `run` and `create`. `-h` is `--hostname`, as in Docker.
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "list")]
+    pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "list")]
+    pub env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "string")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long = "user", value_name = "string")]
+    pub user: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long = "hostname", value_name = "string")]
+    pub hostname: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long, value_name = "string")]
+    pub entrypoint: Option<String>,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    /// Memory limit
+    #[arg(short = 'm', long, value_name = "bytes")]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", value_name = "bytes", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_name = "bytes")]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long, value_name = "decimal")]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares", value_name = "int")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus", value_name = "string")]
+    pub cpuset_cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", value_name = "int", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long = "blkio-weight", value_name = "uint16")]
+    pub blkio_weight: Option<u16>,
+    /// Size of /dev/shm
+    #[arg(long = "shm-size", value_name = "bytes")]
+    pub shm_size: Option<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "list")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "list")]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to this container
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security Options
+    #[arg(long = "security-opt", value_name = "list")]
+    pub security_opt: Vec<String>,
+    /// Bind mount a volume
+    #[arg(short = 'v', long = "volume", value_name = "list")]
+    pub volume: Vec<String>,
+    /// Mount a tmpfs directory
+    #[arg(long, value_name = "list")]
+    pub tmpfs: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Connect a container to a network
+    #[arg(long = "network", visible_alias = "net", value_name = "network")]
+    pub network: Option<String>,
+    /// PID namespace to use
+    #[arg(long, value_name = "string")]
+    pub pid: Option<String>,
+    /// IPC mode to use
+    #[arg(long, value_name = "string")]
+    pub ipc: Option<String>,
+    /// UTS namespace to use
+    #[arg(long, value_name = "string")]
+    pub uts: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal", value_name = "string")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout", value_name = "int")]
+    pub stop_timeout: Option<u64>,
+    /// The image, then the command and its arguments. One positional, so that
+    /// everything after the image goes to the container (`run img sh -c ...`).
+    #[arg(value_name = "IMAGE [COMMAND] [ARG...]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub image_and_command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+fn size(flag: &str, v: &Option<String>) -> anyhow::Result<Option<i64>> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("-1") => Ok(Some(-1)),
+        Some(s) => {
+            Ok(Some(units::ram_in_bytes(s).with_context(|| format!("invalid argument {s:?} for \"{flag}\" flag"))?))
+        }
+    }
+}
+
+/// Docker's flags -> the engine's options (reads `--env-file`s).
+pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("open {f}"))?;
+        env.extend(parse_env_file(f, &text, |k| std::env::var(k).ok())?);
+    }
+    for e in &a.env {
+        if e.contains('=') {
+            env.push(e.clone());
+        } else if let Ok(v) = std::env::var(e) {
+            env.push(format!("{e}={v}"));
+        }
+    }
+    let network = a.network.as_deref().unwrap_or("");
+    Ok(RunOptions {
+        image: a.image_and_command[0].clone(),
+        cmd: a.image_and_command[1..].to_vec(),
+        entrypoint: a.entrypoint.clone(),
+        name: a.name.clone(),
+        env,
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        hostname: a.hostname.clone(),
+        tty: a.tty,
+        interactive: a.interactive,
+        detach,
+        auto_remove: a.rm,
+        memory: size("--memory", &a.memory)?,
+        memory_swap: size("--memory-swap", &a.memory_swap)?,
+        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
+        nano_cpus: a
+            .cpus
+            .as_deref()
+            .map(|c| units::nano_cpus(c).with_context(|| format!("invalid argument {c:?} for \"--cpus\" flag")))
+            .transpose()?,
+        cpu_shares: a.cpu_shares,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        pids_limit: a.pids_limit,
+        blkio_weight: a.blkio_weight,
+        shm_size: size("--shm-size", &a.shm_size)?,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        privileged: a.privileged,
+        security_opt: a.security_opt.clone(),
+        volumes: a.volume.clone(),
+        tmpfs: a.tmpfs.clone(),
+        read_only: a.read_only,
+        network_none: network == "none",
+        network: NsMode::parse("--network", network)?,
+        pid: NsMode::parse("--pid", a.pid.as_deref().unwrap_or(""))?,
+        ipc: NsMode::parse("--ipc", a.ipc.as_deref().unwrap_or(""))?,
+        uts: NsMode::parse("--uts", a.uts.as_deref().unwrap_or(""))?,
+        init: a.init,
+        stop_signal: a.stop_signal.clone(),
+        stop_timeout: a.stop_timeout,
+        anonymous_volumes: Vec::new(),
+    })
+}
+
+fn fail(e: impl std::fmt::Display, code: i32) -> anyhow::Result<u8> {
+    eprintln!("skiff: Error response from daemon: {e}.");
+    Ok(code as u8)
+}
+
+/// `skiff create`.
+pub fn create(g: &GlobalOpts, a: CreateArgs) -> anyhow::Result<u8> {
+    let opts = match options(&a, false) {
+        Ok(o) => o,
+        Err(e) => return fail(super::describe(&e), 125),
+    };
+    let store = open_store(g)?;
+    match lifecycle::create(&store, opts) {
+        Ok(c) => {
+            println!("{}", c.id);
+            Ok(0)
+        }
+        Err(e) => fail(&e, e.exit_code()),
+    }
+}
+
+/// What a detached container's monitor runs once the container has exited:
+/// `rm -f -v` for `--rm`, else `container sync`, which records the exit in
+/// the metadata (for `info` and `system df`; the monitor itself has no SQLite).
+pub fn after_exit_command(g: &GlobalOpts, id: &str, auto_remove: bool) -> Vec<String> {
+    let exe = std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| "skiff".into());
+    let mut v = vec![exe, "--root".into(), g.root.to_string_lossy().into_owned()];
+    if auto_remove {
+        v.extend(["rm", "-f", "-v"].map(String::from));
+    } else {
+        v.extend(["container", "sync"].map(String::from));
+    }
+    v.push(id.into());
+    v
+}
+
+/// `skiff run`.
+pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
+    let opts = match options(&a.create, a.detach) {
+        Ok(o) => o,
+        Err(e) => return fail(super::describe(&e), 125),
+    };
+    let store = open_store(g)?;
+    let c = match lifecycle::create(&store, opts) {
+        Ok(c) => c,
+        Err(e) => return fail(&e, e.exit_code()),
+    };
+    let attach = Attach { output: !a.detach, stdin: a.create.interactive && !a.detach };
+    let then = a.detach.then(|| after_exit_command(g, &c.id, a.create.rm));
+    let started = match lifecycle::start(&store, &c, attach, then) {
+        Ok(s) => s,
+        Err(e) => {
+            let code = e.exit_code();
+            if a.create.rm {
+                let _ = lifecycle::remove_with(&store, &c, true, true);
+            }
+            return fail(&e, code);
+        }
+    };
+    if a.detach {
+        println!("{}", c.id);
+        return Ok(0);
+    }
+    let code = lifecycle::wait_attached(&c, &started);
+    lifecycle::status(&store, &c);
+    if a.create.rm {
+        if let Err(e) = lifecycle::remove_with(&store, &c, true, true) {
+            eprintln!("skiff: removing {}: {e}", c.id);
+        }
+    }
+    Ok(code.clamp(0, 255) as u8)
+}

@@ -1,0 +1,574 @@
+//! Containers end to end, as root: the built `skiff` (and `skiff-monitor`)
+//! against a temporary store holding busybox imported from the seeds' rootfs.
+
+mod common;
+
+use common::{fixture, Env};
+use std::time::{Duration, Instant};
+
+/// A store with busybox; dropping it force-removes every container left, so a
+/// failing test leaves no mount, cgroup or process behind.
+struct Store(Env);
+
+impl std::ops::Deref for Store {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.0
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let ids = self.0.run(&["ps", "-aq", "--no-trunc"]).stdout();
+        for id in ids.lines() {
+            let _ = self.0.run(&["rm", "-f", id]);
+        }
+    }
+}
+
+fn busybox() -> Store {
+    let env = Env::new();
+    env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
+    Store(env)
+}
+
+/// Polls `f` until it returns Some (the container does things on its own schedule).
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn inspect(env: &Env, name: &str) -> serde_json::Value {
+    let out = env.run(&["inspect", name]).ok().stdout();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v[0].clone()
+}
+
+fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+/// Asserts nothing of container `id` remains: mount, cgroup, state, process.
+fn assert_gone(env: &Env, id: &str, pid: i64) {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(id), "a mount of {id} remains");
+    for h in ["memory", "pids", "cpu", "freezer", ""] {
+        let p = std::path::Path::new("/sys/fs/cgroup").join(h).join("skiff").join(id);
+        assert!(!p.exists(), "cgroup {} remains", p.display());
+    }
+    assert!(!std::path::Path::new("/run/skiff").join(id).exists(), "state remains");
+    assert!(!env.root().join("containers").join(id).exists(), "container directory remains");
+    if pid > 0 {
+        assert!(!alive(pid), "process {pid} remains");
+    }
+}
+
+#[test]
+fn run_rm_prints_the_file_and_leaves_nothing() {
+    let env = busybox();
+    let r = env.run(&["run", "--rm", "busybox", "cat", "/release"]).ok();
+    assert_eq!(r.stdout().trim(), "KatacodaPrivateBuild");
+    assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
+    let left: Vec<_> = std::fs::read_dir(env.root().join("containers")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn exit_codes_are_dockers() {
+    let env = busybox();
+    assert_eq!(env.run(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]).code(), 3);
+    let r = env.run(&["run", "--rm", "busybox", "nosuchcommand"]);
+    assert_eq!(r.code(), 127, "{}", r.stderr());
+    assert!(r.stderr().contains("nosuchcommand"), "{}", r.stderr());
+    let r = env.run(&["run", "--rm", "busybox", "/release"]);
+    assert_eq!(r.code(), 126, "{}", r.stderr());
+    let r = env.run(&["run", "--rm", "nosuchimage", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("nosuchimage"), "{}", r.stderr());
+    let r = env.run(&["run", "--rm", "--memory", "12zb", "busybox", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("12zb"), "{}", r.stderr());
+    let r = env.run(&["run", "--rm", "-u", "nobody", "busybox", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("nobody"), "{}", r.stderr());
+    // stderr of the container reaches ours; -e and -w reach the process.
+    let r = env
+        .run(&["run", "--rm", "-e", "A=b c", "-w", "/bin", "busybox", "sh", "-c", "echo $A; pwd; echo err >&2"])
+        .ok();
+    assert_eq!(r.stdout(), "b c\n/bin\n");
+    assert_eq!(r.stderr(), "err\n");
+}
+
+#[test]
+fn detached_lifecycle() {
+    let env = busybox();
+    let id = env
+        .run(&["run", "-d", "--name", "db", "busybox", "sh", "-c", "echo hello; echo oops >&2; exec sleep 1000"])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64, "{id}");
+    let r = env.run(&["run", "-d", "--name", "db", "busybox", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(
+        r.stderr().contains(&format!("The container name \"/db\" is already in use by container \"{id}\"")),
+        "{}",
+        r.stderr()
+    );
+
+    let ps = env.run(&["ps"]).ok().stdout();
+    let mut lines = ps.lines();
+    let header = lines.next().unwrap();
+    for col in ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().unwrap();
+    assert!(row.starts_with(&id[..12]), "{row}");
+    // Docker joins path and args with spaces, cuts at 20 columns and quotes.
+    assert!(row.contains("   \"sh -c echo hello; e…\"   "), "{row}");
+    assert!(row.contains(" Up ") && row.trim_end().ends_with("db"), "{row}");
+
+    let logs = eventually("the log", || {
+        let r = env.run(&["logs", "db"]).ok();
+        (r.stdout() == "hello\n" && r.stderr() == "oops\n").then_some(r)
+    });
+    assert_eq!(logs.stdout(), "hello\n");
+    let raw = std::fs::read_to_string(env.root().join(format!("containers/{id}/{id}-json.log"))).unwrap();
+    let first: serde_json::Value = serde_json::from_str(raw.lines().next().unwrap()).unwrap();
+    assert_eq!(first["log"], "hello\n");
+    assert!(first["stream"] == "stdout" && first["time"].as_str().unwrap().ends_with('Z'), "{first}");
+
+    let r = env.run(&["exec", "db", "cat", "/release"]).ok();
+    assert_eq!(r.stdout().trim(), "KatacodaPrivateBuild");
+    let r = env.run(&["exec", "-e", "X=1", "db", "env"]).ok().stdout();
+    assert!(r.contains(&format!("HOSTNAME={}", &id[..12])) && r.contains("X=1") && r.contains("HOME=/"), "{r}");
+    assert_eq!(env.run(&["exec", "db", "sh", "-c", "exit 7"]).code(), 7);
+    let r = env.run(&["exec", "-t", "db", "sh", "-c", "tty; echo $TERM"]).ok().stdout();
+    assert!(r.starts_with("/dev/pts/") && r.ends_with("\r\nxterm\r\n"), "{r:?}");
+    assert_eq!(env.run(&["exec", "db", "nosuchcommand"]).code(), 127);
+    assert_eq!(env.run(&["exec", "db", "echo", "-e", "-u"]).ok().stdout(), "-u\n");
+
+    let state = inspect(&env, "db");
+    assert_eq!(state["State"]["Running"], true);
+    assert_eq!(state["Name"], "/db");
+    let pid = state["State"]["Pid"].as_i64().unwrap();
+    assert!(alive(pid));
+    // Its parent is the monitor, which outlived the CLI.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ppid: i64 = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_eq!(std::fs::read_to_string(format!("/proc/{ppid}/comm")).unwrap().trim(), "skiff-monitor");
+    // Private namespaces.
+    for ns in ["mnt", "uts", "ipc", "pid", "net"] {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        assert_ne!(theirs, ours, "{ns}");
+    }
+    let top = env.run(&["top", "db"]).ok().stdout();
+    assert!(top.starts_with("UID") && top.contains("PPID") && top.contains("sleep 1000"), "{top}");
+
+    env.run(&["update", "--memory", "8000000", "db"]).ok();
+    let limit = std::fs::read_to_string(format!("/sys/fs/cgroup/memory/skiff/{id}/memory.limit_in_bytes"))
+        .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/skiff/{id}/memory.max")))
+        .unwrap();
+    assert_eq!(limit.trim(), "7999488");
+    let stats = env.run(&["stats", "--no-stream", "db"]).ok().stdout();
+    assert!(stats.contains("7.629MiB"), "{stats}");
+
+    env.run(&["stop", "-t", "1", "db"]).ok();
+    let state = inspect(&env, "db");
+    assert_eq!(state["State"]["Status"], "exited");
+    assert_eq!(state["State"]["ExitCode"], 137);
+    let ps = env.run(&["ps", "-a"]).ok().stdout();
+    assert!(ps.contains("Exited (137)"), "{ps}");
+    env.run(&["rm", "db"]).ok();
+    assert_gone(&env, &id, pid);
+    assert!(env.run(&["inspect", "db"]).fails().stderr().contains("No such object: db"));
+}
+
+#[test]
+fn rm_force_removes_a_running_container() {
+    let env = busybox();
+    let id = env.run(&["run", "-d", "busybox", "sleep", "1000"]).ok().stdout().trim().to_string();
+    let pid = inspect(&env, &id[..12])["State"]["Pid"].as_i64().unwrap();
+    let r = env.run(&["rm", &id]);
+    assert!(r.stderr().contains("cannot remove a running container"), "{}", r.stderr());
+    env.run(&["rm", "-f", &id]).ok();
+    assert_gone(&env, &id, pid);
+}
+
+#[test]
+fn memory_limit_oom_kills_with_137() {
+    let env = busybox();
+    // `tail` keeps the current line in memory, and /dev/zero never ends one.
+    let r = env.run(&["run", "--name", "hog", "--memory", "32m", "busybox", "busybox", "tail", "/dev/zero"]);
+    assert_eq!(r.code(), 137, "{}", r.stderr());
+    let state = inspect(&env, "hog");
+    assert_eq!(state["State"]["OOMKilled"], true);
+    assert_eq!(state["State"]["ExitCode"], 137);
+    assert_eq!(state["HostConfig"]["Memory"], 32 * 1024 * 1024);
+    env.run(&["rm", "hog"]).ok();
+}
+
+#[test]
+fn stdin_tty_and_confinement() {
+    let env = busybox();
+    let r = env.run_stdin(&["run", "-i", "--rm", "busybox", "cat"], Some(b"from stdin\n")).ok();
+    assert_eq!(r.stdout(), "from stdin\n");
+    // -t: a pty inside (its line discipline turns \n into \r\n).
+    let r = env.run(&["run", "-t", "--rm", "busybox", "sh", "-c", "tty; echo $TERM"]).ok();
+    assert_eq!(r.stdout(), "/dev/pts/0\r\nxterm\r\n");
+    // Docker's confinement, as the seeds show it.
+    let status = env.run(&["run", "--rm", "busybox", "cat", "/proc/self/status"]).ok().stdout();
+    assert!(status.contains("CapBnd:\t00000000a80425fb"), "{status}");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    let status = env
+        .run(&[
+            "run",
+            "--rm",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "busybox",
+            "cat",
+            "/proc/self/status",
+        ])
+        .ok()
+        .stdout();
+    assert!(status.contains("CapBnd:\t0000000000000000") && status.contains("NoNewPrivs:\t1"), "{status}");
+    let r = env.run(&["run", "--rm", "--read-only", "busybox", "sh", "-c", "echo x > /x"]);
+    assert_ne!(r.code(), 0);
+    assert!(r.stderr().contains("Read-only file system"), "{}", r.stderr());
+    let r = env
+        .run(&[
+            "run",
+            "--rm",
+            "-h",
+            "box",
+            "--pids-limit",
+            "50",
+            "busybox",
+            "sh",
+            "-c",
+            "hostname; cat /etc/hostname; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max",
+        ])
+        .ok();
+    assert_eq!(r.stdout(), "box\nbox\n50\n");
+}
+
+#[test]
+fn container_network_is_shared() {
+    let env = busybox();
+    let db = env.run(&["run", "-d", "--name", "db", "busybox", "sleep", "1000"]).ok().stdout().trim().to_string();
+    let web =
+        env.run(&["run", "-d", "--name", "web", "--net", "container:db", "busybox", "sleep", "1000"]).ok().stdout();
+    let pid = |n: &str| inspect(&env, n)["State"]["Pid"].as_i64().unwrap();
+    let ns = |p: i64, n: &str| std::fs::read_link(format!("/proc/{p}/ns/{n}")).unwrap();
+    let (a, b) = (pid("db"), pid("web"));
+    assert_eq!(ns(a, "net"), ns(b, "net"));
+    assert_ne!(ns(a, "pid"), ns(b, "pid"));
+    assert_ne!(ns(a, "cgroup"), std::fs::read_link("/proc/self/ns/cgroup").unwrap());
+    assert_eq!(inspect(&env, "web")["HostConfig"]["NetworkMode"], "container:db");
+    env.run(&["rm", "-f", "db", "web"]).ok();
+    assert_gone(&env, &db, a);
+    assert_gone(&env, web.trim(), b);
+}
+
+#[test]
+fn files_pause_restart_wait_rename_prune() {
+    let env = busybox();
+    let id = env
+        .run(&[
+            "run",
+            "-d",
+            "--name",
+            "box",
+            "busybox",
+            "sh",
+            "-c",
+            "echo new > /added; rm /release; mkdir -p /etc; echo x > /etc/x; exec sleep 1000",
+        ])
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    let diff = eventually("the changes", || {
+        let d = env.run(&["diff", "box"]).ok().stdout();
+        d.contains("A /etc/x").then_some(d)
+    });
+    assert!(diff.contains("A /added\n") && diff.contains("D /release\n"), "{diff}");
+    // cp both ways (regular files), through symlink-safe resolution.
+    let host = env.path("added");
+    env.run(&["cp", "box:/added", host.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read_to_string(&host).unwrap(), "new\n");
+    std::fs::write(env.path("in"), "into the box\n").unwrap();
+    env.run(&["cp", env.path("in").to_str().unwrap(), "box:/tmp-in"]).ok();
+    assert_eq!(env.run(&["exec", "box", "cat", "/tmp-in"]).ok().stdout(), "into the box\n");
+    // export: a tar of the merged root.
+    let tar_path = env.path("box.tar");
+    env.run(&["export", "-o", tar_path.to_str().unwrap(), "box"]).ok();
+    let mut names = Vec::new();
+    let mut ar = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
+    for e in ar.entries().unwrap() {
+        names.push(e.unwrap().path().unwrap().display().to_string());
+    }
+    assert!(names.iter().any(|n| n == "added") && names.iter().any(|n| n == "bin/busybox"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "release"), "{names:?}");
+
+    env.run(&["pause", "box"]).ok();
+    assert_eq!(inspect(&env, "box")["State"]["Status"], "paused");
+    assert!(env.run(&["ps"]).ok().stdout().contains("(Paused)"));
+    env.run(&["unpause", "box"]).ok();
+    assert_eq!(inspect(&env, "box")["State"]["Status"], "running");
+
+    let pid1 = inspect(&env, "box")["State"]["Pid"].as_i64().unwrap();
+    env.run(&["restart", "-t", "0", "box"]).ok();
+    let state = inspect(&env, "box");
+    assert_eq!(state["State"]["Status"], "running");
+    assert_ne!(state["State"]["Pid"].as_i64().unwrap(), pid1);
+    assert!(!alive(pid1));
+
+    env.run(&["rename", "box", "crate"]).ok();
+    assert_eq!(inspect(&env, "crate")["Name"], "/crate");
+    env.run(&["kill", "-s", "TERM", "crate"]).ok(); // sh as pid 1 ignores TERM
+    env.run(&["kill", "crate"]).ok();
+    assert_eq!(env.run(&["wait", "crate"]).ok().stdout(), "137\n");
+    let short = env.run(&["run", "-d", "busybox", "sh", "-c", "exit 4"]).ok().stdout();
+    assert_eq!(env.run(&["wait", short.trim()]).ok().stdout(), "4\n");
+
+    let pruned = env.run(&["container", "prune", "-f"]).ok().stdout();
+    assert!(pruned.contains(&id) && pruned.contains(short.trim()), "{pruned}");
+    assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
+    assert_gone(&env, &id, 0);
+}
+
+#[test]
+fn logs_follow_tail_and_timestamps() {
+    let env = busybox();
+    env.run(&["run", "-d", "--name", "talk", "busybox", "sh", "-c", "for i in 1 2 3; do echo line $i; done"]).ok();
+    // -f returns when the container has exited and everything is printed.
+    env.run(&["wait", "talk"]).ok();
+    let r = env.run(&["logs", "-f", "talk"]).ok();
+    assert_eq!(r.stdout(), "line 1\nline 2\nline 3\n");
+    assert_eq!(env.run(&["logs", "--tail", "1", "talk"]).ok().stdout(), "line 3\n");
+    let ts = env.run(&["logs", "-t", "--tail", "1", "talk"]).ok().stdout();
+    let (t, rest) = ts.split_once(' ').unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(t).is_ok(), "{ts}");
+    assert_eq!(rest, "line 3\n");
+    env.run(&["rm", "talk"]).ok();
+}
+
+#[test]
+fn detached_rm_removes_itself_and_create_start_attach() {
+    let env = busybox();
+    let id = env.run(&["run", "-d", "--rm", "busybox", "true"]).ok().stdout().trim().to_string();
+    eventually("the --rm container to go", || env.run(&["ps", "-aq"]).ok().stdout().is_empty().then_some(()));
+    assert_gone(&env, &id, 0);
+    // create + start -a: the exit code and output of the container.
+    let id = env.run(&["create", "--name", "later", "busybox", "sh", "-c", "echo started; exit 9"]).ok().stdout();
+    assert_eq!(id.trim().len(), 64);
+    assert_eq!(inspect(&env, "later")["State"]["Status"], "created");
+    assert!(env.run(&["ps", "-a"]).ok().stdout().contains("Created"));
+    let r = env.run(&["start", "-a", "later"]);
+    assert_eq!((r.code(), r.stdout().as_str()), (9, "started\n"));
+    assert_eq!(env.run(&["logs", "later"]).ok().stdout(), "started\n");
+    env.run(&["rm", "later"]).ok();
+}
+
+#[test]
+fn commit_makes_an_image_of_the_changes() {
+    let env = busybox();
+    env.run(&["run", "--name", "maker", "busybox", "sh", "-c", "echo made > /made; rm /release"]).ok();
+    let id = env.run(&["commit", "-m", "made it", "-c", "CMD [\"cat\", \"/made\"]", "maker", "made:1"]).ok().stdout();
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    // The new image runs with its CMD, sees the added file and not the deleted one.
+    let r = env.run(&["run", "--rm", "made:1"]).ok();
+    assert_eq!(r.stdout(), "made\n");
+    let r = env.run(&["run", "--rm", "made:1", "ls", "/"]).ok().stdout();
+    assert!(!r.contains("release") && r.contains("made"), "{r}");
+    let hist = env.run(&["history", "--no-trunc", "--format", "{{.Comment}}", "made:1"]).ok().stdout();
+    assert!(hist.starts_with("made it\n"), "{hist}");
+    // The new image is free to go; busybox is in use by the container until it is removed.
+    env.run(&["rmi", "made:1"]).ok();
+    let r = env.run(&["rmi", "busybox"]).fails();
+    assert!(r.stderr().contains("is using its referenced image"), "{}", r.stderr());
+    env.run(&["rm", "maker"]).ok();
+}
+
+#[test]
+fn foreground_run_forwards_signals() {
+    let env = busybox();
+    let mut cli = env
+        .cmd()
+        .args([
+            "run",
+            "--name",
+            "fg",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 42' INT; echo ready; while true; do sleep 1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the trap is set (it printed), interrupt the CLI as a terminal's Ctrl-C would.
+    let mut out = cli.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(cli.id() as i32, libc::SIGINT) };
+    let status = cli.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
+    assert_eq!(inspect(&env, "fg")["State"]["ExitCode"], 42);
+    env.run(&["rm", "fg"]).ok();
+}
+
+#[test]
+fn resource_flags_reach_the_cgroup() {
+    let env = busybox();
+    if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.shares").exists() {
+        eprintln!("cgroup v1 cpu controller not here: skipped");
+        return;
+    }
+    let r = env
+        .run(&[
+            "run", "--rm", "--cpu-shares", "512", "--cpuset-cpus", "0", "--memory-reservation", "16m", "--cpus", "0.5",
+            "--memory", "64m", "busybox", "sh", "-c",
+            "cd /sys/fs/cgroup; cat cpu/cpu.shares cpuset/cpuset.cpus memory/memory.soft_limit_in_bytes cpu/cpu.cfs_quota_us memory/memory.limit_in_bytes",
+        ])
+        .ok();
+    assert_eq!(r.stdout(), "512\n0\n16777216\n50000\n67108864\n");
+}
+
+#[test]
+fn named_and_anonymous_volumes() {
+    let env = busybox();
+    env.run(&["run", "--rm", "-v", "store:/data", "busybox", "sh", "-c", "echo kept > /data/f"]).ok();
+    let r = env.run(&["run", "--rm", "-v", "store:/data:ro", "busybox", "sh", "-c", "cat /data/f; echo x > /data/g"]);
+    assert_eq!(r.stdout(), "kept\n");
+    assert!(r.stderr().contains("Read-only file system"), "{}", r.stderr());
+    assert_eq!(std::fs::read_to_string(env.root().join("volumes/store/_data/f")).unwrap(), "kept\n");
+    // -v /path: an anonymous volume, removed by rm -v.
+    env.run(&["run", "--name", "anon", "-v", "/scratch", "busybox", "sh", "-c", "echo a > /scratch/a"]).ok();
+    let mounts = inspect(&env, "anon")["Mounts"].clone();
+    assert_eq!(mounts[0]["Type"], "volume", "{mounts}");
+    assert_eq!(mounts[0]["Destination"], "/scratch");
+    let src = std::path::PathBuf::from(mounts[0]["Source"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(src.join("a")).unwrap(), "a\n");
+    env.run(&["rm", "-v", "anon"]).ok();
+    assert!(!src.exists());
+    assert!(env.root().join("volumes/store/_data/f").exists());
+}
+
+#[test]
+fn features_image_user_workdir_volume_copy_up() {
+    let env = busybox();
+    env.run(&["load", "-i", fixture("features.docker.tar").to_str().unwrap()]).ok();
+    // ENTRYPOINT + CMD, ENV, USER 1000 and WORKDIR /data, as Docker runs it.
+    assert_eq!(env.run(&["run", "--rm", "features:1.0"]).ok().stdout(), "hello docker, world\n");
+    let r = env.run(&["run", "--rm", "--entrypoint", "sh", "features:1.0", "-c", "id -u; pwd"]).ok();
+    assert_eq!(r.stdout(), "1000\n/data\n");
+    // VOLUME /data is an anonymous volume that starts with the image's content (owner and mode kept).
+    let r = env
+        .run(&[
+            "run",
+            "--rm",
+            "-u",
+            "0",
+            "--entrypoint",
+            "sh",
+            "features:1.0",
+            "-c",
+            "cat /data/keep/a; stat -c %a /data/keep/a; mount | grep -c ' /data '",
+        ])
+        .ok();
+    assert_eq!(r.stdout(), "one\n600\n1\n");
+    assert_eq!(std::fs::read_dir(env.root().join("volumes")).unwrap().count(), 0, "--rm removes anonymous volumes");
+}
+
+#[test]
+fn ps_filters_and_formats() {
+    let env = busybox();
+    env.run(&["create", "--name", "idle", "busybox", "true"]).ok();
+    env.run(&["run", "--name", "done", "busybox", "sh", "-c", "exit 2"]);
+    let up = env.run(&["run", "-d", "--name", "up", "busybox", "sleep", "1000"]).ok().stdout();
+    let names = |args: &[&str]| {
+        let mut v: Vec<String> = env
+            .run(&[&["ps", "--format", "{{.Names}}"], args].concat())
+            .ok()
+            .stdout()
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&[]), vec!["up"]);
+    assert_eq!(names(&["-a"]), vec!["done", "idle", "up"]);
+    assert_eq!(names(&["-f", "status=exited"]), vec!["done"]);
+    assert_eq!(names(&["-f", "status=created"]), vec!["idle"]);
+    assert_eq!(names(&["-a", "-f", "exited=2"]), vec!["done"]);
+    assert_eq!(names(&["-a", "-f", "name=id"]), vec!["idle"]);
+    assert_eq!(names(&["-a", "-f", &format!("id={}", &up[..8])]), vec!["up"]);
+    let q = env.run(&["ps", "-q", "--no-trunc"]).ok().stdout();
+    assert_eq!(q, up);
+    let j = env.run(&["ps", "--format", "{{json .}}"]).ok().stdout();
+    let v: serde_json::Value = serde_json::from_str(j.trim()).unwrap();
+    assert_eq!(
+        (v["Names"].as_str(), v["State"].as_str(), v["Image"].as_str()),
+        (Some("up"), Some("running"), Some("busybox"))
+    );
+    let t = env.run(&["ps", "-a", "--format", "table {{.Names}}\t{{.Status}}"]).ok().stdout();
+    assert!(t.starts_with("NAMES     STATUS\n"), "{t:?}");
+    assert!(t.contains("Exited (2) ") && t.contains("Created"), "{t}");
+    let raw = std::fs::read_to_string(env.root().join(format!("containers/{0}/{0}-json.log", up.trim())));
+    assert!(raw.map(|r| r.is_empty()).unwrap_or(true));
+}
+
+#[test]
+fn info_counts_follow_the_monitor() {
+    let env = busybox();
+    env.run(&["run", "-d", "busybox", "true"]).ok();
+    // No skiff command looks at the container: its monitor records the exit in the metadata.
+    let info = eventually("info to count the stopped container", || {
+        let i = env.run(&["info"]).ok().stdout();
+        i.contains("  Stopped: 1").then_some(i)
+    });
+    assert!(info.contains(" Containers: 1\n  Running: 0"), "{info}");
+}
+
+#[test]
+fn concurrent_starts_and_removes_are_serialised() {
+    let env = busybox();
+    let id = env.run(&["create", "busybox", "sleep", "1000"]).ok().stdout().trim().to_string();
+    let codes: Vec<i32> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4).map(|_| s.spawn(|| env.run(&["start", &id]).code())).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // Docker's `start` of a running container succeeds without starting another.
+    assert_eq!(codes, vec![0; 4]);
+    let pid = inspect(&env, &id)["State"]["Pid"].as_i64().unwrap();
+    // One init in the container's cgroup.
+    let procs = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/skiff/{id}/cgroup.procs"))
+        .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/skiff/{id}/cgroup.procs")))
+        .unwrap();
+    assert_eq!(procs.lines().count(), 1, "{procs}");
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| env.run(&["rm", "-f", &id]));
+        }
+    });
+    assert_gone(&env, &id, pid);
+}
