@@ -164,22 +164,8 @@ impl LayoutSink for DirSink {
     }
 
     fn copy(&mut self, path: &str, src: &mut File, size: u64, _mtime: u64) -> Result<()> {
-        let p = self.root.join(path);
-        let mut dst = File::create(&p).map_err(|source| ArchiveError::Io { op: "create", path: p.clone(), source })?;
-        // File to file: std uses copy_file_range where it can.
-        let n = std::io::copy(&mut src.take(size), &mut dst).map_err(|source| ArchiveError::Io {
-            op: "write",
-            path: p.clone(),
-            source,
-        })?;
-        if n != size {
-            return Err(ArchiveError::Io {
-                op: "write",
-                path: p,
-                source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "blob shorter than recorded"),
-            });
-        }
-        Ok(())
+        // File to file: std uses copy_file_range where it can (kept generic for that).
+        write_exact(&self.root.join(path), src, size, "blob shorter than recorded")
     }
 
     fn symlink(&mut self, path: &str, target: &str, _mtime: u64) -> Result<()> {
@@ -192,24 +178,28 @@ impl LayoutSink for DirSink {
     }
 
     fn copy_reader(&mut self, path: &str, src: &mut dyn Read, size: u64, _mtime: u64) -> Result<()> {
-        let p = self.root.join(path);
-        let mut dst = File::create(&p).map_err(|source| ArchiveError::Io { op: "create", path: p.clone(), source })?;
-        let n = std::io::copy(&mut src.take(size), &mut dst).map_err(|source| ArchiveError::Io {
-            op: "write",
-            path: p.clone(),
-            source,
-        })?;
-        if n != size {
-            return Err(ArchiveError::Io {
-                op: "write",
-                path: p,
-                source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "layer shorter than counted"),
-            });
-        }
-        Ok(())
+        write_exact(&self.root.join(path), src, size, "layer shorter than counted")
     }
 
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// Creates `p` and copies exactly `size` bytes of `src` into it.
+fn write_exact<R: Read>(p: &Path, src: R, size: u64, short: &'static str) -> Result<()> {
+    let mut dst = File::create(p).map_err(|source| ArchiveError::Io { op: "create", path: p.to_path_buf(), source })?;
+    let n = std::io::copy(&mut src.take(size), &mut dst).map_err(|source| ArchiveError::Io {
+        op: "write",
+        path: p.to_path_buf(),
+        source,
+    })?;
+    if n != size {
+        return Err(ArchiveError::Io {
+            op: "write",
+            path: p.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::UnexpectedEof, short),
+        });
+    }
+    Ok(())
 }
