@@ -24,14 +24,7 @@ impl Builder<'_> {
         match &s.instruction {
             Instruction::From { .. } => unreachable!("FROM starts a stage"),
             Instruction::Env(pairs) => {
-                let mut comment = String::from("ENV");
-                let mut expanded = Vec::new();
-                for (k, v) in pairs {
-                    let k = self.expand(line, k, &vars)?;
-                    let v = self.expand(line, v, &vars)?;
-                    comment.push_str(&format!(" {k}={v}"));
-                    expanded.push((k, v));
-                }
+                let (comment, expanded) = self.expand_pairs("ENV", line, pairs, &vars)?;
                 let st = &mut self.stages[si];
                 let env = st.run.env.get_or_insert_with(Vec::new);
                 for (k, v) in expanded {
@@ -44,14 +37,7 @@ impl Builder<'_> {
                 self.commit_meta(si, &comment, true)
             }
             Instruction::Label(pairs) => {
-                let mut comment = String::from("LABEL");
-                let mut expanded = Vec::new();
-                for (k, v) in pairs {
-                    let k = self.expand(line, k, &vars)?;
-                    let v = self.expand(line, v, &vars)?;
-                    comment.push_str(&format!(" {k}={v}"));
-                    expanded.push((k, v));
-                }
+                let (comment, expanded) = self.expand_pairs("LABEL", line, pairs, &vars)?;
                 let labels = self.stages[si].run.labels.get_or_insert_with(BTreeMap::new);
                 for (k, v) in expanded {
                     labels.insert(k, v);

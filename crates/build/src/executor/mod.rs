@@ -333,6 +333,25 @@ impl Builder<'_> {
         expand_word(word, vars, self.escape).map_err(|e: ShellError| self.err(line, e.to_string()))
     }
 
+    /// Expands `K=V` pairs of ENV or LABEL; also returns the history text (`ENV K=V ...`).
+    fn expand_pairs(
+        &self,
+        name: &str,
+        line: usize,
+        pairs: &[(String, String)],
+        vars: &dyn Vars,
+    ) -> Result<(String, Vec<(String, String)>), BuildError> {
+        let mut comment = String::from(name);
+        let mut expanded = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            let k = self.expand(line, k, vars)?;
+            let v = self.expand(line, v, vars)?;
+            comment.push_str(&format!(" {k}={v}"));
+            expanded.push((k, v));
+        }
+        Ok((comment, expanded))
+    }
+
     fn from(
         &mut self,
         s: &Step,
