@@ -311,6 +311,8 @@ fn errors_like_runc() {
         assert!(r.stderr().contains("level=error msg=\"container does not exist\""), "{args:?}: {}", r.stderr());
     }
     rt.run(&["delete", "--force", "nosuch"]).ok();
+    // runc's empty table: 12-wide columns.
+    assert_eq!(rt.run(&["list"]).ok().stdout(), "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n");
     let r = rt.run(&["create", "--bundle", "/nonexistent-bundle", "x"]);
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("chdir /nonexistent-bundle: no such file or directory"), "{}", r.stderr());
@@ -346,4 +348,59 @@ fn duplicate_ids_are_refused() {
     assert!(r.stderr().contains("container with given ID already exists"), "{}", r.stderr());
     assert_eq!(rt.state(&id)["status"], "created");
     rt.run(&["delete", &id]).ok();
+}
+
+/// Receives one fd sent with SCM_RIGHTS.
+fn recv_fd(sock: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut data = [0u8; 64];
+    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+    let mut cbuf = [0u8; 64];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header, filled in below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = cbuf.len() as _;
+    // SAFETY: `msg` describes buffers of this frame; the control header is checked before use.
+    unsafe {
+        assert!(libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) > 0);
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS);
+        std::os::fd::OwnedFd::from_raw_fd(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()))
+    }
+}
+
+#[test]
+fn terminal_goes_to_the_console_socket() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sh", "-c", "tty; sleep 1000"]);
+    let path = rt.bundle().join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["terminal"] = true.into();
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let b = rt.bundle();
+    let id = rt.id("tty");
+    // Without a console socket, a detached terminal is refused, as by runc.
+    let r = rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]);
+    assert!(r.stderr().contains("cannot allocate tty if runc will detach without setting console socket"));
+    let sock = rt.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut child = rt
+        .cmd(&["create", "-b", b.to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let master = std::fs::File::from(recv_fd(&conn));
+    assert!(child.wait().unwrap().success());
+    rt.run(&["start", &id]).ok();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(master), &mut line).unwrap();
+    assert_eq!(line.trim_end(), "/dev/pts/0");
+    rt.run(&["delete", "-f", &id]).ok();
 }

@@ -882,7 +882,7 @@ fn list(cli: &RtCli, quiet: bool, format: &str) -> anyhow::Result<u8> {
             write!(out, "{}", serde_json::to_string(&compact)?)?;
         }
     } else {
-        let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(12).padding(3);
+        let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(9).padding(3);
         writeln!(tw, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")?;
         for s in &states {
             let f = |k: &str| match &s[k] {
