@@ -17,7 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo"
 
 # Debian packages the tests need. Add to this list (e.g. docker-registry for the registry tests).
-test_apt_packages=(busybox-static shellcheck docker-registry)
+test_apt_packages=(busybox-static shellcheck docker-registry runc tini)
 
 [[ $(id -u) -eq 0 ]] || die "scripts/test.sh runs as root (tests mount, unpack device nodes and chown)"
 

@@ -19,6 +19,7 @@ pub mod fs;
 pub mod lifecycle;
 pub mod logs;
 pub mod names;
+pub mod oci_runtime;
 pub mod options;
 pub mod rootfs;
 pub mod spec;

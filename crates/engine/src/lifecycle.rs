@@ -66,6 +66,8 @@ pub enum EngineError {
     NoMonitor(PathBuf),
     #[error("invalid signal: {0}")]
     BadSignal(String),
+    #[error(transparent)]
+    OciRuntime(#[from] crate::oci_runtime::OciRuntimeError),
 }
 
 impl EngineError {
@@ -74,6 +76,7 @@ impl EngineError {
         match self {
             EngineError::Start { code, .. } => *code,
             EngineError::Runtime(e) => e.exit_code(),
+            EngineError::OciRuntime(e) => e.exit_code(),
             _ => 125,
         }
     }
@@ -206,7 +209,11 @@ pub fn generate_spec(store: &Store, c: &Container) -> Result<oci_spec::runtime::
         seccomp_profile,
         volumes_dir: &store.root().join("volumes"),
     };
-    Ok(spec::generate(&input)?)
+    let mut spec = spec::generate(&input)?;
+    if c.opts.init {
+        spec::add_init(&mut spec, &crate::oci_runtime::init_binary()?)?;
+    }
+    Ok(spec)
 }
 
 /// Gives `-v /path` and the image's `VOLUME`s (not covered by a `-v`) volume names.
@@ -235,6 +242,7 @@ fn name_anonymous_volumes(opts: &mut RunOptions, image: &skiff_image::config::Im
 /// `docker create`: resolves the image, names the container, writes its
 /// directory (config.json, hostname, hosts, resolv.conf) and record.
 pub fn create(store: &Store, opts: RunOptions) -> Result<Container> {
+    crate::oci_runtime::resolve(opts.runtime.as_deref())?;
     let img = store.resolve(&opts.image)?;
     let cfg = store.config(&img.id)?;
     let id = names::new_id();
@@ -404,6 +412,7 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
         argv.extend(t);
     }
     let id = c.id.clone();
+    let runtime = crate::oci_runtime::resolve(c.opts.runtime.as_deref())?;
     // SAFETY: skiff is single-threaded here (no runtime threads are started by
     // the CLI), so the child may allocate and run ordinary Rust code.
     let child = unsafe { libc::fork() };
@@ -423,6 +432,9 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
             err: (err_r, err_w),
             ready: ready_w,
             argv,
+            runtime,
+            bundle: dir.clone(),
+            state_dir: state_dir.clone(),
         });
     }
     drop((out_r, out_w, err_r, err_w, ready_w, stdin));
@@ -458,6 +470,10 @@ struct MonitorChild {
     err: (OwnedFd, OwnedFd),
     ready: OwnedFd,
     argv: Vec<String>,
+    /// An installed OCI runtime (`--runtime`), else skiff's own.
+    runtime: Option<PathBuf>,
+    bundle: PathBuf,
+    state_dir: PathBuf,
 }
 
 fn write_fd(fd: &OwnedFd, msg: &str) {
@@ -469,23 +485,41 @@ fn monitor_child(m: MonitorChild) -> ! {
     if m.detached {
         let _ = rustix::process::setsid();
     }
-    let opts = skiff_runtime::SpawnOptions {
-        id: m.id.clone(),
-        stdio: skiff_runtime::StdioSpec {
-            stdin: m.stdin,
-            stdout: if m.tty { None } else { Some(m.out.1) },
-            stderr: if m.tty { None } else { Some(m.err.1) },
-        },
-        terminal: if m.tty { skiff_runtime::Terminal::Pty } else { skiff_runtime::Terminal::None },
-        cgroup_root: PathBuf::from(CGROUP_ROOT),
-        wait_for_start: false,
-        preserve_fds: Vec::new(),
-    };
-    let spawned = match skiff_runtime::spawn(&m.spec, opts) {
-        Ok(s) => s,
-        Err(e) => {
-            write_fd(&m.ready, &format!("E{}\t{e}", e.exit_code()));
-            std::process::exit(e.exit_code());
+    let spawned = match &m.runtime {
+        Some(rt) => {
+            let stdio = crate::oci_runtime::Stdio3 {
+                stdin: m.stdin,
+                stdout: if m.tty { None } else { Some(m.out.1) },
+                stderr: if m.tty { None } else { Some(m.err.1) },
+            };
+            match crate::oci_runtime::create_and_start(rt, &m.id, &m.bundle, &m.state_dir, m.tty, stdio) {
+                Ok(s) => skiff_runtime::Spawned { pid: s.pid, pty_master: s.pty_master, start_fd: None },
+                Err(e) => {
+                    write_fd(&m.ready, &format!("E{}\t{e}", e.exit_code()));
+                    std::process::exit(e.exit_code());
+                }
+            }
+        }
+        None => {
+            let opts = skiff_runtime::SpawnOptions {
+                id: m.id.clone(),
+                stdio: skiff_runtime::StdioSpec {
+                    stdin: m.stdin,
+                    stdout: if m.tty { None } else { Some(m.out.1) },
+                    stderr: if m.tty { None } else { Some(m.err.1) },
+                },
+                terminal: if m.tty { skiff_runtime::Terminal::Pty } else { skiff_runtime::Terminal::None },
+                cgroup_root: PathBuf::from(CGROUP_ROOT),
+                wait_for_start: false,
+                preserve_fds: Vec::new(),
+            };
+            match skiff_runtime::spawn(&m.spec, opts) {
+                Ok(s) => s,
+                Err(e) => {
+                    write_fd(&m.ready, &format!("E{}\t{e}", e.exit_code()));
+                    std::process::exit(e.exit_code());
+                }
+            }
         }
     };
     // SAFETY: getpid has no preconditions.
@@ -748,6 +782,9 @@ pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> 
         wait_timeout(store, c, std::time::Duration::from_secs(30));
     }
     let dir = c.dir(store);
+    if let Ok(Some(rt)) = crate::oci_runtime::resolve(c.opts.runtime.as_deref()) {
+        crate::oci_runtime::delete(&rt, &c.id);
+    }
     rootfs::unmount(&dir)?;
     if let Ok(cg) = cgroup(&c.id) {
         let _ = cg.remove();

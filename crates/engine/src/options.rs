@@ -93,6 +93,9 @@ pub struct RunOptions {
     /// Anonymous volumes (from `-v /path` and the image's VOLUMEs), named at create; `rm -v` removes them.
     #[serde(default)]
     pub anonymous_volumes: Vec<String>,
+    /// `--runtime`: an installed OCI runtime (name in PATH or path); `None` is skiff's own.
+    #[serde(default)]
+    pub runtime: Option<String>,
 }
 
 impl RunOptions {

@@ -481,3 +481,27 @@ pub fn generate_json(input: &SpecInput<'_>) -> Result<Value, SpecError> {
         "linux": linux,
     }))
 }
+
+/// Where `--init` puts the init inside the container (Docker's path).
+pub const INIT_PATH_IN_CONTAINER: &str = "/sbin/docker-init";
+
+/// `--init`: binds the host's init binary `init` read-only at `/sbin/docker-init` and makes it the
+/// process, with the command as its child (`docker-init -- CMD ARGS...`), as Docker does.
+pub fn add_init(spec: &mut oci_spec::runtime::Spec, init: &Path) -> Result<(), SpecError> {
+    let mut process = spec.process().clone().ok_or(SpecError::NoCommand)?;
+    let mut args = vec![INIT_PATH_IN_CONTAINER.to_string(), "--".to_string()];
+    args.extend(process.args().clone().unwrap_or_default());
+    process.set_args(Some(args));
+    spec.set_process(Some(process));
+    let mount = oci_spec::runtime::MountBuilder::default()
+        .destination(INIT_PATH_IN_CONTAINER)
+        .typ("bind")
+        .source(init)
+        .options(vec!["bind".to_string(), "ro".to_string()])
+        .build()
+        .map_err(|e| SpecError::Invalid(e.to_string()))?;
+    let mut mounts = spec.mounts().clone().unwrap_or_default();
+    mounts.push(mount);
+    spec.set_mounts(Some(mounts));
+    Ok(())
+}

@@ -115,7 +115,10 @@ pub(crate) fn apply_sets(m: &CapabilityMasks) -> Result<(), i32> {
                     0 as libc::c_ulong,
                 )
             };
-            if rc < 0 {
+            // A capability not in the permitted and inheritable sets cannot be ambient (EPERM):
+            // skipped, as runc does (its default spec lists ambient capabilities but no
+            // inheritable ones).
+            if rc < 0 && sys::errno() != libc::EPERM {
                 return Err(sys::errno());
             }
         }

@@ -512,7 +512,7 @@ pub fn inspect_json(store: &Store, name: &str) -> anyhow::Result<Option<Value>> 
         "SecurityOpt": if o.security_opt.is_empty() { Value::Null } else { json!(o.security_opt) },
         "Tmpfs": o.tmpfs.iter().map(|t| { let (d, x) = t.split_once(':').unwrap_or((t, "")); (d.to_string(), json!(x)) }).collect::<serde_json::Map<_, _>>(),
         "ShmSize": o.shm_size.unwrap_or(67108864),
-        "Runtime": "skiff",
+        "Runtime": o.runtime.as_deref().unwrap_or("skiff"),
         "CpuShares": o.cpu_shares.unwrap_or(0),
         "Memory": o.memory.unwrap_or(0),
         "NanoCpus": o.nano_cpus.unwrap_or(0),

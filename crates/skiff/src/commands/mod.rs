@@ -18,6 +18,7 @@ mod push;
 
 mod rmi;
 mod run;
+mod runtime;
 mod save;
 mod search;
 mod system;
@@ -148,6 +149,8 @@ pub enum Command {
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
+    /// An OCI runtime with runc's command line (create, start, state, kill, delete, run, spec, list)
+    Runtime(runtime::RuntimeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -266,6 +269,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Cp(a) => container::cp(g, a),
         Command::Commit(a) => container::commit(g, a),
         Command::Container(c) => container::dispatch(g, c),
+        Command::Runtime(a) => runtime::run(g, a),
     }
 }
 

@@ -110,6 +110,9 @@ pub struct CreateArgs {
     /// Run an init inside the container that forwards signals and reaps processes
     #[arg(long)]
     pub init: bool,
+    /// Runtime to use for this container
+    #[arg(long, value_name = "string")]
+    pub runtime: Option<String>,
     /// Signal to stop the container
     #[arg(long = "stop-signal", value_name = "string")]
     pub stop_signal: Option<String>,
@@ -199,6 +202,7 @@ pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
         anonymous_volumes: Vec::new(),
+        runtime: a.runtime.clone(),
     })
 }
 

@@ -1,0 +1,955 @@
+//! `skiff runtime`: an OCI runtime command line with runc's commands, flags,
+//! output and exit codes (`create`, `start`, `state`, `kill`, `delete`,
+//! `run`, `spec`, `list`), built on `skiff-runtime`.
+//!
+//! State lives under `--root` (default `/run/skiff-runtime`), one directory
+//! per container: `state.json` (pid, bundle, creation time, cgroup),
+//! `start` (a FIFO), `started` (present once `start` ran) and `exit` (the
+//! init's exit code, written when it has been reaped).
+//!
+//! Process model: `create` forks a small *holder* that spawns the container
+//! init with `wait_for_start` (so the init is the holder's child, blocked
+//! before exec), records it and waits on the FIFO and a pidfd of the init.
+//! `start` writes a byte to the FIFO; the holder releases the init, then
+//! reaps it and records its exit. The status is derived: the init alive
+//! (same pid and start time) is `created` or `running`, else `stopped`.
+//!
+//! The global `--root`, `--log-level` and `-D` of skiff are parsed before the
+//! word `runtime`; everything after it is parsed here, so `skiff runtime
+//! --root DIR` is the runtime's root, as `runc --root DIR`.
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+use skiff_runtime::oci_spec::runtime::Spec;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use super::GlobalOpts;
+
+/// What the outer parser hands over; the real parse happens in [`run`].
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct RuntimeArgs {
+    /// A runtime command and its arguments (`skiff runtime --help` lists them)
+    #[arg(num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "skiff runtime", about = "An OCI runtime with runc's command line", disable_help_subcommand = true)]
+struct RtCli {
+    /// Root directory for storage of container state (this should be located in tmpfs)
+    #[arg(long, default_value = "/run/skiff-runtime", value_name = "DIR")]
+    root: PathBuf,
+    /// Set the log file to write runtime logs to (default is stderr)
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Set the log format ('text' (default), or 'json')
+    #[arg(long = "log-format", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Enable debug logging (accepted for runc compatibility)
+    #[arg(long)]
+    debug: bool,
+    #[command(subcommand)]
+    cmd: RtCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum RtCommand {
+    /// Create a container
+    Create(CreateOpts),
+    /// Executes the user defined process in a created container
+    Start { id: String },
+    /// Output the state of a container
+    State { id: String },
+    /// Kill sends the specified signal (default: SIGTERM) to the container's init process
+    Kill {
+        /// Send the specified signal to all processes inside the container
+        #[arg(short = 'a', long)]
+        all: bool,
+        id: String,
+        signal: Option<String>,
+    },
+    /// Delete any resources held by the container often used with detached container
+    Delete {
+        /// Forcibly deletes the container if it is still running (uses SIGKILL)
+        #[arg(short = 'f', long)]
+        force: bool,
+        id: String,
+    },
+    /// Create a new specification file
+    Spec {
+        /// Path to the root of the bundle directory
+        #[arg(short = 'b', long)]
+        bundle: Option<PathBuf>,
+        /// Generate a configuration for a rootless container (not supported)
+        #[arg(long)]
+        rootless: bool,
+    },
+    /// Create and run a container
+    Run(RunOpts),
+    /// Lists containers started by skiff runtime with the given root
+    List {
+        /// Display only container IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Select one of: table or json
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct CreateOpts {
+    /// Path to the root of the bundle directory, defaults to the current directory
+    #[arg(short = 'b', long, default_value = ".")]
+    bundle: PathBuf,
+    /// Path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+    #[arg(long = "console-socket", value_name = "PATH")]
+    console_socket: Option<PathBuf>,
+    /// Specify the file to write the process id to
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pid_file: Option<PathBuf>,
+    /// Accepted for runc compatibility; pivot_root is always used
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Accepted for runc compatibility
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    id: String,
+}
+
+#[derive(Args, Debug)]
+struct RunOpts {
+    /// Detach from the container's process
+    #[arg(short = 'd', long)]
+    detach: bool,
+    #[command(flatten)]
+    create: CreateOpts,
+}
+
+/// What `state.json` holds.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+struct Record {
+    id: String,
+    pid: i32,
+    /// The init's start time (field 22 of `/proc/PID/stat`), so a later process reusing the pid is not taken for it.
+    pid_start: u64,
+    /// The holder process (the init's parent).
+    holder: i32,
+    bundle: PathBuf,
+    rootfs: PathBuf,
+    created: String,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    /// The cgroup path (relative to each hierarchy).
+    cgroup: PathBuf,
+}
+
+/// The argv after the word `runtime` (skiff's global options before it are skipped).
+fn runtime_argv() -> Vec<OsString> {
+    let all: Vec<OsString> = std::env::args_os().collect();
+    let mut i = 1;
+    while i < all.len() {
+        let a = all[i].to_string_lossy();
+        if a == "runtime" {
+            break;
+        }
+        i += if matches!(a.as_ref(), "--root" | "-l" | "--log-level") { 2 } else { 1 };
+    }
+    let mut v = vec![OsString::from("skiff runtime")];
+    v.extend(all.into_iter().skip(i + 1));
+    v
+}
+
+/// `skiff runtime ...`: returns runc's exit code (1 on failure, the container's for a foreground `run`).
+pub fn run(_g: &GlobalOpts, _a: RuntimeArgs) -> anyhow::Result<u8> {
+    let cli = match RtCli::try_parse_from(runtime_argv()) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return Ok(match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ => 1,
+            });
+        }
+    };
+    match dispatch(&cli) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            log_error(&cli, &super::describe(&e));
+            Ok(1)
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Writes an error as runc does: a logrus line to `--log` (and the bare message to stderr), else the line to stderr.
+fn log_error(cli: &RtCli, msg: &str) {
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let quoted = serde_json::to_string(msg).unwrap_or_default();
+    let line = if cli.log_format == "json" {
+        format!("{{\"level\":\"error\",\"msg\":{quoted},\"time\":\"{time}\"}}\n")
+    } else {
+        format!("time=\"{time}\" level=error msg={quoted}\n")
+    };
+    match &cli.log {
+        Some(p) => {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+                let _ = f.write_all(line.as_bytes());
+            }
+            eprintln!("{msg}");
+        }
+        None => eprint!("{line}"),
+    }
+}
+
+fn dispatch(cli: &RtCli) -> anyhow::Result<u8> {
+    match &cli.cmd {
+        RtCommand::Create(o) => {
+            let rec = create(cli, o, false)?;
+            write_pid_file(o, rec.pid)?;
+            Ok(0)
+        }
+        RtCommand::Start { id } => {
+            start(cli, id)?;
+            Ok(0)
+        }
+        RtCommand::State { id } => {
+            let (dir, rec) = load(cli, id)?;
+            let v = state_json(&dir, &rec, "");
+            print!("{}", serde_json::to_string_pretty(&v)?);
+            let _ = std::io::stdout().flush();
+            Ok(0)
+        }
+        RtCommand::Kill { all, id, signal } => {
+            kill(cli, id, signal.as_deref().unwrap_or("SIGTERM"), *all)?;
+            Ok(0)
+        }
+        RtCommand::Delete { force, id } => {
+            delete(cli, id, *force)?;
+            Ok(0)
+        }
+        RtCommand::Spec { bundle, rootless } => {
+            if *rootless {
+                bail!("rootless containers are not supported");
+            }
+            let dir = bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+            let path = dir.join("config.json");
+            if path.exists() {
+                bail!("File config.json exists. Remove it first");
+            }
+            let mut out = Vec::new();
+            let fmt = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+            let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+            default_spec().serialize(&mut ser)?;
+            std::fs::write(&path, out).with_context(|| format!("open {}", path.display()))?;
+            Ok(0)
+        }
+        RtCommand::Run(o) => run_container(cli, o),
+        RtCommand::List { quiet, format } => list(cli, *quiet, format),
+    }
+}
+
+fn write_pid_file(o: &CreateOpts, pid: i32) -> anyhow::Result<()> {
+    if let Some(p) = &o.pid_file {
+        let p = absolute(p)?;
+        let tmp = p.with_file_name(format!(".{}", p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+        std::fs::write(&tmp, pid.to_string()).with_context(|| format!("open {}", tmp.display()))?;
+        std::fs::rename(&tmp, &p).with_context(|| format!("rename {}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
+}
+
+/// runc's id rule: letters, digits, `_`, `+`, `-` and `.`, not `.` or `..`.
+fn validate_id(id: &str) -> anyhow::Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.'));
+    if !ok {
+        bail!("invalid id format: {id}");
+    }
+    Ok(())
+}
+
+fn load(cli: &RtCli, id: &str) -> anyhow::Result<(PathBuf, Record)> {
+    validate_id(id).map_err(|_| anyhow!("container does not exist"))?;
+    let dir = cli.root.join(id);
+    let text = std::fs::read(dir.join("state.json")).map_err(|_| anyhow!("container does not exist"))?;
+    let rec: Record = serde_json::from_slice(&text).with_context(|| format!("reading {}", dir.display()))?;
+    Ok((dir, rec))
+}
+
+/// The start time (in clock ticks since boot) of a live, non-zombie process.
+fn proc_start(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    if f.first() == Some(&"Z") || f.first() == Some(&"X") {
+        return None;
+    }
+    f.get(19)?.parse().ok()
+}
+
+fn cgroup(rec: &Record) -> Option<skiff_runtime::cgroups::CgroupManager> {
+    skiff_runtime::cgroups::CgroupManager::new(Path::new(skiff_engine::lifecycle::CGROUP_ROOT), &rec.cgroup).ok()
+}
+
+/// `created`, `running`, `paused` or `stopped`.
+fn status(dir: &Path, rec: &Record) -> &'static str {
+    if rec.pid <= 0 || proc_start(rec.pid) != Some(rec.pid_start) {
+        return "stopped";
+    }
+    if !dir.join("started").exists() {
+        return "created";
+    }
+    let frozen = cgroup(rec).and_then(|cg| cg.dir("freezer")).is_some_and(|d| {
+        std::fs::read_to_string(d.join("freezer.state")).map(|s| s.trim() == "FROZEN").unwrap_or(false)
+            || std::fs::read_to_string(d.join("cgroup.freeze")).map(|s| s.trim() == "1").unwrap_or(false)
+    });
+    if frozen {
+        "paused"
+    } else {
+        "running"
+    }
+}
+
+/// The OCI state of a container (runc's fields and order, plus annotations).
+fn state_json(dir: &Path, rec: &Record, owner: &str) -> serde_json::Value {
+    let st = status(dir, rec);
+    serde_json::json!({
+        "ociVersion": skiff_runtime_spec_version(),
+        "id": rec.id,
+        "pid": if st == "stopped" { 0 } else { rec.pid },
+        "status": st,
+        "bundle": rec.bundle,
+        "rootfs": rec.rootfs,
+        "created": rec.created,
+        "owner": owner,
+        "annotations": rec.annotations,
+    })
+}
+
+fn skiff_runtime_spec_version() -> &'static str {
+    "1.0.2"
+}
+
+fn load_spec(bundle: &Path) -> anyhow::Result<Spec> {
+    let path = bundle.join("config.json");
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("JSON specification file config.json not found"),
+        Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
+    };
+    let mut spec: Spec = serde_json::from_slice(&text).context("invalid config.json")?;
+    let root = spec.root().clone().ok_or_else(|| anyhow!("root must be specified"))?;
+    if root.path().is_relative() {
+        let mut r = root.clone();
+        r.set_path(bundle.join(root.path()));
+        spec.set_root(Some(r));
+    }
+    Ok(spec)
+}
+
+fn errno_msg() -> String {
+    std::io::Error::last_os_error().to_string()
+}
+
+/// Sends `fd` over the AF_UNIX socket at `path` (runc's `--console-socket` protocol: one SCM_RIGHTS message).
+fn send_console(path: &Path, fd: RawFd) -> anyhow::Result<()> {
+    let stream = std::os::unix::net::UnixStream::connect(path)
+        .with_context(|| format!("connecting to console socket {}", path.display()))?;
+    let name = b"/dev/ptmx";
+    let mut iov = libc::iovec { iov_base: name.as_ptr() as *mut libc::c_void, iov_len: name.len() };
+    // SAFETY: CMSG_SPACE is a pure computation on a size.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut cbuf = vec![0u8; space];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header, filled in below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` points at `cbuf`, which is CMSG_SPACE(sizeof fd) bytes: room for one
+    // header and one fd; CMSG_FIRSTHDR and CMSG_DATA stay inside it.
+    let rc = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
+        libc::sendmsg(stream.as_raw_fd(), &msg, 0)
+    };
+    if rc < 0 {
+        bail!("sending the console to {}: {}", path.display(), errno_msg());
+    }
+    Ok(())
+}
+
+fn write_fd(fd: RawFd, data: &[u8]) {
+    let mut off = 0;
+    while off < data.len() {
+        // SAFETY: writing initialised bytes of `data` to an fd we own.
+        let w = unsafe { libc::write(fd, data[off..].as_ptr().cast(), data.len() - off) };
+        if w <= 0 {
+            if w < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        off += w as usize;
+    }
+}
+
+/// Reads one `\n`-terminated message (the init keeps the pipe open until it execs, so no EOF).
+fn read_line(fd: RawFd) -> String {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: reading one byte into a valid buffer from an fd we own.
+        let r = unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) };
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if r <= 0 || b[0] == b'\n' {
+            break;
+        }
+        out.push(b[0]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn dup_cloexec(fd: RawFd) -> anyhow::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on an fd number; the result, if valid, is a new fd we own.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if n < 0 {
+        bail!("duplicating fd {fd}: {}", errno_msg());
+    }
+    // SAFETY: `n` is a fresh fd returned by fcntl, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// How the holder treats its stdio.
+struct HolderPlan {
+    id: String,
+    dir: PathBuf,
+    spec: Spec,
+    bundle: PathBuf,
+    console_socket: Option<PathBuf>,
+    preserve_fds: u32,
+    /// A foreground `run`: keep the terminal session and stdio (and copy a pty to them).
+    foreground: bool,
+}
+
+/// `create` (and the first half of `run`): forks the holder and returns the record once the init waits.
+fn create(cli: &RtCli, o: &CreateOpts, foreground: bool) -> anyhow::Result<Record> {
+    create_with(cli, o, foreground).map(|(rec, _)| rec)
+}
+
+fn create_with(cli: &RtCli, o: &CreateOpts, foreground: bool) -> anyhow::Result<(Record, i32)> {
+    validate_id(&o.id)?;
+    let bundle = absolute(&o.bundle)?;
+    if !bundle.is_dir() {
+        bail!("chdir {}: no such file or directory", o.bundle.display());
+    }
+    let mut spec = load_spec(&bundle)?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    if terminal && o.console_socket.is_none() && !foreground {
+        bail!("cannot allocate tty if runc will detach without setting console socket");
+    }
+    if !terminal && o.console_socket.is_some() {
+        bail!("cannot use console socket if runc will not detach or allocate tty");
+    }
+    std::fs::create_dir_all(&cli.root).with_context(|| format!("mkdir {}", cli.root.display()))?;
+    let dir = cli.root.join(&o.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!("container with given ID already exists"),
+        Err(e) => return Err(e).with_context(|| format!("mkdir {}", dir.display())),
+    }
+    let result = (|| {
+        if let Some(linux) = spec.linux().clone() {
+            if linux.cgroups_path().is_none() {
+                let mut l = linux;
+                l.set_cgroups_path(Some(PathBuf::from(format!("/skiff-runtime/{}", o.id))));
+                spec.set_linux(Some(l));
+            }
+        }
+        let fifo = std::ffi::CString::new(dir.join("start").as_os_str().as_encoded_bytes())?;
+        // SAFETY: `fifo` is a valid NUL-terminated path.
+        if unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) } != 0 {
+            bail!("mkfifo {}: {}", dir.join("start").display(), errno_msg());
+        }
+        let plan = HolderPlan {
+            id: o.id.clone(),
+            dir: dir.clone(),
+            spec,
+            bundle: bundle.clone(),
+            console_socket: o.console_socket.as_ref().map(|p| absolute(p)).transpose()?,
+            preserve_fds: o.preserve_fds,
+            foreground,
+        };
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two fds pipe2 returns.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            bail!("pipe: {}", errno_msg());
+        }
+        // SAFETY: both fds were just created by pipe2 and are owned by nobody else.
+        let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: the CLI is single-threaded (no runtime threads), so the child may run ordinary Rust code.
+        let child = unsafe { libc::fork() };
+        if child < 0 {
+            bail!("fork: {}", errno_msg());
+        }
+        if child == 0 {
+            drop(rd);
+            holder(plan, wr);
+        }
+        drop(wr);
+        let msg = read_line(rd.as_raw_fd());
+        if msg.strip_prefix('P').and_then(|p| p.parse::<i32>().ok()).is_some() {
+            let (_, rec) = load(cli, &o.id)?;
+            return Ok((rec, child));
+        }
+        let mut st = 0;
+        // SAFETY: reaping our own child; `st` is a valid out pointer.
+        unsafe { libc::waitpid(child, &mut st, 0) };
+        match msg.strip_prefix('E') {
+            Some(m) => bail!("{m}"),
+            None => bail!("container init failed to start"),
+        }
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+/// The holder: spawns the init, records it, reports, waits for `start` and the init's exit. Never returns.
+fn holder(plan: HolderPlan, report: OwnedFd) -> ! {
+    if !plan.foreground {
+        // SAFETY: setsid has no memory-safety preconditions.
+        unsafe { libc::setsid() };
+    }
+    let fail = |msg: String| -> ! {
+        write_fd(report.as_raw_fd(), format!("E{}\n", msg.replace('\n', " ")).as_bytes());
+        std::process::exit(1)
+    };
+    let terminal = plan.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let stdio = if terminal {
+        skiff_runtime::StdioSpec::default()
+    } else {
+        let d = |fd| dup_cloexec(fd).unwrap_or_else(|e| fail(e.to_string()));
+        skiff_runtime::StdioSpec { stdin: Some(d(0)), stdout: Some(d(1)), stderr: Some(d(2)) }
+    };
+    let preserve: Vec<OwnedFd> =
+        (0..plan.preserve_fds).map(|i| dup_cloexec(3 + i as RawFd).unwrap_or_else(|e| fail(e.to_string()))).collect();
+    let opts = skiff_runtime::SpawnOptions {
+        id: plan.id.clone(),
+        stdio,
+        terminal: if terminal { skiff_runtime::Terminal::Pty } else { skiff_runtime::Terminal::None },
+        cgroup_root: PathBuf::from(skiff_engine::lifecycle::CGROUP_ROOT),
+        wait_for_start: true,
+        preserve_fds: preserve,
+    };
+    let spawned = skiff_runtime::spawn(&plan.spec, opts).unwrap_or_else(|e| fail(e.to_string()));
+    let pid = spawned.pid;
+    let kill_fail = |msg: String| -> ! {
+        let _ = skiff_runtime::signal(pid, libc::SIGKILL);
+        let _ = skiff_runtime::wait(pid);
+        fail(msg)
+    };
+    let mut pty = spawned.pty_master;
+    if let (Some(sock), Some(m)) = (&plan.console_socket, &pty) {
+        send_console(sock, m.as_raw_fd()).unwrap_or_else(|e| kill_fail(super::describe(&e)));
+        pty = None;
+    }
+    let rec = Record {
+        id: plan.id.clone(),
+        pid,
+        pid_start: proc_start(pid).unwrap_or(0),
+        // SAFETY: getpid has no preconditions.
+        holder: unsafe { libc::getpid() },
+        bundle: plan.bundle.clone(),
+        rootfs: plan.spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default(),
+        created: now(),
+        annotations: plan.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        cgroup: plan.spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()).unwrap_or_default(),
+    };
+    let tmp = plan.dir.join("state.json.tmp");
+    let written = serde_json::to_vec(&rec)
+        .map_err(|e| e.to_string())
+        .and_then(|t| std::fs::write(&tmp, t).map_err(|e| e.to_string()))
+        .and_then(|_| std::fs::rename(&tmp, plan.dir.join("state.json")).map_err(|e| e.to_string()));
+    if let Err(e) = written {
+        kill_fail(format!("writing the container state: {e}"));
+    }
+    let fifo_path = plan.dir.join("start");
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo_path)
+        .unwrap_or_else(|e| kill_fail(format!("open {}: {e}", fifo_path.display())));
+    // SAFETY: pidfd_open takes a pid and flags; the result is checked below.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    if pidfd < 0 {
+        kill_fail(format!("pidfd_open {pid}: {}", errno_msg()));
+    }
+    write_fd(report.as_raw_fd(), format!("P{pid}\n").as_bytes());
+    drop(report);
+    if !plan.foreground {
+        if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+            for fd in 0..3 {
+                // SAFETY: replacing our own stdio with /dev/null, so the CLI's pipes close when it exits.
+                unsafe { libc::dup2(null.as_raw_fd(), fd) };
+            }
+        }
+        let _ = std::env::set_current_dir("/");
+    }
+    let mut start_fd = spawned.start_fd;
+    let mut stdin_open = true;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let mut fds = vec![
+            libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: if start_fd.is_some() { fifo.as_raw_fd() } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let pty_fd = pty.as_ref().map(|p| p.as_raw_fd());
+        if let Some(p) = pty_fd {
+            fds.push(libc::pollfd { fd: p, events: libc::POLLIN, revents: 0 });
+            fds.push(libc::pollfd { fd: if stdin_open { 0 } else { -1 }, events: libc::POLLIN, revents: 0 });
+        }
+        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            break;
+        }
+        if fds[1].revents != 0 {
+            let mut b = [0u8; 1];
+            // SAFETY: reading one byte from the FIFO we opened into a valid buffer.
+            let r = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+            if r == 1 {
+                if let Some(fd) = start_fd.take() {
+                    let _ = skiff_runtime::start_created(fd);
+                }
+            }
+        }
+        if let Some(p) = pty_fd {
+            if fds[2].revents != 0 {
+                // SAFETY: reading into our buffer from the pty master we own.
+                let r = unsafe { libc::read(p, buf.as_mut_ptr().cast(), buf.len()) };
+                if r > 0 {
+                    write_fd(1, &buf[..r as usize]);
+                } else if !(r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)) {
+                    pty = None;
+                }
+            }
+            if fds.len() > 3 && fds[3].revents != 0 {
+                // SAFETY: reading into our buffer from our stdin.
+                let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+                if r > 0 {
+                    write_fd(p, &buf[..r as usize]);
+                } else {
+                    stdin_open = false;
+                }
+            }
+        }
+        if fds[0].revents != 0 {
+            break;
+        }
+    }
+    let code = skiff_runtime::wait(pid).map(|s| s.code()).unwrap_or(255);
+    let tmp = plan.dir.join("exit.tmp");
+    if std::fs::write(&tmp, format!("{code}\n")).is_ok() {
+        let _ = std::fs::rename(&tmp, plan.dir.join("exit"));
+    }
+    std::process::exit(0)
+}
+
+/// `start`: releases a created container.
+fn start(cli: &RtCli, id: &str) -> anyhow::Result<()> {
+    let (dir, rec) = load(cli, id)?;
+    match status(&dir, &rec) {
+        "created" => {}
+        "stopped" => bail!("cannot start a container that has stopped"),
+        _ => bail!("cannot start an already running container"),
+    }
+    std::fs::write(dir.join("started"), now()).with_context(|| format!("write {}", dir.join("started").display()))?;
+    let fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(dir.join("start"))
+        .map_err(|e| anyhow!("cannot start a container that has stopped: {e}"))?;
+    (&fifo).write_all(b"1").context("starting the container")?;
+    Ok(())
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+fn kill(cli: &RtCli, id: &str, signal: &str, all: bool) -> anyhow::Result<()> {
+    let (dir, rec) = load(cli, id)?;
+    let sig = skiff_engine::lifecycle::parse_signal(signal).map_err(|_| anyhow!("unknown signal {signal:?}"))?;
+    if status(&dir, &rec) == "stopped" {
+        bail!("container not running");
+    }
+    if all {
+        if let Some(cg) = cgroup(&rec) {
+            cg.kill_all(sig)?;
+        }
+    }
+    skiff_runtime::signal(rec.pid, sig)?;
+    Ok(())
+}
+
+/// Waits (polling /proc: the holder is not our child) until `pid` is gone; bounded at 30 s.
+fn wait_gone(pid: i32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pid > 0 && proc_start(pid).is_some() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn delete(cli: &RtCli, id: &str, force: bool) -> anyhow::Result<()> {
+    let (dir, rec) = match load(cli, id) {
+        Ok(x) => x,
+        Err(_) if force => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match status(&dir, &rec) {
+        "stopped" => {}
+        "created" => {
+            let _ = skiff_runtime::signal(rec.pid, libc::SIGKILL);
+        }
+        st if force => {
+            if let Some(cg) = cgroup(&rec) {
+                let _ = cg.kill_all(libc::SIGKILL);
+                let _ = cg.thaw();
+            }
+            let _ = skiff_runtime::signal(rec.pid, libc::SIGKILL);
+            let _ = st;
+        }
+        st => bail!("cannot delete container {id} that is not stopped: {st}"),
+    }
+    wait_gone(rec.pid);
+    wait_gone(rec.holder);
+    if let Some(cg) = cgroup(&rec) {
+        let _ = cg.remove();
+    }
+    std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
+    Ok(())
+}
+
+/// `run`: create and start; in the foreground, wait for the init (forwarding signals), delete, exit with its code.
+fn run_container(cli: &RtCli, o: &RunOpts) -> anyhow::Result<u8> {
+    if o.detach {
+        let rec = create(cli, &o.create, false)?;
+        start(cli, &rec.id)?;
+        write_pid_file(&o.create, rec.pid)?;
+        return Ok(0);
+    }
+    // Signals to forward are blocked before the holder is forked (it unblocks nothing it needs:
+    // the init resets its signal mask before exec).
+    // SAFETY: plain libc calls on a local, initialised signal set.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in
+            [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH]
+        {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    let (rec, holder_pid) = create_with(cli, &o.create, true)?;
+    let dir = cli.root.join(&rec.id);
+    let started = start(cli, &rec.id);
+    if let Err(e) = started {
+        let _ = delete(cli, &rec.id, true);
+        return Err(e);
+    }
+    write_pid_file(&o.create, rec.pid)?;
+    // SAFETY: `set` is the initialised set blocked above; pidfd_open takes integers.
+    let (sfd, pidfd) = unsafe {
+        (libc::signalfd(-1, &set, libc::SFD_CLOEXEC), libc::syscall(libc::SYS_pidfd_open, holder_pid, 0) as RawFd)
+    };
+    loop {
+        let mut fds = [
+            libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: `fds` is a valid array of two pollfds.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+        if fds[1].revents != 0 {
+            // SAFETY: signalfd_siginfo is plain data; zeroed is valid.
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            // SAFETY: reading into `info`, a valid buffer of its size.
+            let r = unsafe {
+                libc::read(sfd, (&mut info as *mut libc::signalfd_siginfo).cast(), std::mem::size_of_val(&info))
+            };
+            if r > 0 && info.ssi_signo as i32 != libc::SIGWINCH {
+                let _ = skiff_runtime::signal(rec.pid, info.ssi_signo as i32);
+            }
+        }
+        if fds[0].revents != 0 || pidfd < 0 {
+            break;
+        }
+    }
+    let mut st = 0;
+    // SAFETY: reaping our own child (the holder); `st` is a valid out pointer.
+    unsafe { libc::waitpid(holder_pid, &mut st, 0) };
+    // SAFETY: closing the fds opened above.
+    unsafe {
+        if sfd >= 0 {
+            libc::close(sfd);
+        }
+        if pidfd >= 0 {
+            libc::close(pidfd);
+        }
+    }
+    let code = std::fs::read_to_string(dir.join("exit")).ok().and_then(|s| s.trim().parse::<i32>().ok()).unwrap_or(255);
+    delete(cli, &rec.id, true)?;
+    Ok(code.clamp(0, 255) as u8)
+}
+
+/// The name of user `uid` from /etc/passwd, else the number.
+fn user_name(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
+fn list(cli: &RtCli, quiet: bool, format: &str) -> anyhow::Result<u8> {
+    let mut ids: Vec<String> = match std::fs::read_dir(&cli.root) {
+        Ok(rd) => rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Err(_) => Vec::new(),
+    };
+    ids.sort();
+    let mut states = Vec::new();
+    for id in ids {
+        let Ok((dir, rec)) = load(cli, &id) else { continue };
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&dir)?);
+        states.push(state_json(&dir, &rec, &user_name(owner)));
+    }
+    let mut out = std::io::stdout().lock();
+    if quiet {
+        for s in &states {
+            writeln!(out, "{}", s["id"].as_str().unwrap_or_default())?;
+        }
+    } else if format == "json" {
+        if states.is_empty() {
+            write!(out, "null")?;
+        } else {
+            let compact: Vec<serde_json::Value> = states
+                .into_iter()
+                .map(|mut s| {
+                    if let Some(m) = s.as_object_mut() {
+                        m.shift_remove("annotations");
+                    }
+                    s
+                })
+                .collect();
+            write!(out, "{}", serde_json::to_string(&compact)?)?;
+        }
+    } else {
+        let mut tw = tabwriter::TabWriter::new(Vec::new()).minwidth(9).padding(3);
+        writeln!(tw, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")?;
+        for s in &states {
+            let f = |k: &str| match &s[k] {
+                serde_json::Value::String(v) => v.clone(),
+                v => v.to_string(),
+            };
+            writeln!(
+                tw,
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                f("id"),
+                f("pid"),
+                f("status"),
+                f("bundle"),
+                f("created"),
+                f("owner")
+            )?;
+        }
+        out.write_all(&tw.into_inner()?)?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+/// The default bundle configuration `spec` writes: runc's, field for field.
+fn default_spec() -> serde_json::Value {
+    serde_json::json!({
+        "ociVersion": skiff_runtime_spec_version(),
+        "process": {
+            "terminal": true,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {
+                "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+                "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            },
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "skiff",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+            "maskedPaths": [
+                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
+            ],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        }
+    })
+}

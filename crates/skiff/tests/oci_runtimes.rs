@@ -1,0 +1,158 @@
+//! `run`/`create --runtime runc` (an installed OCI runtime given the same
+//! bundle) and `--init` (Debian's tini-static as /sbin/docker-init), as
+//! root, against a temporary store holding busybox from the seeds' rootfs.
+
+mod common;
+
+use common::{fixture, Env};
+use std::path::Path;
+
+struct Store(Env);
+
+impl std::ops::Deref for Store {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.0
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let ids = self.0.run(&["ps", "-aq", "--no-trunc"]).stdout();
+        for id in ids.lines() {
+            let _ = self.0.run(&["rm", "-f", id]);
+        }
+    }
+}
+
+fn busybox() -> Store {
+    let env = Env::new();
+    env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
+    Store(env)
+}
+
+fn runc_installed() -> bool {
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join("runc").is_file());
+    if !found {
+        eprintln!("skipped: runc not installed");
+    }
+    found
+}
+
+fn tini_installed() -> bool {
+    let found = Path::new("/usr/bin/tini-static").is_file();
+    if !found {
+        eprintln!("skipped: tini not installed (apt-get install tini)");
+    }
+    found
+}
+
+#[test]
+fn runc_runs_the_same_bundle_with_the_same_output_and_codes() {
+    if !runc_installed() {
+        return;
+    }
+    let env = busybox();
+    let r = env.run(&["run", "--rm", "--runtime", "runc", "busybox", "cat", "/release"]).ok();
+    assert_eq!(r.stdout().trim(), "KatacodaPrivateBuild");
+    assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
+
+    let r = env.run(&["run", "--rm", "--runtime", "runc", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(r.code(), 3);
+    assert_eq!(r.stdout(), "out\n");
+    assert_eq!(r.stderr(), "err\n");
+    let r = env.run(&["run", "--rm", "--runtime", "runc", "busybox", "nosuch"]);
+    assert_eq!(r.code(), 127, "{}", r.stderr());
+    assert!(r.stderr().contains("executable file not found"), "{}", r.stderr());
+
+    // The container really is runc's: its state is in runc's root while it runs.
+    let id = env.run(&["run", "-d", "--runtime", "runc", "busybox", "sleep", "1000"]).ok().stdout().trim().to_string();
+    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &id]).ok().stdout()).unwrap();
+    assert_eq!(v[0]["State"]["Status"], "running");
+    assert_eq!(v[0]["HostConfig"]["Runtime"], "runc");
+    assert!(Path::new("/run/skiff/.runtime-runc").join(&id).join("state.json").exists());
+    let logs = env.run(&["exec", &id, "cat", "/release"]).ok();
+    assert_eq!(logs.stdout().trim(), "KatacodaPrivateBuild");
+    env.run(&["stop", "-t", "1", &id]).ok();
+    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &id]).ok().stdout()).unwrap();
+    assert_eq!(v[0]["State"]["Status"], "exited");
+    assert_eq!(v[0]["State"]["ExitCode"], 137);
+    env.run(&["rm", &id]).ok();
+    assert!(!Path::new("/run/skiff/.runtime-runc").join(&id).exists(), "runc's state remains");
+}
+
+#[test]
+fn runc_with_create_and_start() {
+    if !runc_installed() {
+        return;
+    }
+    let env = busybox();
+    let id =
+        env.run(&["create", "--runtime", "runc", "busybox", "sh", "-c", "exit 5"]).ok().stdout().trim().to_string();
+    env.run(&["start", &id]).ok();
+    assert_eq!(env.run(&["wait", &id]).ok().stdout().trim(), "5");
+    // Started again: runc's state of the last run is replaced.
+    env.run(&["start", &id]).ok();
+    assert_eq!(env.run(&["wait", &id]).ok().stdout().trim(), "5");
+    env.run(&["rm", &id]).ok();
+}
+
+#[test]
+fn unknown_runtime_is_named_with_exit_125() {
+    let env = busybox();
+    let r = env.run(&["run", "--rm", "--runtime", "no-such-runtime", "busybox", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("unknown or invalid runtime name: no-such-runtime"), "{}", r.stderr());
+    let r = env.run(&["create", "--runtime", "/nonexistent/runc", "busybox", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("/nonexistent/runc"), "{}", r.stderr());
+    assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
+}
+
+#[test]
+fn init_is_pid_1_and_forwards_signals() {
+    if !tini_installed() {
+        return;
+    }
+    let env = busybox();
+    let r = env.run(&["run", "--rm", "--init", "busybox", "sh", "-c", "ps"]).ok();
+    let first = r.stdout().lines().nth(1).unwrap_or_default().to_string();
+    let f: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(f[0], "1", "{}", r.stdout());
+    assert_eq!(f[2..], ["/sbin/docker-init", "--", "sh", "-c", "ps"], "{}", r.stdout());
+    // The command's exit code comes through the init.
+    assert_eq!(env.run(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 9"]).code(), 9);
+    // Read-only bind of the host's binary.
+    let r = env.run(&["run", "--rm", "--init", "busybox", "sh", "-c", "echo x > /sbin/docker-init"]);
+    assert_ne!(r.code(), 0);
+    // A sleep that is not PID 1 dies of the forwarded SIGTERM (without --init, PID 1 ignores it).
+    let id = env.run(&["run", "-d", "--init", "busybox", "sleep", "1000"]).ok().stdout().trim().to_string();
+    env.run(&["stop", "-t", "30", &id]).ok();
+    let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", &id]).ok().stdout()).unwrap();
+    assert_eq!(v[0]["State"]["ExitCode"], 143);
+    assert_eq!(v[0]["HostConfig"]["Init"], true);
+    env.run(&["rm", &id]).ok();
+}
+
+#[test]
+fn init_missing_is_a_clear_error() {
+    let env = busybox();
+    let mut c = env.cmd();
+    c.env("SKIFF_INIT_PATH", "/nonexistent/tini-static").args(["run", "--rm", "--init", "busybox", "true"]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("docker-init binary not found at /nonexistent/tini-static"), "{err}");
+    assert!(err.contains("tini"), "{err}");
+}
+
+#[test]
+fn init_with_runc() {
+    if !runc_installed() || !tini_installed() {
+        return;
+    }
+    let env = busybox();
+    let r = env.run(&["run", "--rm", "--init", "--runtime", "runc", "busybox", "sh", "-c", "ps"]).ok();
+    let first = r.stdout().lines().nth(1).unwrap_or_default().to_string();
+    assert!(first.trim_start().starts_with("1 ") && first.contains("/sbin/docker-init -- sh -c ps"), "{}", r.stdout());
+}

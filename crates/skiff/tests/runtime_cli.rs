@@ -1,0 +1,406 @@
+//! `skiff runtime`, runc's command line, as root: bundles made from the
+//! host's static /bin/busybox and `skiff runtime spec`, run through create,
+//! start, state, kill, delete, run and list, and runc's error messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A runtime root and a bundle in a temporary directory; dropping it force-deletes what is left.
+struct Rt {
+    dir: tempfile::TempDir,
+    /// Unique per test (container ids are also cgroup names, shared machine-wide).
+    tag: String,
+}
+
+struct Out {
+    out: Output,
+    stdout_file: String,
+}
+
+impl Out {
+    fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned() + &self.stdout_file
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    fn ok(self) -> Self {
+        assert_eq!(self.code(), 0, "stdout: {}\nstderr: {}", self.stdout(), self.stderr());
+        self
+    }
+}
+
+impl Rt {
+    fn new() -> Rt {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = dir.path().file_name().unwrap().to_string_lossy().trim_start_matches('.').to_string();
+        Rt { dir, tag }
+    }
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+    fn id(&self, name: &str) -> String {
+        format!("{name}-{}", self.tag)
+    }
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_skiff"));
+        c.arg("runtime").arg("--root").arg(self.root()).args(args).stdin(Stdio::null());
+        c
+    }
+    /// Runs with pipes (for commands that leave no process holding them).
+    fn run(&self, args: &[&str]) -> Out {
+        let out = self.cmd(args).output().unwrap();
+        Out { out, stdout_file: String::new() }
+    }
+    /// Runs with stdout/stderr in files: a created container keeps the runtime's stdio.
+    fn run_files(&self, args: &[&str]) -> Out {
+        let o = self.dir.path().join(format!("out-{}", args.join("_").replace('/', "")));
+        let e = o.with_extension("err");
+        let status = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap();
+        Out {
+            out: Output { status, stdout: Vec::new(), stderr: std::fs::read(&e).unwrap() },
+            stdout_file: std::fs::read_to_string(&o).unwrap(),
+        }
+    }
+    fn state(&self, id: &str) -> serde_json::Value {
+        let r = self.run(&["state", id]).ok();
+        serde_json::from_str(&r.stdout()).unwrap()
+    }
+    /// A bundle: rootfs with /bin/busybox and a few applet links, config.json from `spec` with
+    /// no terminal and `args`.
+    fn make_bundle(&self, args: &[&str]) {
+        let b = self.bundle();
+        let bin = b.join("rootfs/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        for applet in ["sh", "sleep", "echo", "cat", "ps", "true"] {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+        let r = self.run(&["spec", "--bundle", b.to_str().unwrap()]).ok();
+        assert_eq!(r.stdout(), "");
+        let path = b.join("config.json");
+        let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        spec["process"]["terminal"] = false.into();
+        spec["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
+        std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    }
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        if let Ok(rd) = std::fs::read_dir(self.root()) {
+            for e in rd.flatten() {
+                let _ = self.run(&["delete", "--force", &e.file_name().to_string_lossy()]);
+            }
+        }
+    }
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+fn static_busybox() -> bool {
+    let ok = Path::new("/bin/busybox").exists()
+        && Command::new("file").arg("-L").arg("/bin/busybox").output().map_or(true, |o| {
+            let t = String::from_utf8_lossy(&o.stdout).to_string();
+            !t.contains("dynamically")
+        });
+    if !ok {
+        eprintln!("skipped: /bin/busybox is not a static busybox (apt-get install busybox-static)");
+    }
+    ok
+}
+
+#[test]
+fn create_start_kill_delete() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sleep", "1000"]);
+    let id = rt.id("life");
+    let pid_file = rt.dir.path().join("pid");
+    let b = rt.bundle();
+    rt.run_files(&["create", "--bundle", b.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), &id]).ok();
+
+    let st = rt.state(&id);
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["bundle"], b.to_str().unwrap());
+    assert!(st["ociVersion"].as_str().unwrap().starts_with("1."));
+    assert!(st["annotations"].is_object());
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(pid > 0 && alive(pid));
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap().trim(), pid.to_string());
+    // The process waits before exec: it is still skiff, not sleep.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(!comm.starts_with("sleep"), "{comm}");
+    let list = rt.run(&["list"]).ok().stdout();
+    let lines: Vec<&str> = list.lines().collect();
+    assert!(lines[0].starts_with("ID") && lines[0].contains("STATUS"), "{list}");
+    assert!(lines[1].starts_with(&id) && lines[1].contains("created"), "{list}");
+
+    rt.run(&["start", &id]).ok();
+    assert_eq!(rt.state(&id)["status"], "running");
+    eventually("the init to exec sleep", || {
+        std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default().starts_with("sleep")
+    });
+    let r = rt.run(&["start", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("cannot start an already running container"), "{}", r.stderr());
+    let r = rt.run(&["delete", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains(&format!("cannot delete container {id} that is not stopped: running")));
+
+    let r = rt.run(&["kill", &id, "BOGUS"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("unknown signal"), "{}", r.stderr());
+    rt.run(&["kill", &id, "KILL"]).ok();
+    eventually("the container to stop", || rt.state(&id)["status"] == "stopped");
+    assert_eq!(rt.state(&id)["pid"], 0);
+    let r = rt.run(&["kill", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("container not running"), "{}", r.stderr());
+    let r = rt.run(&["start", &id]);
+    assert!(r.stderr().contains("cannot start a container that has stopped"), "{}", r.stderr());
+
+    rt.run(&["delete", &id]).ok();
+    assert!(!alive(pid));
+    let r = rt.run(&["state", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("container does not exist"), "{}", r.stderr());
+    for h in ["memory", "pids", ""] {
+        let p = Path::new("/sys/fs/cgroup").join(h).join("skiff-runtime").join(&id);
+        assert!(!p.exists(), "cgroup {} remains", p.display());
+    }
+}
+
+#[test]
+fn default_sigterm_and_numbers_and_delete_of_created() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sh", "-c", "trap 'exit 0' TERM; echo > /dev/shm/ready; while true; do sleep 1; done"]);
+    let b = rt.bundle();
+    let id = rt.id("term");
+    rt.run_files(&["run", "-d", "-b", b.to_str().unwrap(), &id]).ok();
+    assert_eq!(rt.state(&id)["status"], "running");
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    eventually("sh to set its trap", || Path::new(&format!("/proc/{pid}/root/dev/shm/ready")).exists());
+    rt.run(&["kill", &id]).ok();
+    eventually("the container to stop on SIGTERM", || rt.state(&id)["status"] == "stopped");
+    rt.run(&["delete", &id]).ok();
+
+    // A created container is deleted (and its waiting init killed) without --force.
+    let id2 = rt.id("created");
+    rt.run_files(&["create", "-b", b.to_str().unwrap(), &id2]).ok();
+    let pid2 = rt.state(&id2)["pid"].as_i64().unwrap();
+    rt.run(&["delete", &id2]).ok();
+    assert!(!alive(pid2));
+
+    // Signal numbers work as names do; --force deletes a running container.
+    let id3 = rt.id("num");
+    rt.run_files(&["run", "--detach", "-b", b.to_str().unwrap(), &id3]).ok();
+    let pid3 = rt.state(&id3)["pid"].as_i64().unwrap();
+    eventually("sh to set its trap", || Path::new(&format!("/proc/{pid3}/root/dev/shm/ready")).exists());
+    rt.run(&["kill", &id3, "15"]).ok();
+    eventually("the container to stop on signal 15", || rt.state(&id3)["status"] == "stopped");
+    rt.run(&["delete", &id3]).ok();
+    let id4 = rt.id("force");
+    rt.run_files(&["run", "--detach", "-b", b.to_str().unwrap(), &id4]).ok();
+    let pid4 = rt.state(&id4)["pid"].as_i64().unwrap();
+    rt.run(&["delete", "-f", &id4]).ok();
+    assert!(!alive(pid4));
+    assert_eq!(rt.run(&["list", "-q"]).ok().stdout(), "");
+}
+
+#[test]
+fn run_in_the_foreground_exits_with_the_code_and_deletes() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sh", "-c", "echo hello from $(cat /proc/self/stat | cut -d' ' -f1); exit 3"]);
+    std::os::unix::fs::symlink("busybox", rt.bundle().join("rootfs/bin/cut")).unwrap();
+    let id = rt.id("fg");
+    let b = rt.bundle();
+    let r = rt.run(&["run", "--bundle", b.to_str().unwrap(), &id]);
+    assert_eq!(r.code(), 3, "{}", r.stderr());
+    // `sh` is pid 1; `cat` its child.
+    assert!(r.stdout().starts_with("hello from "), "{}", r.stdout());
+    assert_eq!(rt.run(&["list", "-q"]).ok().stdout(), "");
+    assert_eq!(rt.run(&["list", "--format", "json"]).ok().stdout(), "null");
+
+    let r = rt.run(&["spec", "-b", b.to_str().unwrap()]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("File config.json exists. Remove it first"), "{}", r.stderr());
+
+    // Signals to `run` are forwarded to the container; killed by a signal is 128 + it, as runc.
+    let path = b.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["args"] =
+        serde_json::json!(["sh", "-c", "trap 'exit 7' TERM; echo > /dev/shm/ready; while true; do sleep 1; done"]);
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    for (signal, code) in [("TERM", 7), ("KILL", 137)] {
+        let mut child = rt.cmd(&["run", "-b", b.to_str().unwrap(), &id]).stdout(Stdio::null()).spawn().unwrap();
+        eventually("the container to run", || {
+            rt.run(&["state", &id]).code() == 0 && {
+                let pid = rt.state(&id)["pid"].as_i64().unwrap_or(0);
+                Path::new(&format!("/proc/{pid}/root/dev/shm/ready")).exists()
+            }
+        });
+        if signal == "TERM" {
+            // SAFETY: sending a signal to our own child process.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        } else {
+            rt.run(&["kill", &id, signal]).ok();
+        }
+        assert_eq!(child.wait().unwrap().code(), Some(code), "after SIG{signal}");
+        let r = rt.run(&["state", &id]);
+        assert!(r.stderr().contains("container does not exist"), "{}", r.stderr());
+    }
+}
+
+#[test]
+fn spec_writes_runc_default_config() {
+    let rt = Rt::new();
+    std::fs::create_dir_all(rt.bundle()).unwrap();
+    let r = rt.cmd(&["spec"]).current_dir(rt.bundle()).output().unwrap();
+    assert!(r.status.success());
+    let text = std::fs::read_to_string(rt.bundle().join("config.json")).unwrap();
+    assert!(text.starts_with("{\n\t\"ociVersion\""), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["process"]["terminal"], true);
+    assert_eq!(v["process"]["args"], serde_json::json!(["sh"]));
+    assert_eq!(v["root"], serde_json::json!({"path": "rootfs", "readonly": true}));
+    let ns: Vec<&str> =
+        v["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+    assert_eq!(ns, ["pid", "network", "ipc", "uts", "mount"]);
+}
+
+#[test]
+fn errors_like_runc() {
+    let rt = Rt::new();
+    for args in [["state", "nosuch"], ["start", "nosuch"], ["kill", "nosuch"], ["delete", "nosuch"]] {
+        let r = rt.run(&args);
+        assert_eq!(r.code(), 1, "{args:?}");
+        assert!(r.stderr().contains("level=error msg=\"container does not exist\""), "{args:?}: {}", r.stderr());
+    }
+    rt.run(&["delete", "--force", "nosuch"]).ok();
+    // runc's empty table: 12-wide columns.
+    assert_eq!(rt.run(&["list"]).ok().stdout(), "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n");
+    let r = rt.run(&["create", "--bundle", "/nonexistent-bundle", "x"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("chdir /nonexistent-bundle: no such file or directory"), "{}", r.stderr());
+    std::fs::create_dir_all(rt.bundle()).unwrap();
+    let r = rt.run(&["create", "--bundle", rt.bundle().to_str().unwrap(), "x"]);
+    assert!(r.stderr().contains("config.json not found"), "{}", r.stderr());
+    let r = rt.run(&["create", "--bundle", rt.bundle().to_str().unwrap(), "bad/id"]);
+    assert!(r.stderr().contains("invalid id format"), "{}", r.stderr());
+    // --log: the logrus line goes to the file, the bare message to stderr; --log-format json.
+    let log = rt.dir.path().join("log");
+    let r = rt.cmd(&["--log", log.to_str().unwrap(), "--log-format", "json", "state", "nosuch"]).output().unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&r.stderr), "container does not exist\n");
+    let line: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert_eq!(line["msg"], "container does not exist");
+    // A missing command: usage error, exit 1 (runc's "Incorrect Usage").
+    assert_eq!(rt.run(&["kill"]).code(), 1);
+}
+
+#[test]
+fn duplicate_ids_are_refused() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sleep", "1000"]);
+    let id = rt.id("dup");
+    let b = rt.bundle();
+    rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]).ok();
+    let r = rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("container with given ID already exists"), "{}", r.stderr());
+    assert_eq!(rt.state(&id)["status"], "created");
+    rt.run(&["delete", &id]).ok();
+}
+
+/// Receives one fd sent with SCM_RIGHTS.
+fn recv_fd(sock: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut data = [0u8; 64];
+    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+    let mut cbuf = [0u8; 64];
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header, filled in below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = cbuf.len() as _;
+    // SAFETY: `msg` describes buffers of this frame; the control header is checked before use.
+    unsafe {
+        assert!(libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) > 0);
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS);
+        std::os::fd::OwnedFd::from_raw_fd(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()))
+    }
+}
+
+#[test]
+fn terminal_goes_to_the_console_socket() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sh", "-c", "tty; sleep 1000"]);
+    let path = rt.bundle().join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["terminal"] = true.into();
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let b = rt.bundle();
+    let id = rt.id("tty");
+    // Without a console socket, a detached terminal is refused, as by runc.
+    let r = rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]);
+    assert!(r.stderr().contains("cannot allocate tty if runc will detach without setting console socket"));
+    let sock = rt.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut child = rt
+        .cmd(&["create", "-b", b.to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), &id])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let master = std::fs::File::from(recv_fd(&conn));
+    assert!(child.wait().unwrap().success());
+    rt.run(&["start", &id]).ok();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(master), &mut line).unwrap();
+    assert_eq!(line.trim_end(), "/dev/pts/0");
+    rt.run(&["delete", "-f", &id]).ok();
+}
