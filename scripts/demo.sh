@@ -9,8 +9,8 @@
 #   KEEP=1 scripts/demo.sh                      keep the temp dir (rootfs, archive, store) and print its path
 #
 # The busybox rootfs comes from Debian's busybox-static (installed with apt-get if /bin/busybox is not a
-# static binary); nothing else is downloaded. `skiff run busybox cat /release` ends the seed; it runs only
-# when this skiff has a `run` command (the container runtime lands with issue 3), and is skipped otherwise.
+# static binary); nothing else is downloaded. `skiff run busybox cat /release` ends the seed, and the demo
+# fails unless it prints KatacodaPrivateBuild.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -79,11 +79,10 @@ run 'skiff images'
 run 'skiff load -i busybox.tar'
 run 'skiff images'
 
-if skiff run --help >/dev/null 2>&1; then
-  note "Run it as a container."
-  run 'skiff run busybox cat /release'
-else
-  note "skipped: skiff run busybox cat /release (this skiff has no run command yet: the runtime is issue 3)"
-fi
+note "Run it as a container: the seed's last step."
+printf '\n$ %s\n' 'skiff run busybox cat /release'
+release=$(skiff run busybox cat /release) || die "demo step failed: skiff run busybox cat /release"
+printf '%s\n' "$release"
+[[ $release == KatacodaPrivateBuild ]] || die "skiff run busybox cat /release printed '$release', not KatacodaPrivateBuild"
 printf '\n'
 say "demo finished"
