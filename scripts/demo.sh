@@ -23,9 +23,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/skiff-demo.XXXXXX")
 cleanup() {
   if [[ ${KEEP:-0} == 1 ]]; then
     say "kept $work"
-  else
-    rm -rf "$work"
+    return
   fi
+  # Containers of a throwaway store go with it (an exited container keeps its root filesystem mounted).
+  if [[ ${SKIFF_ROOT:-} == "$work/root" && -d $work/root ]]; then
+    local ids=()
+    mapfile -t ids < <("$skiff_bin" ps -aq --no-trunc 2>/dev/null || true)
+    ((${#ids[@]} == 0)) || "$skiff_bin" rm -f "${ids[@]}" >/dev/null || true
+  fi
+  rm -rf "$work"
 }
 trap cleanup EXIT
 export SKIFF_ROOT=${SKIFF_ROOT:-$work/root}
