@@ -44,9 +44,15 @@ impl Builder<'_> {
             }
         }
         let Some(puller) = self.puller else {
-            return Err(self.err(line, format!("FROM {name}: pulling is not available here: No such image: {name}")));
+            return local.ok_or_else(|| {
+                self.err(
+                    line,
+                    format!("FROM {name}: image not found locally, and this build has no registry to pull from: No such image: {name}"),
+                )
+            });
         };
-        let reference = Reference::parse(name).map_err(|e| self.err(line, format!("FROM {name}: {e}")))?;
+        let reference =
+            Reference::parse_with_default_tag(name).map_err(|e| self.err(line, format!("FROM {name}: {e}")))?;
         let quiet = self.opts.quiet;
         let out: Option<&mut dyn Write> = if quiet { None } else { Some(&mut *self.out) };
         puller.pull(self.store, &reference, out).map_err(|e| self.err(line, e.to_string()))
