@@ -9,8 +9,8 @@
 #   KEEP=1 scripts/demo.sh                      keep the temp dir (rootfs, archive, store) and print its path
 #
 # The busybox rootfs comes from Debian's busybox-static (installed with apt-get if /bin/busybox is not a
-# static binary); nothing else is downloaded. `skiff run busybox cat /release` ends the seed; it runs only
-# when this skiff has a `run` command (the container runtime lands with issue 3), and is skipped otherwise.
+# static binary); nothing else is downloaded. `skiff run busybox cat /release` ends the seed, and the demo
+# fails unless it prints KatacodaPrivateBuild.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,9 +23,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/skiff-demo.XXXXXX")
 cleanup() {
   if [[ ${KEEP:-0} == 1 ]]; then
     say "kept $work"
-  else
-    rm -rf "$work"
+    return
   fi
+  # Containers of a throwaway store go with it (an exited container keeps its root filesystem mounted).
+  if [[ ${SKIFF_ROOT:-} == "$work/root" && -d $work/root ]]; then
+    local ids=()
+    mapfile -t ids < <("$skiff_bin" ps -aq --no-trunc 2>/dev/null || true)
+    ((${#ids[@]} == 0)) || "$skiff_bin" rm -f "${ids[@]}" >/dev/null || true
+  fi
+  rm -rf "$work"
 }
 trap cleanup EXIT
 export SKIFF_ROOT=${SKIFF_ROOT:-$work/root}
@@ -79,11 +85,10 @@ run 'skiff images'
 run 'skiff load -i busybox.tar'
 run 'skiff images'
 
-if skiff run --help >/dev/null 2>&1; then
-  note "Run it as a container."
-  run 'skiff run busybox cat /release'
-else
-  note "skipped: skiff run busybox cat /release (this skiff has no run command yet: the runtime is issue 3)"
-fi
+note "Run it as a container: the seed's last step."
+printf '\n$ %s\n' 'skiff run busybox cat /release'
+release=$(skiff run busybox cat /release) || die "demo step failed: skiff run busybox cat /release"
+printf '%s\n' "$release"
+[[ $release == KatacodaPrivateBuild ]] || die "skiff run busybox cat /release printed '$release', not KatacodaPrivateBuild"
 printf '\n'
 say "demo finished"

@@ -7,6 +7,8 @@
 #   SKIFF_WITH_PEERS=1 scripts/test.sh      first start the real peers (../shared/tools/peers-up: Docker,
 #                                           Podman, a registry), so the comparison tests run instead of skipping
 #   SKIFF_TEST_DEMO=0 scripts/test.sh       leave out the demo step
+#   SKIFF_DEBIAN_ROOTFS=DIR scripts/test.sh where the seed 002 test's Debian root filesystem lives (default: the
+#                                           default of ../shared/tools/debian-rootfs); built there if missing
 #
 # Every step runs even when an earlier one failed; the summary at the end lists each step's result and the
 # exit status is non-zero if any failed. Docker is never required: tests that compare with real Docker look
@@ -62,6 +64,11 @@ shell_scripts() {
 step "rustfmt" cargo fmt --all -- --check
 step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "build" cargo build --workspace --all-targets
+# The seed 002 test (crates/skiff/tests/seed002.rs) runs redis on a Debian bookworm root filesystem made by
+# ../shared/tools/debian-rootfs: debootstrap from this machine's Debian mirror, minutes, once per machine (it
+# returns at once when the rootfs exists). The test skips, saying so, only when the rootfs is absent.
+step "debian rootfs for the seed 002 test" \
+  "$repo/../shared/tools/debian-rootfs" ${SKIFF_DEBIAN_ROOTFS:+"$SKIFF_DEBIAN_ROOTFS"}
 step "cargo test" cargo test --workspace
 mapfile -t scripts < <(shell_scripts)
 step "shellcheck" shellcheck -x "${scripts[@]}"

@@ -8,7 +8,8 @@
 //! - [`context`]: the build context and Docker's source hashes.
 //! - [`rootfs`]: a read-only merged view of an image's unpacked layers.
 //! - [`layer`]: deterministic layer tars, and overlay upper dirs as OCI layers.
-//! - [`executor`]: [`build`] runs it all; RUN goes through a [`RunExecutor`].
+//! - [`executor`]: [`build`] runs it all; RUN goes through a [`RunExecutor`],
+//!   FROM pulls through an [`ImagePuller`].
 
 pub mod context;
 pub mod executor;
@@ -19,4 +20,7 @@ pub mod rootfs;
 pub mod shell;
 
 pub use context::BuildContext;
-pub use executor::{build, BuildError, BuildOptions, BuildOutcome, LayerDiff, RunError, RunExecutor, RunSpec};
+pub use executor::{
+    build, build_with_puller, BuildError, BuildOptions, BuildOutcome, ImagePuller, LayerDiff, PullFailed, RunError,
+    RunExecutor, RunSpec,
+};

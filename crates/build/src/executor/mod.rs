@@ -11,7 +11,9 @@
 //! content hash of the copied files. Only images this builder committed are in
 //! it, so pulled or loaded images never serve as cache hits (CVE-2024-24557).
 //!
-//! RUN needs a container runtime, reached through [`RunExecutor`].
+//! RUN needs a container runtime, reached through [`RunExecutor`]; FROM images
+//! missing from the store (or every one, with `--pull`) come through an
+//! [`ImagePuller`].
 
 use crate::context::{BuildContext, ContextError};
 use crate::parser::{self, CmdLine, Dockerfile, Instruction, ParseError, Step};
@@ -27,9 +29,11 @@ mod cache;
 mod copy;
 mod gofmt;
 mod instructions;
+mod pull;
 mod run;
 
 use gofmt::{go_quote, random_id};
+pub use pull::{ImagePuller, PullFailed};
 pub use run::{LayerDiff, RunError, RunExecutor, RunSpec};
 
 /// Build args Docker accepts without an ARG: the proxy settings. They reach RUN's
@@ -164,6 +168,7 @@ pub struct Builder<'a> {
     store: &'a Store,
     ctx: &'a BuildContext,
     runner: Option<&'a dyn RunExecutor>,
+    puller: Option<&'a dyn ImagePuller>,
     out: &'a mut dyn Write,
     opts: &'a BuildOptions,
     file: String,
@@ -175,12 +180,25 @@ pub struct Builder<'a> {
     cache_table_ready: bool,
 }
 
-/// Builds `opts.dockerfile` with `ctx`; RUN steps go to `runner`.
+/// Builds `opts.dockerfile` with `ctx`; RUN steps go to `runner`. FROM images
+/// must be in the store (see [`build_with_puller`]).
 pub fn build(
     store: &Store,
     ctx: &BuildContext,
     opts: &BuildOptions,
     runner: Option<&dyn RunExecutor>,
+    out: &mut dyn Write,
+) -> Result<BuildOutcome, BuildError> {
+    build_with_puller(store, ctx, opts, runner, None, out)
+}
+
+/// [`build`], with FROM images that are missing (or all, with `opts.pull`) pulled by `puller`.
+pub fn build_with_puller(
+    store: &Store,
+    ctx: &BuildContext,
+    opts: &BuildOptions,
+    runner: Option<&dyn RunExecutor>,
+    puller: Option<&dyn ImagePuller>,
     out: &mut dyn Write,
 ) -> Result<BuildOutcome, BuildError> {
     let file = if opts.dockerfile_name.is_empty() { "Dockerfile".to_string() } else { opts.dockerfile_name.clone() };
@@ -192,6 +210,7 @@ pub fn build(
         store,
         ctx,
         runner,
+        puller,
         out,
         opts,
         file,
@@ -372,16 +391,7 @@ impl Builder<'_> {
         {
             st.image.clone()
         } else {
-            match self.store.resolve(&name) {
-                Ok(r) => Some(r.id),
-                Err(StoreError::NoSuchImage(_)) => {
-                    return Err(self.err(
-                        s.line,
-                        format!("FROM {name}: image not found locally, and pulling during a build is not available yet (pull it first): No such image: {name}"),
-                    ))
-                }
-                Err(e) => return Err(e.into()),
-            }
+            Some(self.base_image(s.line, &name)?)
         };
         let (config, mut run) = match &base {
             Some(id) => {

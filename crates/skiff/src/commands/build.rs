@@ -1,8 +1,10 @@
 //! `skiff build`: builds an image from a Dockerfile and a context (a
 //! directory, or `-`: a tar or a lone Dockerfile on stdin), with Docker's
-//! classic builder output.
+//! classic builder output. FROM images missing from the store, or all of them
+//! with `--pull`, are pulled as `skiff pull` pulls them, with the pull's
+//! progress lines in the build output.
 
-use super::{open_store, GlobalOpts};
+use super::{open_store, registry_options, GlobalOpts};
 use anyhow::{bail, Context};
 use clap::Args;
 use skiff_build::{BuildContext, BuildOptions};
@@ -147,10 +149,67 @@ pub fn run(g: &GlobalOpts, a: BuildArgs) -> anyhow::Result<u8> {
         quiet: a.quiet,
         platform: a.platform,
     };
+    let mut popts = skiff_registry::PullOptions::default();
+    if let Some(p) = &opts.platform {
+        popts.platform = Some(skiff_registry::manifest::Platform::parse(p)?);
+    }
+    let puller = RegistryPuller { registry: registry_options(true)?, pull: popts };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    skiff_build::build(&store, &ctx, &opts, Some(&EngineRunner), &mut out)?;
+    skiff_build::build_with_puller(&store, &ctx, &opts, Some(&EngineRunner), Some(&puller), &mut out)?;
     Ok(0)
+}
+
+/// FROM images pulled through the registry client, with `skiff pull`'s options;
+/// the progress lines (as `skiff pull` prints them when stderr is not a terminal)
+/// go to the build output.
+struct RegistryPuller {
+    registry: skiff_registry::ClientOptions,
+    pull: skiff_registry::PullOptions,
+}
+
+impl skiff_build::ImagePuller for RegistryPuller {
+    fn pull(
+        &self,
+        store: &skiff_image::Store,
+        reference: &Reference,
+        output: Option<&mut dyn std::io::Write>,
+    ) -> Result<skiff_image::Digest, skiff_build::PullFailed> {
+        use skiff_registry::PullEvent;
+        use std::io::Write as _;
+        // Events come from the pull's download threads; this thread writes them in order.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let result = std::thread::scope(|s| {
+            let worker = s.spawn(move || {
+                let events = |e: PullEvent| {
+                    let line = match e {
+                        PullEvent::PullingFrom { tag, repo } => format!("{tag}: Pulling from {repo}"),
+                        PullEvent::Layer { id, status } => format!("{id}: {status}"),
+                        PullEvent::Progress { .. } => return,
+                        PullEvent::Digest(d) => format!("Digest: {d}"),
+                        PullEvent::Status(st) => format!("Status: {st}"),
+                    };
+                    let _ = tx.send(line);
+                };
+                skiff_registry::pull(store, &self.registry, reference, &self.pull, &events)
+            });
+            let mut output = output;
+            for line in rx {
+                if let Some(out) = output.as_mut() {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            worker.join()
+        });
+        match result {
+            Ok(Ok(pulled)) => Ok(pulled.id),
+            Ok(Err(e)) => Err(skiff_build::PullFailed { reference: reference.familiar(), message: e.to_string() }),
+            Err(_) => Err(skiff_build::PullFailed {
+                reference: reference.familiar(),
+                message: "the pull thread panicked".into(),
+            }),
+        }
+    }
 }
 
 /// RUN steps as containers of the engine: the step's image, its command with no

@@ -91,6 +91,45 @@ fn matches(store: &Store, c: &Container, s: &Status, filters: &[(String, String)
     Ok(true)
 }
 
+/// Docker's PORTS for a container that publishes nothing: the image's exposed
+/// ports (`6379/tcp`, consecutive ones as `8000-8002/tcp`), while it runs in
+/// its own network namespace (Docker lists none for stopped containers, for
+/// `--network host|none` and for `--network container:NAME`).
+fn ports(store: &Store, c: &Container, s: &Status) -> String {
+    let own_net = c.opts.network == skiff_engine::NsMode::Private && !c.opts.network_none;
+    if !matches!(s, Status::Running { .. } | Status::Paused { .. }) || !own_net {
+        return String::new();
+    }
+    let Some(exposed) = skiff_image::Digest::parse(&c.image_id)
+        .ok()
+        .and_then(|d| store.config(&d).ok())
+        .and_then(|cfg| cfg.config.and_then(|cc| cc.exposed_ports))
+    else {
+        return String::new();
+    };
+    let mut list: Vec<(String, u32)> = exposed
+        .keys()
+        .filter_map(|k| {
+            let (port, proto) = k.split_once('/').unwrap_or((k.as_str(), "tcp"));
+            port.parse().ok().map(|p| (proto.to_string(), p))
+        })
+        .collect();
+    list.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    // Consecutive ports of one protocol collapse into a range.
+    let mut ranges: Vec<(String, u32, u32)> = Vec::new();
+    for (proto, p) in list {
+        match ranges.iter_mut().rev().find(|r| r.0 == proto) {
+            Some(r) if r.2 + 1 == p => r.2 = p,
+            _ => ranges.push((proto, p, p)),
+        }
+    }
+    let shown: Vec<String> = ranges
+        .into_iter()
+        .map(|(proto, a, b)| if a == b { format!("{a}/{proto}") } else { format!("{a}-{b}/{proto}") })
+        .collect();
+    shown.join(", ")
+}
+
 /// One row as Docker's container formatter context.
 pub fn row(store: &Store, c: &Container, s: &Status, trunc: bool, with_size: bool) -> Value {
     let now = chrono::Utc::now();
@@ -105,7 +144,7 @@ pub fn row(store: &Store, c: &Container, s: &Status, trunc: bool, with_size: boo
         "RunningFor": ago(created, now),
         "Status": status_text(s, now),
         "State": s.word(),
-        "Ports": "",
+        "Ports": ports(store, c, s),
         "Names": c.name,
         "Labels": "",
         "Mounts": "",
