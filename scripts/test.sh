@@ -69,7 +69,7 @@ step "build" cargo build --workspace --all-targets
 # returns at once when the rootfs exists). The test skips, saying so, only when the rootfs is absent.
 step "debian rootfs for the seed 002 test" \
   "$repo/../shared/tools/debian-rootfs" ${SKIFF_DEBIAN_ROOTFS:+"$SKIFF_DEBIAN_ROOTFS"}
-step "cargo test" cargo test --workspace
+step "cargo test" cargo test --workspace --no-fail-fast
 mapfile -t scripts < <(shell_scripts)
 step "shellcheck" shellcheck -x "${scripts[@]}"
 step "bench harness" python3 -B -m unittest bench/test_harness.py

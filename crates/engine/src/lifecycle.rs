@@ -132,7 +132,22 @@ fn lock(store: &Store, c: &Container) -> Result<Option<std::fs::File>> {
 pub fn status(store: &Store, c: &Container) -> Status {
     let s = state::status(&c.id, || frozen(&c.id));
     let _ = container::set_state(store, &c.id, s.word());
+    if matches!(s, Status::Exited { .. }) {
+        release_rootfs(store, c);
+    }
     s
+}
+
+/// An exited container's overlay is unmounted, as Docker unmounts on exit (cp, export and
+/// diff mount it again on demand). Only when no start, stop or rm holds the container's lock:
+/// a concurrent start may have just mounted it.
+fn release_rootfs(store: &Store, c: &Container) {
+    let p = c.dir(store).join("lock");
+    let Ok(f) = std::fs::OpenOptions::new().write(true).open(&p) else { return };
+    let op = rustix::fs::FlockOperation::NonBlockingLockExclusive;
+    if rustix::fs::flock(&f, op).is_ok() && matches!(state::status(&c.id, || false), Status::Exited { .. }) {
+        let _ = rootfs::unmount(&c.dir(store));
+    }
 }
 
 fn hosts_file(hostname: &str, network: &NsMode) -> String {
@@ -352,6 +367,11 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// Starts a created (or exited) container. With `attach.output`, the caller
 /// then calls [`wait_attached`].
 pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<String>>) -> Result<Started> {
+    if attach.output {
+        // Queue the signals an attached CLI forwards from now on: one that arrives between
+        // the container's start and `wait_attached` must reach the container, not kill us.
+        set_forwarded_signals(libc::SIG_BLOCK);
+    }
     let _lock = lock(store, c)?;
     let st = status(store, c);
     if st.is_running() {
@@ -421,6 +441,7 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
     }
     if child == 0 {
         drop(ready_r);
+        set_forwarded_signals(libc::SIG_UNBLOCK);
         monitor_child(MonitorChild {
             id,
             spec,
@@ -575,15 +596,10 @@ fn monitor_child(m: MonitorChild) -> ! {
 pub fn wait_attached(c: &Container, started: &Started) -> i32 {
     // With -it on a terminal, keys go to the container's pty unprocessed.
     let _raw = (c.opts.tty && c.opts.interactive).then(RawTerminal::enter).flatten();
-    // SAFETY: plain libc calls on local, initialised values: build a signal
-    // set, block it (so it is queued for the signalfd), and open a pidfd.
+    let set = set_forwarded_signals(libc::SIG_BLOCK);
+    // SAFETY: plain libc calls on local, initialised values: a signalfd for the
+    // blocked (so queued) forwarded signals, and a pidfd for the monitor.
     let (sfd, pidfd) = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         let sfd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
         let pidfd = libc::syscall(libc::SYS_pidfd_open, started.monitor, 0) as RawFd;
         (sfd, pidfd)
@@ -629,6 +645,22 @@ pub fn wait_attached(c: &Container, started: &Started) -> i32 {
         Some((code, _, _)) => code,
         None if libc::WIFEXITED(status) => libc::WEXITSTATUS(status),
         None => 255,
+    }
+}
+
+/// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) the signals an attached CLI forwards to
+/// its container; returns their set.
+fn set_forwarded_signals(how: libc::c_int) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use; sigprocmask
+    // only reads the set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(how, &set, std::ptr::null_mut());
+        set
     }
 }
 
@@ -787,7 +819,15 @@ pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> 
     }
     rootfs::unmount(&dir)?;
     if let Ok(cg) = cgroup(&c.id) {
-        let _ = cg.remove();
+        // A killed process leaves its cgroup a moment after its parent sees it exit (and an
+        // exec'd straggler may still be in it): kill what is left and retry, for up to 2 s.
+        for _ in 0..200 {
+            if cg.remove().is_ok() {
+                break;
+            }
+            let _ = cg.kill_all(libc::SIGKILL);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
     state::remove(&c.id);
     if volumes {
