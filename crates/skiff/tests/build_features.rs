@@ -37,12 +37,16 @@ fn features_context_builds_into_dockers_image() {
     // (RootFS.Layers are DiffIDs: hashes of tars that carry the build's file times, so ids too.)
     assert_eq!(ours[0]["RootFS"]["Layers"].as_array().unwrap().len(), 4);
     assert_eq!(ours[0]["RootFS"]["Layers"][0], theirs[0]["RootFS"]["Layers"][0], "the busybox base layer is shared");
-    for k in ["Config", "Architecture", "Os", "Size"] {
+    for k in ["Config", "ContainerConfig", "Architecture", "Os", "Size"] {
         let (mut o, mut t) = (ours[0][k].clone(), theirs[0][k].clone());
-        if k == "Config" {
-            // The parent image's id is the only id in Config.
-            o["Image"] = serde_json::Value::Null;
-            t["Image"] = serde_json::Value::Null;
+        // Ids: the parent image's (in both), and the build container's host name (ContainerConfig).
+        for v in [&mut o, &mut t] {
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("Image".into(), serde_json::Value::Null);
+                if k == "ContainerConfig" {
+                    obj.insert("Hostname".into(), serde_json::Value::Null);
+                }
+            }
         }
         assert_eq!(o, t, "{k}");
     }
