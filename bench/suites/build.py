@@ -8,8 +8,9 @@
 
 `FROM busybox` resolves to `busybox:latest`, which is `../shared/fixtures/busybox-rootfs.tar` imported in
 each tool (Docker's shared daemon keeps a `busybox:latest` that already has exactly that layer, and then it
-is left alone). Each build is checked: the image exists afterwards with the Dockerfile's entrypoint, and
-a cached rebuild must give the very image ID of the build before it (a step run again would change it).
+is left alone). Each build is checked: the image exists afterwards with the Dockerfile's entrypoint and 4
+layers (busybox, two RUNs, COPY), and a cached rebuild must give the very image ID of the build before it (a
+step run again would change it).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ BUSYBOX_DIFF_ID = "sha256:4b7e86637799f84a0355f07dbaefe6edba0df30356e7779b0357dd
 BASE = "busybox:latest"
 IMAGE = "skiff-bench/features:1.0"
 ENTRYPOINT = ["/usr/local/bin/hello.sh"]
+LAYERS = 4
 
 
 def ensure_busybox(t: Tool) -> None:
@@ -51,6 +53,10 @@ def check_built(t: Tool) -> str:
         raise ToolFailed(f"{t.name} build exited 0 but {IMAGE} is not there")
     if json.loads(p.stdout or "null") != ENTRYPOINT:
         raise ToolFailed(f"{t.name} built {IMAGE} with entrypoint {p.stdout.strip()}, expected {ENTRYPOINT}")
+    p = t.run("image", "inspect", "--format", "{{json .RootFS.Layers}}", IMAGE)
+    layers = json.loads(p.stdout or "[]")
+    if len(layers) != LAYERS:
+        raise ToolFailed(f"{t.name} built {IMAGE} with {len(layers)} layers, expected {LAYERS} (busybox, 2 RUN, COPY)")
     return image_id(t, IMAGE)
 
 
