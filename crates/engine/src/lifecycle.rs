@@ -381,7 +381,7 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
     let image_id = skiff_image::Digest::parse(&c.image_id).map_err(|e| EngineError::Sys(e.to_string()))?;
     let layers = store.unpacked_layers(&image_id)?;
     let dir = c.dir(store);
-    let root = rootfs::mount(&dir, &layers, false)?;
+    let root = rootfs::mount_with(&dir, &layers, false, c.opts.auto_remove)?;
     for v in &c.opts.volumes {
         let mut parts = v.split(':');
         let (Some(src), Some(dest)) = (parts.next(), parts.next()) else { continue };

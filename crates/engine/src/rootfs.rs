@@ -31,6 +31,16 @@ pub fn is_mounted(path: &Path) -> bool {
 
 /// Mounts the overlay for a container directory; `layers` base first. Idempotent.
 pub fn mount(dir: &Path, layers: &[PathBuf], read_only: bool) -> Result<PathBuf, RootfsError> {
+    mount_with(dir, layers, read_only, false)
+}
+
+/// [`mount`], optionally `volatile`: overlayfs then never syncs the upper
+/// filesystem (not even when unmounted, which otherwise flushes the whole
+/// host filesystem holding the store). Only for `--rm` containers, whose
+/// writable layer is thrown away at exit anyway: after a host crash a
+/// volatile upper layer cannot be trusted (overlayfs refuses to mount it
+/// again until `work/incompat/volatile` is removed).
+pub fn mount_with(dir: &Path, layers: &[PathBuf], read_only: bool, volatile: bool) -> Result<PathBuf, RootfsError> {
     let io = |op, path: &Path| {
         let path = path.to_path_buf();
         move |source| RootfsError::Io { op, path, source }
@@ -50,7 +60,13 @@ pub fn mount(dir: &Path, layers: &[PathBuf], read_only: bool) -> Result<PathBuf,
         lowers.push(empty);
     }
     let joined = |ls: &[PathBuf]| ls.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>().join(":");
-    let full = format!("lowerdir={},upperdir={},workdir={}", joined(&lowers), upper.display(), work.display());
+    let extra = if volatile { ",volatile" } else { "" };
+    if volatile {
+        // Left by an earlier volatile mount of this directory (a crash): the
+        // layer is disposable, so mount it again rather than fail.
+        let _ = std::fs::remove_dir_all(work.join("incompat"));
+    }
+    let full = format!("lowerdir={},upperdir={},workdir={}{extra}", joined(&lowers), upper.display(), work.display());
     let mut back_to = None;
     let data = if full.len() < PAGE - 64 {
         full
@@ -67,7 +83,7 @@ pub fn mount(dir: &Path, layers: &[PathBuf], read_only: bool) -> Result<PathBuf,
         }
         back_to = Some(std::env::current_dir().map_err(io("getcwd", dir))?);
         std::env::set_current_dir(dir).map_err(io("chdir", dir))?;
-        format!("lowerdir={},upperdir=upper,workdir=work", joined(&short))
+        format!("lowerdir={},upperdir=upper,workdir=work{extra}", joined(&short))
     };
     let mut flags = rustix::mount::MountFlags::empty();
     if read_only {

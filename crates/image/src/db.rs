@@ -90,6 +90,11 @@ impl Db {
         // killed process loses nothing committed), fsync happens at checkpoints.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        // No checkpoint when the connection closes: a short-lived CLI process
+        // would otherwise checkpoint, fsync and delete the WAL on every exit,
+        // and the next process would fsync a fresh WAL header. The WAL stays;
+        // SQLite's automatic checkpoints (every 1000 pages) keep it bounded.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map_err(err)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
         if version == 0 {
             // WAL mode is persistent: set once, when the database is created.
