@@ -597,13 +597,23 @@ pub fn wait_attached(c: &Container, started: &Started) -> i32 {
     // With -it on a terminal, keys go to the container's pty unprocessed.
     let _raw = (c.opts.tty && c.opts.interactive).then(RawTerminal::enter).flatten();
     let set = set_forwarded_signals(libc::SIG_BLOCK);
-    // SAFETY: plain libc calls on local, initialised values: a signalfd for the
-    // blocked (so queued) forwarded signals, and a pidfd for the monitor.
-    let (sfd, pidfd) = unsafe {
-        let sfd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
-        let pidfd = libc::syscall(libc::SYS_pidfd_open, started.monitor, 0) as RawFd;
-        (sfd, pidfd)
-    };
+    let status = reap_forwarding_signals(started.monitor, &set, |sig| {
+        let _ = skiff_runtime::signal(started.pid, sig);
+    });
+    match state::read_exit(&c.id) {
+        Some((code, _, _)) => code,
+        None if libc::WIFEXITED(status) => libc::WEXITSTATUS(status),
+        None => 255,
+    }
+}
+
+/// Waits for our child `child` to exit while the signals in `set` (already blocked, so queued)
+/// are handed to `forward`; reaps the child and returns its wait status.
+pub fn reap_forwarding_signals(child: i32, set: &libc::sigset_t, mut forward: impl FnMut(i32)) -> libc::c_int {
+    // SAFETY: plain libc calls on initialised values: a signalfd for the blocked set and a
+    // pidfd for our child.
+    let (sfd, pidfd) =
+        unsafe { (libc::signalfd(-1, set, libc::SFD_CLOEXEC), libc::syscall(libc::SYS_pidfd_open, child, 0) as RawFd) };
     loop {
         let mut fds = [
             libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
@@ -615,14 +625,14 @@ pub fn wait_attached(c: &Container, started: &Started) -> i32 {
             break;
         }
         if fds[1].revents != 0 {
-            // SAFETY: signalfd_siginfo is plain data; read fills at most its size.
+            // SAFETY: signalfd_siginfo is plain data; zeroed is a valid value.
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            // SAFETY: reading into `info`, a valid buffer of the given size.
+            // SAFETY: reading into `info`, a valid buffer of its size.
             let r = unsafe {
                 libc::read(sfd, (&mut info as *mut libc::signalfd_siginfo).cast(), std::mem::size_of_val(&info))
             };
             if r > 0 {
-                let _ = skiff_runtime::signal(started.pid, info.ssi_signo as i32);
+                forward(info.ssi_signo as i32);
             }
         }
         if fds[0].revents != 0 || pidfd < 0 {
@@ -630,9 +640,9 @@ pub fn wait_attached(c: &Container, started: &Started) -> i32 {
         }
     }
     let mut status = 0;
-    // SAFETY: reaping our own child (the monitor).
-    unsafe { libc::waitpid(started.monitor, &mut status, 0) };
-    // SAFETY: closing fds we opened above.
+    // SAFETY: reaping our own child; `status` is a valid out pointer.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    // SAFETY: closing the fds opened above.
     unsafe {
         if sfd >= 0 {
             libc::close(sfd);
@@ -641,11 +651,7 @@ pub fn wait_attached(c: &Container, started: &Started) -> i32 {
             libc::close(pidfd);
         }
     }
-    match state::read_exit(&c.id) {
-        Some((code, _, _)) => code,
-        None if libc::WIFEXITED(status) => libc::WEXITSTATUS(status),
-        None => 255,
-    }
+    status
 }
 
 /// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) the signals an attached CLI forwards to

@@ -791,47 +791,11 @@ fn run_container(cli: &RtCli, o: &RunOpts) -> anyhow::Result<u8> {
         return Err(e);
     }
     write_pid_file(&o.create, rec.pid)?;
-    // SAFETY: `set` is the initialised set blocked above; pidfd_open takes integers.
-    let (sfd, pidfd) = unsafe {
-        (libc::signalfd(-1, &set, libc::SFD_CLOEXEC), libc::syscall(libc::SYS_pidfd_open, holder_pid, 0) as RawFd)
-    };
-    loop {
-        let mut fds = [
-            libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 },
-        ];
-        // SAFETY: `fds` is a valid array of two pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break;
+    skiff_engine::lifecycle::reap_forwarding_signals(holder_pid, &set, |sig| {
+        if sig != libc::SIGWINCH {
+            let _ = skiff_runtime::signal(rec.pid, sig);
         }
-        if fds[1].revents != 0 {
-            // SAFETY: signalfd_siginfo is plain data; zeroed is valid.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            // SAFETY: reading into `info`, a valid buffer of its size.
-            let r = unsafe {
-                libc::read(sfd, (&mut info as *mut libc::signalfd_siginfo).cast(), std::mem::size_of_val(&info))
-            };
-            if r > 0 && info.ssi_signo as i32 != libc::SIGWINCH {
-                let _ = skiff_runtime::signal(rec.pid, info.ssi_signo as i32);
-            }
-        }
-        if fds[0].revents != 0 || pidfd < 0 {
-            break;
-        }
-    }
-    let mut st = 0;
-    // SAFETY: reaping our own child (the holder); `st` is a valid out pointer.
-    unsafe { libc::waitpid(holder_pid, &mut st, 0) };
-    // SAFETY: closing the fds opened above.
-    unsafe {
-        if sfd >= 0 {
-            libc::close(sfd);
-        }
-        if pidfd >= 0 {
-            libc::close(pidfd);
-        }
-    }
+    });
     let code = std::fs::read_to_string(dir.join("exit")).ok().and_then(|s| s.trim().parse::<i32>().ok()).unwrap_or(255);
     delete(cli, &rec.id, true)?;
     Ok(code.clamp(0, 255) as u8)
