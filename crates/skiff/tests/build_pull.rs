@@ -6,54 +6,12 @@
 
 mod common;
 
-use common::{fixture, small_tar, Env, Run};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{fixture, small_tar, Env, Registry, Run};
+use std::process::Stdio;
 
 /// Starts docker-registry without auth; None when it is not installed.
 fn start_registry() -> Option<Registry> {
-    let bin =
-        ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].into_iter().find(|p| Path::new(p).exists());
-    let Some(bin) = bin else {
-        println!("skipped: docker-registry is not installed (scripts/test.sh installs it)");
-        return None;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let cfg = dir.path().join("config.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let child = Command::new(bin).arg("serve").arg(&cfg).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
-    let reg = Registry { child, addr: addr.clone(), _dir: dir };
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            return Some(reg);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let log = std::fs::read_to_string(reg._dir.path().join("log")).unwrap_or_default();
-    panic!("docker-registry did not start: {log}");
+    common::start_registry("", "")
 }
 
 /// skiff on its own store, with registry configuration files of its own (none exist).

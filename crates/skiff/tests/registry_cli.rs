@@ -5,62 +5,17 @@
 
 mod common;
 
-use common::{fixture, Env, Run};
+use common::{fixture, Env, Registry, Run};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 
 /// A bcrypt hash of "s3cret" (cost 4), as `htpasswd -B` writes it.
 const HASH: &str = "$2b$04$1yC2ikj0JtVXm1R7ACU7m.mxXpgXKu4Oy2A1hjE8Z6SzvyNMUycYW";
 
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts docker-registry with an optional `auth:` block; None when it is not installed.
+/// Starts docker-registry with an optional `auth:` block (HTPASSWD names a file holding alice's hash).
 fn start_registry(auth: &str) -> Option<Registry> {
-    let bin =
-        ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].into_iter().find(|p| Path::new(p).exists());
-    let Some(bin) = bin else {
-        println!("skipped: docker-registry is not installed (scripts/test.sh installs it)");
-        return None;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let auth = auth.replace("HTPASSWD", &dir.path().join("htpasswd").display().to_string());
-    std::fs::write(dir.path().join("htpasswd"), format!("alice:{HASH}\n")).unwrap();
-    let cfg = dir.path().join("config.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{auth}",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let child = Command::new(bin).arg("serve").arg(&cfg).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
-    // The guard kills and reaps it on every path, including the panic below.
-    let reg = Registry { child, addr: addr.clone(), _dir: dir };
-    // Readiness: wait until it accepts connections.
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            return Some(reg);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let log = std::fs::read_to_string(reg._dir.path().join("log")).unwrap_or_default();
-    panic!("docker-registry did not start: {log}");
+    common::start_registry(auth, &format!("alice:{HASH}\n"))
 }
 
 /// Runs skiff with its own Docker config dir and registry configuration files.

@@ -128,3 +128,56 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     t.join().unwrap();
     out.stdout
 }
+
+/// A CNCF distribution registry (Debian's `docker-registry`) on a free loopback port, killed and
+/// reaped on drop.
+pub struct Registry {
+    child: std::process::Child,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts docker-registry with an `auth:` block (`HTPASSWD` in it names a file holding
+/// `htpasswd`); None, after saying it skipped, when the registry is not installed.
+pub fn start_registry(auth: &str, htpasswd: &str) -> Option<Registry> {
+    let bin =
+        ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].into_iter().find(|p| Path::new(p).exists());
+    let Some(bin) = bin else {
+        println!("skipped: docker-registry is not installed (scripts/test.sh installs it)");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let auth = auth.replace("HTPASSWD", &dir.path().join("htpasswd").display().to_string());
+    std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{auth}",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let child = Command::new(bin).arg("serve").arg(&cfg).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+    // The guard kills and reaps it on every path, including the panic below.
+    let reg = Registry { child, addr: addr.clone(), dir };
+    // Readiness: wait until it accepts connections.
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return Some(reg);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = std::fs::read_to_string(reg.dir.path().join("log")).unwrap_or_default();
+    panic!("docker-registry did not start: {log}");
+}
