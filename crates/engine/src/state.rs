@@ -73,8 +73,15 @@ pub fn status(id: &str, frozen: impl FnOnce() -> bool) -> Status {
     let Some(pid) = read(&dir, "pid").and_then(|p| p.parse::<i32>().ok()) else {
         return Status::Created;
     };
-    if !process_alive(pid) {
-        // The monitor is gone without recording an exit (killed): report it as Docker reports a lost container.
+    // Once the init has exited, its monitor reaps it and then records the exit: until the record
+    // exists the container still counts as running. Only when the monitor is gone too without a
+    // record (it was killed) is the container lost, reported as Docker reports one: 255.
+    let monitor_alive = || read(&dir, "monitor").and_then(|p| p.parse::<i32>().ok()).is_some_and(process_alive);
+    if !process_alive(pid) && !monitor_alive() {
+        // The monitor may have written the record and exited just after the first look.
+        if let Some((code, finished, oom_killed)) = read_exit(id) {
+            return Status::Exited { code, started, finished, oom_killed };
+        }
         return Status::Exited { code: 255, started, finished: String::new(), oom_killed: false };
     }
     if frozen() {
