@@ -3,46 +3,7 @@
 
 mod common;
 
-use common::{fixture, Env};
-use std::time::{Duration, Instant};
-
-/// A store with busybox; dropping it force-removes every container left, so a
-/// failing test leaves no mount, cgroup or process behind.
-struct Store(Env);
-
-impl std::ops::Deref for Store {
-    type Target = Env;
-    fn deref(&self) -> &Env {
-        &self.0
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let ids = self.0.run(&["ps", "-aq", "--no-trunc"]).stdout();
-        for id in ids.lines() {
-            let _ = self.0.run(&["rm", "-f", id]);
-        }
-    }
-}
-
-fn busybox() -> Store {
-    let env = Env::new();
-    env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
-    Store(env)
-}
-
-/// Polls `f` until it returns Some (the container does things on its own schedule).
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{busybox, eventually, fixture, Env};
 
 fn inspect(env: &Env, name: &str) -> serde_json::Value {
     let out = env.run(&["inspect", name]).ok().stdout();

@@ -4,32 +4,8 @@
 
 mod common;
 
-use common::{fixture, Env};
+use common::busybox;
 use std::path::Path;
-
-struct Store(Env);
-
-impl std::ops::Deref for Store {
-    type Target = Env;
-    fn deref(&self) -> &Env {
-        &self.0
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let ids = self.0.run(&["ps", "-aq", "--no-trunc"]).stdout();
-        for id in ids.lines() {
-            let _ = self.0.run(&["rm", "-f", id]);
-        }
-    }
-}
-
-fn busybox() -> Store {
-    let env = Env::new();
-    env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
-    Store(env)
-}
 
 fn runc_installed() -> bool {
     let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join("runc").is_file());

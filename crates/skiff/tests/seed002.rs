@@ -12,35 +12,15 @@
 
 mod common;
 
-use common::{fixture, Env, Run};
+use common::{eventually, fixture, Env, Run, Store};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Where `../shared/tools/debian-rootfs` puts the root filesystem by default.
 const DEBIAN_ROOTFS: &str = "/var/cache/skiff-fixtures/bookworm-redis";
 
 /// The namespaces the seed lists that a container gets its own of.
 const PRIVATE_NS: [&str; 6] = ["mnt", "uts", "ipc", "pid", "net", "cgroup"];
-
-/// A store whose containers are force-removed on drop, so a failing test leaves
-/// no mount, cgroup or process behind.
-struct Store(Env);
-
-impl std::ops::Deref for Store {
-    type Target = Env;
-    fn deref(&self) -> &Env {
-        &self.0
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        for id in self.0.run(&["ps", "-aq", "--no-trunc"]).stdout().lines() {
-            let _ = self.0.run(&["rm", "-f", id]);
-        }
-    }
-}
 
 fn debian_rootfs() -> Option<PathBuf> {
     let dir = std::env::var_os("SKIFF_DEBIAN_ROOTFS").map(PathBuf::from).unwrap_or_else(|| DEBIAN_ROOTFS.into());
@@ -62,18 +42,6 @@ fn import_dir(env: &Env, dir: &Path, name: &str) {
     assert!(tar.wait().unwrap().success(), "tar of {} failed", dir.display());
     let r = Run { out }.ok();
     assert!(r.stdout().starts_with("sha256:"), "{}", r.stdout());
-}
-
-/// Polls `f` until it returns Some: a container starts its program on its own schedule.
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn inspect(env: &Env, name: &str) -> serde_json::Value {

@@ -181,3 +181,41 @@ pub fn start_registry(auth: &str, htpasswd: &str) -> Option<Registry> {
     let log = std::fs::read_to_string(reg.dir.path().join("log")).unwrap_or_default();
     panic!("docker-registry did not start: {log}");
 }
+
+/// A store whose containers are force-removed on drop, so a failing test leaves no mount,
+/// cgroup or process behind.
+pub struct Store(pub Env);
+
+impl std::ops::Deref for Store {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.0
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        for id in self.0.run(&["ps", "-aq", "--no-trunc"]).stdout().lines() {
+            let _ = self.0.run(&["rm", "-f", id]);
+        }
+    }
+}
+
+/// A store holding the seeds' busybox image (../shared/fixtures/busybox-rootfs.tar) as `busybox`.
+pub fn busybox() -> Store {
+    let env = Env::new();
+    env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
+    Store(env)
+}
+
+/// Polls `f` until it returns Some: a container does things on its own schedule.
+pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
