@@ -14,6 +14,12 @@ use std::time::Duration;
 
 const SCHEMA_VERSION: i64 = 1;
 
+/// How long a process waits for another's write transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The WAL size past which a writer checkpoints and truncates it: 64 pages of 4 KiB with their frame headers.
+const WAL_LIMIT: u64 = 64 * (4096 + 24);
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS blobs(
     digest TEXT PRIMARY KEY,
@@ -85,15 +91,15 @@ impl Db {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(120)).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         // WAL: readers never block the writer; NORMAL sync is crash-safe (a
         // killed process loses nothing committed), fsync happens at checkpoints.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         // No checkpoint when the connection closes: a short-lived CLI process
         // would otherwise checkpoint, fsync and delete the WAL on every exit,
-        // and the next process would fsync a fresh WAL header. The WAL stays;
-        // SQLite's automatic checkpoints (every 1000 pages) keep it bounded.
+        // and the next process would fsync a fresh WAL header. The WAL stays,
+        // bounded by `write` (see `bound_wal`).
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map_err(err)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
         if version == 0 {
@@ -129,7 +135,25 @@ impl Db {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
         let out = f(&tx)?;
         tx.commit().map_err(|e| self.err(e))?;
+        self.bound_wal(&conn);
         Ok(out)
+    }
+
+    /// Keeps the WAL short. Every process's first read rebuilds SQLite's WAL index by reading
+    /// every valid frame of the WAL, so a long WAL taxes every short-lived skiff command (a
+    /// 1000-page WAL costs about a millisecond). Once the WAL passes `WAL_LIMIT` bytes, the writer
+    /// that grew it checkpoints it into the database and truncates it. It does not wait: when
+    /// another process is reading or writing, the checkpoint is left to a later writer.
+    fn bound_wal(&self, conn: &Connection) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) <= WAL_LIMIT {
+            return;
+        }
+        if conn.busy_timeout(Duration::ZERO).is_ok() {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot).
@@ -146,5 +170,67 @@ impl Db {
 
     pub fn err(&self, source: rusqlite::Error) -> DbError {
         DbError::Sqlite { path: self.path.clone(), source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wal_len(db: &Db) -> u64 {
+        let mut wal = db.path().as_os_str().to_owned();
+        wal.push("-wal");
+        std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+    }
+
+    #[test]
+    fn writers_keep_the_wal_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("skiff.db")).unwrap();
+        let mut longest = 0;
+        for i in 0..2000 {
+            db.write(|tx| {
+                tx.execute(
+                    "INSERT INTO blobs(digest, size) VALUES (?1, ?2)",
+                    rusqlite::params![format!("sha256:{i:064}"), i],
+                )
+                .map_err(|e| db.err(e))
+            })
+            .unwrap();
+            longest = longest.max(wal_len(&db));
+        }
+        // Without the bound SQLite lets the WAL grow to 1000 pages (4 MiB) before its own checkpoint.
+        assert!(longest <= WAL_LIMIT + 8 * (4096 + 24), "the WAL reached {longest} bytes");
+        let n: i64 =
+            db.read(|tx| tx.query_row("SELECT count(*) FROM blobs", [], |r| r.get(0)).map_err(|e| db.err(e))).unwrap();
+        assert_eq!(n, 2000, "every committed row survives the checkpoints");
+    }
+
+    #[test]
+    fn a_reader_does_not_block_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skiff.db");
+        let db = Db::open(&path).unwrap();
+        let other = Db::open(&path).unwrap();
+        let mut conn = other.lock();
+        let reader = conn.transaction_with_behavior(TransactionBehavior::Deferred).unwrap();
+        let _: i64 = reader.query_row("SELECT count(*) FROM blobs", [], |r| r.get(0)).unwrap();
+        // The reader holds its snapshot: the writers' checkpoints cannot truncate, and must not wait.
+        let start = std::time::Instant::now();
+        for i in 0..300 {
+            db.write(|tx| {
+                tx.execute(
+                    "INSERT INTO blobs(digest, size) VALUES (?1, ?2)",
+                    rusqlite::params![format!("sha256:{i:064}"), i],
+                )
+                .map_err(|e| db.err(e))
+            })
+            .unwrap();
+        }
+        assert!(start.elapsed() < BUSY_TIMEOUT, "a writer waited for the reader");
+        drop(reader);
+        drop(conn);
+        db.write(|tx| tx.execute("DELETE FROM blobs", []).map_err(|e| db.err(e))).unwrap();
+        assert!(wal_len(&db) <= WAL_LIMIT, "once the reader is gone the next writer truncates the WAL");
     }
 }

@@ -716,6 +716,7 @@ pub fn commit(g: &GlobalOpts, a: CommitArgs) -> anyhow::Result<u8> {
 
 /// `skiff container ...`.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// Create and run a new container from an image
     Run(super::run::RunArgs),

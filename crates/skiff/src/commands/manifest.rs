@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use skiff_image::Reference;
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum ManifestCommand {
     /// Display an image manifest, or manifest list
     Inspect(InspectArgs),

@@ -59,6 +59,7 @@ struct RtCli {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum RtCommand {
     /// Create a container
     Create(CreateOpts),
