@@ -257,6 +257,12 @@ fn name_anonymous_volumes(opts: &mut RunOptions, image: &skiff_image::config::Im
 /// `docker create`: resolves the image, names the container, writes its
 /// directory (config.json, hostname, hosts, resolv.conf) and record.
 pub fn create(store: &Store, opts: RunOptions) -> Result<Container> {
+    create_with_spec(store, opts).map(|(c, _)| c)
+}
+
+/// [`create`], also returning the spec it generated, for a [`start_with_spec`] right after
+/// (`run`): generating it again would give the same spec.
+pub fn create_with_spec(store: &Store, opts: RunOptions) -> Result<(Container, oci_spec::runtime::Spec)> {
     crate::oci_runtime::resolve(opts.runtime.as_deref())?;
     let img = store.resolve(&opts.image)?;
     let cfg = store.config(&img.id)?;
@@ -285,6 +291,7 @@ pub fn create(store: &Store, opts: RunOptions) -> Result<Container> {
     };
     let dir = c.dir(store);
     std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+    let mut generated = None;
     let result = (|| -> Result<()> {
         let hostname = c.opts.hostname.clone().unwrap_or_else(|| spec::default_hostname(&id));
         let write = |f: &str, text: String| std::fs::write(dir.join(f), text).map_err(io("write", &dir.join(f)));
@@ -302,6 +309,7 @@ pub fn create(store: &Store, opts: RunOptions) -> Result<Container> {
         let spec = generate_spec(store, &c)?;
         let text = serde_json::to_vec_pretty(&spec).map_err(|e| EngineError::Sys(e.to_string()))?;
         std::fs::write(dir.join("config.json"), text).map_err(io("write", &dir.join("config.json")))?;
+        generated = Some(spec);
         match c.opts.name.clone() {
             Some(n) => {
                 c.name = n.strip_prefix('/').unwrap_or(&n).to_string();
@@ -321,11 +329,13 @@ pub fn create(store: &Store, opts: RunOptions) -> Result<Container> {
         container::write_json(&dir.join("config.v2.json"), &c)?;
         Ok(())
     })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&dir);
-        return Err(e);
+    match (result, generated) {
+        (Ok(()), Some(spec)) => Ok((c, spec)),
+        (result, _) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(result.err().unwrap_or_else(|| EngineError::Sys("container spec not generated".into())))
+        }
     }
-    Ok(c)
 }
 
 /// How `start` connects the container's stdio.
@@ -367,6 +377,18 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// Starts a created (or exited) container. With `attach.output`, the caller
 /// then calls [`wait_attached`].
 pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<String>>) -> Result<Started> {
+    start_with_spec(store, c, attach, then, None)
+}
+
+/// [`start`] with the spec [`create_with_spec`] just generated and wrote for a container never
+/// started before (`run`); `None` generates it afresh, as every later start does.
+pub fn start_with_spec(
+    store: &Store,
+    c: &Container,
+    attach: Attach,
+    then: Option<Vec<String>>,
+    fresh: Option<oci_spec::runtime::Spec>,
+) -> Result<Started> {
     if attach.output {
         // Queue the signals an attached CLI forwards from now on: one that arrives between
         // the container's start and `wait_attached` must reach the container, not kill us.
@@ -389,13 +411,23 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
             crate::fs::copy_up(&root, dest, &store.root().join("volumes").join(src).join("_data"))?;
         }
     }
-    let spec = generate_spec(store, c)?;
-    let text = serde_json::to_vec_pretty(&spec).map_err(|e| EngineError::Sys(e.to_string()))?;
-    std::fs::write(dir.join("config.json"), text).map_err(io("write", &dir.join("config.json")))?;
+    let first_start = fresh.is_some();
+    let spec = match fresh {
+        Some(spec) => spec,
+        None => {
+            let spec = generate_spec(store, c)?;
+            let text = serde_json::to_vec_pretty(&spec).map_err(|e| EngineError::Sys(e.to_string()))?;
+            std::fs::write(dir.join("config.json"), text).map_err(io("write", &dir.join("config.json")))?;
+            spec
+        }
+    };
     let state_dir = state::reset(&c.id).map_err(io("create", &state::state_dir(&c.id)))?;
-    // A previous run's cgroup (exited, not removed) is replaced.
-    if let Ok(cg) = cgroup(&c.id) {
-        let _ = cg.remove();
+    let cg = cgroup(&c.id).ok();
+    if !first_start {
+        // A previous run's cgroup (exited, not removed) is replaced.
+        if let Some(cg) = &cg {
+            let _ = cg.remove();
+        }
     }
     let tty = c.opts.tty;
     let (out_r, out_w) = pipe()?;
@@ -407,7 +439,7 @@ pub fn start(store: &Store, c: &Container, attach: Attach, then: Option<Vec<Stri
     } else {
         None
     };
-    let memcg = cgroup(&c.id).ok().and_then(|cg| cg.dir("memory"));
+    let memcg = cg.as_ref().and_then(|cg| cg.dir("memory"));
     let mut argv: Vec<String> = vec![
         monitor.to_string_lossy().into_owned(),
         "--pid".into(),

@@ -11,7 +11,7 @@ use oci_spec::runtime::{Process, Spec};
 
 use crate::capabilities::CapabilityMasks;
 use crate::init::{self, ChildError, Plan};
-use crate::spawn::{child_error, compiled_seccomp, drive, prepare_stdio};
+use crate::spawn::{child_error, compiled_seccomp, drive, join_cgroups, prepare_stdio};
 use crate::{sys, RuntimeError, Spawned, StdioSpec, Terminal};
 
 /// Namespaces in the order they are joined; the user namespace first, mount last.
@@ -26,12 +26,18 @@ const NAMESPACES: [(&str, libc::c_int); 8] = [
     ("mnt", libc::CLONE_NEWNS),
 ];
 
-/// The cgroup.procs files of `pid`'s cgroups, found through /proc/PID/cgroup.
-fn cgroup_procs_files(pid: i32) -> Vec<String> {
+/// The files through which the exec helper joins `pid`'s cgroups (found through /proc/PID/cgroup)
+/// by writing "0": `tasks` in v1 hierarchies (see `CgroupManager::self_join_files`), `cgroup.procs`
+/// in the v2 one. Hierarchies where the helper already is in that cgroup are left out.
+fn cgroup_join_files(pid: i32) -> Vec<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let base = "/sys/fs/cgroup";
     let mut out = Vec::new();
     for line in text.lines() {
+        if ours.lines().any(|l| l == line) {
+            continue;
+        }
         let mut it = line.splitn(3, ':');
         let (_, ctrl, path) = match (it.next(), it.next(), it.next()) {
             (Some(a), Some(b), Some(c)) => (a, b, c),
@@ -47,7 +53,7 @@ fn cgroup_procs_files(pid: i32) -> Vec<String> {
             let name = ctrl.strip_prefix("name=").unwrap_or(ctrl);
             format!("{base}/{name}{path}")
         };
-        let f = format!("{dir}/cgroup.procs");
+        let f = if ctrl.is_empty() { format!("{dir}/cgroup.procs") } else { format!("{dir}/tasks") };
         if std::path::Path::new(&f).exists() {
             out.push(f);
         }
@@ -77,7 +83,7 @@ pub fn exec(
         let fd = sys::open(&theirs, libc::O_RDONLY).map_err(|e| RuntimeError::sys(format!("opening {theirs}"), e))?;
         joins.push((fd, flag));
     }
-    let procs = cgroup_procs_files(container_pid);
+    let cgroup_join = cgroup_join_files(container_pid);
     let stdio = prepare_stdio(stdio, 6)?;
     let (parent_sock, child_sock) =
         sys::seqpacket_pair().map_err(|e| RuntimeError::sys("creating the sync socket", e))?;
@@ -93,6 +99,7 @@ pub fn exec(
         start_wr: None,
         preserve: Vec::new(),
         cgroup_binds: Vec::new(),
+        cgroup_join,
     };
     let helper_pid = sys::fork().map_err(|e| RuntimeError::sys("fork", e))?;
     if helper_pid == 0 {
@@ -107,10 +114,8 @@ pub fn exec(
         if let Err(e) = sys::prctl(libc::PR_SET_DUMPABLE, 0) {
             fail(ChildError::new("making the helper non-dumpable".into(), e));
         }
-        for f in &procs {
-            if let Err(e) = std::fs::write(f, "0") {
-                fail(ChildError::new(format!("joining cgroup {f}"), e.raw_os_error().unwrap_or(libc::EIO)));
-            }
+        if let Err(e) = join_cgroups(&plan.cgroup_join) {
+            fail(e);
         }
         for (fd, flag) in &joins {
             if let Err(e) = sys::setns(fd.as_raw_fd(), *flag) {

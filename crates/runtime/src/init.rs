@@ -67,6 +67,9 @@ pub(crate) struct Plan<'a> {
     pub preserve: Vec<RawFd>,
     /// v1 cgroup binds for `/sys/fs/cgroup`: (hierarchy, host dir).
     pub cgroup_binds: Vec<(String, String)>,
+    /// Files the helper writes "0" to, joining the container's cgroups itself (see
+    /// `CgroupManager::self_join_files`).
+    pub cgroup_join: Vec<String>,
 }
 
 /// Runs the child side of spawn (`init` = true) or exec, and never returns.

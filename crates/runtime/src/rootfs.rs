@@ -131,9 +131,28 @@ fn resolve_create_depth(
     }
     let resolve = resolve | RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
-    let mut parent: OwnedFd = sys::openat2(rootfd.as_raw_fd(), ".", libc::O_PATH | libc::O_DIRECTORY, 0, resolve)
-        .map_err(|e| err("opening rootfs for", path, e))?;
-    for (i, comp) in comps.iter().enumerate() {
+    // Most targets exist, or lack only their last component: try those before walking from the top.
+    let mut start = 0;
+    let mut parent: Option<OwnedFd> = None;
+    if let Some((_, dirs)) = comps.split_last() {
+        match sys::openat2(rootfd.as_raw_fd(), &comps.join("/"), libc::O_PATH, 0, resolve) {
+            Ok(fd) => return Ok(fd),
+            Err(libc::ENOENT) if !dirs.is_empty() => {
+                if let Ok(fd) =
+                    sys::openat2(rootfd.as_raw_fd(), &dirs.join("/"), libc::O_PATH | libc::O_DIRECTORY, 0, resolve)
+                {
+                    (start, parent) = (dirs.len(), Some(fd));
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    let mut parent: OwnedFd = match parent {
+        Some(fd) => fd,
+        None => sys::openat2(rootfd.as_raw_fd(), ".", libc::O_PATH | libc::O_DIRECTORY, 0, resolve)
+            .map_err(|e| err("opening rootfs for", path, e))?,
+    };
+    for (i, comp) in comps.iter().enumerate().skip(start) {
         let sub = comps[..=i].join("/");
         let last = i + 1 == comps.len();
         let flags = if last { libc::O_PATH } else { libc::O_PATH | libc::O_DIRECTORY };

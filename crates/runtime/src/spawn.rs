@@ -108,6 +108,7 @@ fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
     if let Err(e) = sys::prctl(libc::PR_SET_DUMPABLE, 0) {
         send_err(sock, ChildError::new("making the helper non-dumpable".into(), e));
     }
+    join_cgroups(&plan.cgroup_join).unwrap_or_else(|e| send_err(sock, e));
     let nss = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
     let join = |t: LinuxNamespaceType, path: &std::path::Path| {
         let p = path.to_string_lossy();
@@ -156,6 +157,16 @@ fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
         }
         Err(e) => send_err(sock, ChildError::new("cloning the container init".into(), e)),
     }
+}
+
+/// Moves the calling (single-threaded) helper into the cgroups named by `files` by writing "0" to
+/// each, before it creates namespaces: the container's processes are its descendants.
+pub(crate) fn join_cgroups(files: &[String]) -> Result<(), ChildError> {
+    for f in files {
+        let fd = sys::open(f, libc::O_WRONLY).map_err(|e| ChildError::new(format!("joining cgroup {f}"), e))?;
+        sys::write_all(fd.as_raw_fd(), b"0").map_err(|e| ChildError::new(format!("joining cgroup {f}"), e))?;
+    }
+    Ok(())
 }
 
 fn write_map(pid: i32, file: &str, maps: &[LinuxIdMapping]) -> Result<(), RuntimeError> {
@@ -269,6 +280,7 @@ fn spawn_in(
         start_wr: start.as_ref().map(|s| s.1.as_raw_fd()),
         preserve: opts.preserve_fds.iter().map(|f| f.as_raw_fd()).collect(),
         cgroup_binds: cgroup.v1_dirs(),
+        cgroup_join: cgroup.self_join_files().iter().map(|p| p.to_string_lossy().into_owned()).collect(),
     };
     let helper_pid = sys::fork().map_err(|e| RuntimeError::sys("fork", e))?;
     if helper_pid == 0 {
@@ -280,8 +292,12 @@ fn spawn_in(
         drop(r);
         w
     });
-    let outcome = cgroup
-        .add_pid(helper_pid)
+    // v1: the helper joins the cgroup itself (plan.cgroup_join); v2: move it from here.
+    let attach = match cgroup.version() {
+        crate::cgroups::CgroupVersion::V2 => cgroup.add_pid(helper_pid),
+        crate::cgroups::CgroupVersion::V1 => Ok(()),
+    };
+    let outcome = attach
         .map_err(RuntimeError::from)
         .and_then(|_| {
             sys::send_msg(parent_sock.as_raw_fd(), b"G", None).map_err(|e| RuntimeError::sys("starting the helper", e))

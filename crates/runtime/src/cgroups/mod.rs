@@ -115,7 +115,11 @@ impl CgroupManager {
                 continue;
             }
             // Co-mounted hierarchies appear as symlinks (cpu -> cpu,cpuacct): keep one of each.
-            let canon = std::fs::canonicalize(&dir).unwrap_or(dir.clone());
+            // (One readlink, not canonicalize: that would readlink every component of the path.)
+            let canon = match std::fs::read_link(&dir) {
+                Ok(target) => root.join(target),
+                Err(_) => dir.clone(),
+            };
             if seen.contains(&canon) {
                 continue;
             }
@@ -171,6 +175,18 @@ impl CgroupManager {
     /// Live update of a running container's limits.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         self.apply(resources, false)
+    }
+
+    /// The files through which a single-threaded process moves itself into the cgroup by writing
+    /// "0": every v1 hierarchy's `tasks`. The kernel moves the writing thread alone there without
+    /// taking the global threadgroup lock, whose first writer after a quiet spell waits a whole
+    /// RCU grace period (10-20 ms here); `cgroup.procs` always takes it. Empty on v2, where a
+    /// thread cannot move by itself between domains: use [`add_pid`](Self::add_pid) there.
+    pub fn self_join_files(&self) -> Vec<PathBuf> {
+        match self.version {
+            CgroupVersion::V1 => self.hierarchies.iter().map(|(_, d)| d.join("tasks")).collect(),
+            CgroupVersion::V2 => Vec::new(),
+        }
     }
 
     /// Moves a process into the cgroup (every hierarchy on v1).

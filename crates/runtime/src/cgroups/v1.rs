@@ -7,6 +7,32 @@ use oci_spec::runtime::LinuxResources;
 
 use super::{keyed, read, read_u64, write, CgroupError, CgroupManager, CgroupStats, Result};
 
+/// A cgroup file taking one rule per write(2) (devices.allow, devices.deny), opened on first use.
+struct RuleFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl RuleFile {
+    fn new(path: PathBuf) -> Self {
+        Self { path, file: None }
+    }
+
+    fn write(&mut self, rule: &str) -> Result<()> {
+        use std::io::Write;
+        let err = |source| CgroupError::Write { path: self.path.clone(), value: rule.to_string(), source };
+        if self.file.is_none() {
+            self.file = Some(std::fs::OpenOptions::new().write(true).open(&self.path).map_err(err)?);
+        }
+        let f = self.file.as_mut().expect("opened above");
+        match f.write(rule.as_bytes()) {
+            Ok(n) if n == rule.len() => Ok(()),
+            Ok(_) => Err(err(std::io::Error::new(std::io::ErrorKind::WriteZero, "short write"))),
+            Err(e) => Err(err(e)),
+        }
+    }
+}
+
 /// v1 reports "unlimited" as a huge page-aligned number.
 const UNLIMITED: u64 = 0x7FFF_FFFF_FFFF_F000;
 
@@ -14,20 +40,27 @@ pub(super) fn create(hierarchies: &[(String, PathBuf)]) -> Result<()> {
     for (name, dir) in hierarchies {
         std::fs::create_dir_all(dir).map_err(|source| CgroupError::Create { path: dir.clone(), source })?;
         if name.split(',').any(|c| c == "cpuset") {
-            // A new cpuset cgroup starts empty and accepts no tasks until cpus and mems are set:
-            // copy them down from the nearest ancestor, top first.
-            let mut chain: Vec<&Path> = dir.ancestors().collect();
-            chain.reverse();
-            for w in chain.windows(2) {
-                for f in ["cpuset.cpus", "cpuset.mems"] {
-                    let child = w[1].join(f);
-                    let parent = w[0].join(f);
-                    if let (Ok(c), Ok(p)) = (std::fs::read_to_string(&child), std::fs::read_to_string(&parent)) {
-                        if c.trim().is_empty() && !p.trim().is_empty() {
-                            write(&child, p.trim())?;
-                        }
-                    }
-                }
+            fill_cpuset(dir)?;
+        }
+    }
+    Ok(())
+}
+
+/// A new cpuset cgroup starts empty and accepts no tasks until cpus and mems are set: copy them
+/// down from the nearest ancestor that has them, top first. Stops at a directory that is not a
+/// cpuset cgroup (above the hierarchy's root).
+fn fill_cpuset(dir: &Path) -> Result<()> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let file = dir.join(f);
+        let Ok(own) = std::fs::read_to_string(&file) else { return Ok(()) };
+        if !own.trim().is_empty() {
+            continue;
+        }
+        let Some(parent) = dir.parent() else { return Ok(()) };
+        fill_cpuset(parent)?;
+        if let Ok(p) = std::fs::read_to_string(parent.join(f)) {
+            if !p.trim().is_empty() {
+                write(&file, p.trim())?;
             }
         }
     }
@@ -114,6 +147,9 @@ pub(super) fn apply(m: &CgroupManager, r: &LinuxResources, initial: bool) -> Res
     }
     if initial {
         if let (Some(devs), Some(d)) = (r.devices(), dir(m, "devices")) {
+            // One open file per rule list: the kernel takes each write(2) as one rule.
+            let mut allow = RuleFile::new(d.join("devices.allow"));
+            let mut deny = RuleFile::new(d.join("devices.deny"));
             for rule in devs.iter() {
                 let t = rule.typ().map(|t| t.as_str().to_string()).unwrap_or_else(|| "a".into());
                 let num = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
@@ -125,7 +161,11 @@ pub(super) fn apply(m: &CgroupManager, r: &LinuxResources, initial: bool) -> Res
                     rule.access().clone().unwrap_or_else(|| "rwm".into())
                 );
                 let line = if t == "a" { "a".to_string() } else { line };
-                write(&d.join(if rule.allow() { "devices.allow" } else { "devices.deny" }), &line)?;
+                if rule.allow() {
+                    allow.write(&line)?
+                } else {
+                    deny.write(&line)?
+                }
             }
             if !devs.is_empty() {
                 // The default devices and ptys, which every container needs (runc's list).
@@ -140,7 +180,7 @@ pub(super) fn apply(m: &CgroupManager, r: &LinuxResources, initial: bool) -> Res
                     "c 5:2 rwm",
                     "c 136:* rwm",
                 ] {
-                    write(&d.join("devices.allow"), line)?;
+                    allow.write(line)?;
                 }
             }
         }

@@ -248,10 +248,10 @@ impl skiff_build::RunExecutor for EngineRunner {
             Some("host") => opts.network = skiff_engine::NsMode::Host,
             _ => {}
         }
-        let c = lifecycle::create(store, opts).map_err(|e| failed(&e))?;
+        let (c, spec) = lifecycle::create_with_spec(store, opts).map_err(|e| failed(&e))?;
         let result = (|| {
-            let started = lifecycle::start(store, &c, lifecycle::Attach { output: true, stdin: false }, None)
-                .map_err(|e| failed(&e))?;
+            let attach = lifecycle::Attach { output: true, stdin: false };
+            let started = lifecycle::start_with_spec(store, &c, attach, None, Some(spec)).map_err(|e| failed(&e))?;
             let code = lifecycle::wait_attached(&c, &started);
             if code != 0 {
                 return Err(RunError::Exit(code));

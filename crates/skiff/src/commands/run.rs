@@ -249,13 +249,13 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
         Err(e) => return fail(super::describe(&e), 125),
     };
     let store = open_store(g)?;
-    let c = match lifecycle::create(&store, opts) {
+    let (c, spec) = match lifecycle::create_with_spec(&store, opts) {
         Ok(c) => c,
         Err(e) => return fail(&e, e.exit_code()),
     };
     let attach = Attach { output: !a.detach, stdin: a.create.interactive && !a.detach };
     let then = a.detach.then(|| after_exit_command(g, &c.id, a.create.rm));
-    let started = match lifecycle::start(&store, &c, attach, then) {
+    let started = match lifecycle::start_with_spec(&store, &c, attach, then, Some(spec)) {
         Ok(s) => s,
         Err(e) => {
             let code = e.exit_code();
