@@ -533,3 +533,35 @@ fn concurrent_starts_and_removes_are_serialised() {
     });
     assert_gone(&env, &id, pid);
 }
+
+/// The `N:controllers:path` lines of `/proc/PID/cgroup` for the v1 hierarchies.
+fn v1_cgroups(pid: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    text.lines().filter(|l| l.split(':').nth(1).is_some_and(|c| !c.is_empty())).map(String::from).collect()
+}
+
+#[test]
+fn init_and_exec_processes_are_in_every_cgroup_of_the_container() {
+    if !std::path::Path::new("/sys/fs/cgroup/pids/tasks").exists() {
+        eprintln!("skipped: this host has no cgroup v1 hierarchies (the helper joins them through `tasks`)");
+        return;
+    }
+    let env = busybox();
+    let id = env.run(&["run", "-d", "busybox", "sleep", "600"]).ok().stdout().trim().to_string();
+    let pid = inspect(&env, &id)["State"]["Pid"].as_i64().unwrap().to_string();
+    let lines = v1_cgroups(&pid);
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert!(l.ends_with(&format!("/skiff/{id}")), "the init is outside the container's cgroup: {l}");
+    }
+    // The exec'd process joins the same cgroups (here: exec -d keeps it alive to look at).
+    env.run(&["exec", "-d", &id, "sleep", "500"]).ok();
+    let procs = eventually("the exec'd process in the pids cgroup", || {
+        let p = std::fs::read_to_string(format!("/sys/fs/cgroup/pids/skiff/{id}/cgroup.procs")).unwrap();
+        let v: Vec<String> = p.lines().map(String::from).collect();
+        (v.len() == 2).then_some(v)
+    });
+    let other = procs.iter().find(|p| **p != pid).unwrap();
+    assert_eq!(v1_cgroups(other), lines, "the exec'd process is in other cgroups than the init");
+    env.run(&["rm", "-f", &id]).ok();
+}
