@@ -404,6 +404,7 @@ pub fn start_with_spec(
     let layers = store.unpacked_layers(&image_id)?;
     let dir = c.dir(store);
     let root = rootfs::mount_with(&dir, &layers, false, c.opts.auto_remove)?;
+    skiff_runtime::timing::mark("engine: rootfs mounted");
     for v in &c.opts.volumes {
         let mut parts = v.split(':');
         let (Some(src), Some(dest)) = (parts.next(), parts.next()) else { continue };
@@ -465,6 +466,7 @@ pub fn start_with_spec(
     }
     let id = c.id.clone();
     let runtime = crate::oci_runtime::resolve(c.opts.runtime.as_deref())?;
+    skiff_runtime::timing::mark("engine: forking the monitor");
     // SAFETY: skiff is single-threaded here (no runtime threads are started by
     // the CLI), so the child may allocate and run ordinary Rust code.
     let child = unsafe { libc::fork() };
@@ -494,6 +496,7 @@ pub fn start_with_spec(
     let mut msg = String::new();
     let _ = std::fs::File::from(ready_r).read_to_string(&mut msg);
     if let Some(pid) = msg.strip_prefix('P').and_then(|p| p.trim().parse::<i32>().ok()) {
+        skiff_runtime::timing::mark("engine: container pid received");
         let _ = container::set_state(store, &c.id, "running");
         return Ok(Started { pid, monitor: child });
     }
@@ -575,6 +578,7 @@ fn monitor_child(m: MonitorChild) -> ! {
             }
         }
     };
+    skiff_runtime::timing::mark("monitor-child: container spawned");
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
     if let Err(e) = state::record_start(&m.id, spawned.pid, me, &now()) {

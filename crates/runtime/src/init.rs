@@ -115,7 +115,9 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
     }
     let mut pty_slave: Option<OwnedFd> = None;
     if init {
+        crate::timing::mark("init: started");
         let rootfd = rootfs::prepare(spec, &plan.cgroup_binds)?;
+        crate::timing::mark("init: mounts done");
         if plan.pty {
             let (master, slave) = open_pty_in(&rootfd, plan.process)?;
             // /dev/console is the pty, as in runc.
@@ -127,6 +129,7 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
         }
         rootfs::pivot(&rootfd)?;
         drop(rootfd);
+        crate::timing::mark("init: pivoted");
         if let Some(prop) = linux.and_then(|l| l.rootfs_propagation().clone()) {
             let o = rootfs::parse_options(&[prop]);
             if o.propagation != 0 {
@@ -225,6 +228,7 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
         }
     }
     reset_signals();
+    crate::timing::mark("init: process set up");
     if let Some(profile) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
         if crate::apparmor_enabled() {
             apply_apparmor(profile)?;
@@ -251,6 +255,7 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = c_env.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
+    crate::timing::mark("init: exec");
     // SAFETY: path, argv and envp are valid null-terminated arrays of C strings that outlive the call.
     unsafe { libc::execve(c_path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
     let e = sys::errno();

@@ -24,6 +24,7 @@ pub mod seccomp;
 mod spawn;
 mod sys;
 mod syscall_table;
+pub mod timing;
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;

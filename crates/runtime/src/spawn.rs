@@ -108,7 +108,9 @@ fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
     if let Err(e) = sys::prctl(libc::PR_SET_DUMPABLE, 0) {
         send_err(sock, ChildError::new("making the helper non-dumpable".into(), e));
     }
+    crate::timing::mark("helper: started");
     join_cgroups(&plan.cgroup_join).unwrap_or_else(|e| send_err(sock, e));
+    crate::timing::mark("helper: cgroups joined");
     let nss = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
     let join = |t: LinuxNamespaceType, path: &std::path::Path| {
         let p = path.to_string_lossy();
@@ -147,6 +149,7 @@ fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
     if flags & libc::CLONE_NEWNET != 0 {
         loopback_up().unwrap_or_else(|e| send_err(sock, ChildError::new("bringing up loopback".into(), e)));
     }
+    crate::timing::mark("helper: namespaces created");
     match sys::clone_parent() {
         Ok(0) => init::run(plan, true),
         Ok(pid) => {
@@ -239,6 +242,7 @@ pub fn spawn(spec: &Spec, opts: SpawnOptions) -> Result<Spawned, RuntimeError> {
         .unwrap_or_else(|| std::path::PathBuf::from(format!("skiff/{}", opts.id)));
     let cgroup = CgroupManager::new(&opts.cgroup_root, &cg_path)?;
     cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
+    crate::timing::mark("runtime: cgroup created");
     let result = spawn_in(spec, opts, caps, seccomp, &cgroup, process);
     if result.is_err() {
         let _ = cgroup.remove();

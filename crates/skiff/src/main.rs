@@ -14,6 +14,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    skiff_runtime::timing::mark("cli: main");
     let cli = match commands::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

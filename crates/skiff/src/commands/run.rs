@@ -248,11 +248,15 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
         Ok(o) => o,
         Err(e) => return fail(super::describe(&e), 125),
     };
+    let mark = skiff_runtime::timing::mark;
+    mark("cli: parsed");
     let store = open_store(g)?;
+    mark("cli: store open");
     let (c, spec) = match lifecycle::create_with_spec(&store, opts) {
         Ok(c) => c,
         Err(e) => return fail(&e, e.exit_code()),
     };
+    mark("cli: created");
     let attach = Attach { output: !a.detach, stdin: a.create.interactive && !a.detach };
     let then = a.detach.then(|| after_exit_command(g, &c.id, a.create.rm));
     let started = match lifecycle::start_with_spec(&store, &c, attach, then, Some(spec)) {
@@ -269,12 +273,15 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
         println!("{}", c.id);
         return Ok(0);
     }
+    mark("cli: started");
     let code = lifecycle::wait_attached(&c, &started);
+    mark("cli: exited");
     lifecycle::status(&store, &c);
     if a.create.rm {
         if let Err(e) = lifecycle::remove_with(&store, &c, true, true) {
             eprintln!("skiff: removing {}: {e}", c.id);
         }
+        mark("cli: removed");
     }
     Ok(code.clamp(0, 255) as u8)
 }
