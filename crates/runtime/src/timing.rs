@@ -27,7 +27,7 @@ pub fn mark(label: &str) {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: ts is a valid timespec to fill.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    let us = ts.tv_sec as i64 * 1_000_000 + ts.tv_nsec as i64 / 1000;
+    let us = ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000;
     let line = format!("skiff-timing {} {us} {label}\n", std::process::id());
     // SAFETY: the pointer and length describe `line`; fd 2 may be closed, then the write fails harmlessly.
     unsafe { libc::write(2, line.as_ptr() as *const libc::c_void, line.len()) };
