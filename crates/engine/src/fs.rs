@@ -19,8 +19,7 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> En
 
 /// Mounts the container's root (if it is not) and returns its path.
 pub fn mounted_root(store: &Store, c: &Container) -> Result<PathBuf> {
-    let image_id = skiff_image::Digest::parse(&c.image_id).map_err(|e| EngineError::Sys(e.to_string()))?;
-    let layers = store.unpacked_layers(&image_id)?;
+    let layers = rootfs::container_layers(store, &c.image_id)?;
     Ok(rootfs::mount(&c.dir(store), &layers, false)?)
 }
 

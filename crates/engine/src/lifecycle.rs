@@ -400,8 +400,7 @@ pub fn start_with_spec(
         return Err(EngineError::AlreadyRunning(c.id.clone()));
     }
     let monitor = monitor_path()?;
-    let image_id = skiff_image::Digest::parse(&c.image_id).map_err(|e| EngineError::Sys(e.to_string()))?;
-    let layers = store.unpacked_layers(&image_id)?;
+    let layers = rootfs::container_layers(store, &c.image_id)?;
     let dir = c.dir(store);
     let root = rootfs::mount_with(&dir, &layers, false, c.opts.auto_remove)?;
     skiff_runtime::timing::mark("engine: rootfs mounted");
@@ -859,7 +858,10 @@ pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> 
     if let Ok(Some(rt)) = crate::oci_runtime::resolve(c.opts.runtime.as_deref()) {
         crate::oci_runtime::delete(&rt, &c.id);
     }
+    let mark = skiff_runtime::timing::mark;
+    mark("remove: checked");
     rootfs::unmount(&dir)?;
+    mark("remove: unmounted");
     if let Ok(cg) = cgroup(&c.id) {
         // A killed process leaves its cgroup a moment after its parent sees it exit (and an
         // exec'd straggler may still be in it): kill what is left and retry, for up to 2 s.
@@ -871,6 +873,7 @@ pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> 
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
+    mark("remove: cgroup removed");
     state::remove(&c.id);
     if volumes {
         for v in &c.opts.anonymous_volumes {
@@ -884,6 +887,7 @@ pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(EngineError::Io { op: "remove", path: dir, source: e }),
     }
+    mark("remove: files removed");
     container::delete(store, &c.id)?;
     Ok(())
 }

@@ -102,6 +102,71 @@ pub fn mount_with(dir: &Path, layers: &[PathBuf], read_only: bool, volatile: boo
     Ok(target)
 }
 
+/// The init layer's directory under the store root; the name carries its version, so a skiff
+/// that changes the contents makes a new one beside the old.
+const INIT_LAYER: &str = "init-layer-1";
+
+/// Directories and empty files every container mounts over at run time (the runtime's default
+/// mounts and the engine's /etc binds).
+const INIT_DIRS: [&str; 4] = ["proc", "sys", "dev", "etc"];
+const INIT_FILES: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
+
+/// Like Docker's init layer: a read-only layer, shared by every container of the store, mounted
+/// above the image's layers, holding the mount points the runtime mounts over (`/proc`, `/sys`,
+/// `/dev` and the `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` files). The mount targets then
+/// already exist when a container starts, so its writable layer is not touched (no directory
+/// copied up, no inode made and deleted per container), and what the image had there (a symlink,
+/// a file) is shadowed by a plain directory or file, as in Docker. Made once, in the store's
+/// temporary directory, and renamed into place.
+pub fn init_layer(store_root: &Path, tmp_dir: &Path) -> Result<PathBuf, RootfsError> {
+    let dest = store_root.join(INIT_LAYER);
+    if dest.is_dir() {
+        return Ok(dest);
+    }
+    let io = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RootfsError::Io { op, path, source }
+    };
+    std::fs::create_dir_all(tmp_dir).map_err(io("create", tmp_dir))?;
+    let tmp = tmp_dir.join(format!("{INIT_LAYER}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let build = || -> Result<(), RootfsError> {
+        use std::os::unix::fs::PermissionsExt;
+        for d in std::iter::once("").chain(INIT_DIRS) {
+            let p = tmp.join(d);
+            std::fs::create_dir_all(&p).map_err(io("create", &p))?;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).map_err(io("chmod", &p))?;
+        }
+        for f in INIT_FILES {
+            let p = tmp.join(f);
+            std::fs::write(&p, b"").map_err(io("create", &p))?;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).map_err(io("chmod", &p))?;
+        }
+        Ok(())
+    };
+    let built = build().and_then(|()| std::fs::rename(&tmp, &dest).map_err(io("rename into place", &dest)));
+    if built.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        // Another process may have put its own in place first.
+        if dest.is_dir() {
+            return Ok(dest);
+        }
+    }
+    built.map(|()| dest)
+}
+
+/// A container's lower layers: the image's, base first, then the init layer.
+pub fn container_layers(
+    store: &skiff_image::Store,
+    image_id: &str,
+) -> Result<Vec<PathBuf>, crate::lifecycle::EngineError> {
+    let id = skiff_image::Digest::parse(image_id)
+        .map_err(|e| crate::lifecycle::EngineError::Sys(format!("image id {image_id}: {e}")))?;
+    let mut layers = store.unpacked_layers(&id)?;
+    layers.push(init_layer(store.root(), &store.tmp_dir())?);
+    Ok(layers)
+}
+
 /// Unmounts the overlay (lazily, so a straggling process cannot pin it).
 pub fn unmount(dir: &Path) -> Result<(), RootfsError> {
     let target = dir.join("rootfs");

@@ -565,3 +565,29 @@ fn init_and_exec_processes_are_in_every_cgroup_of_the_container() {
     assert_eq!(v1_cgroups(other), lines, "the exec'd process is in other cgroups than the init");
     env.run(&["rm", "-f", &id]).ok();
 }
+
+#[test]
+fn mount_points_come_from_the_shared_init_layer_not_the_writable_layer() {
+    let env = busybox();
+    let id = env.run(&["run", "-d", "busybox", "sleep", "600"]).ok().stdout().trim().to_string();
+    // busybox has no /proc, /sys, /dev or /etc: the init layer provides them, so starting the
+    // container writes nothing into its own layer, and `diff` reports nothing.
+    let upper = env.root().join("containers").join(&id).join("upper");
+    let written: Vec<_> = std::fs::read_dir(&upper).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(written.is_empty(), "the start wrote {written:?} into the writable layer");
+    assert_eq!(env.run(&["diff", &id]).ok().stdout(), "");
+    let hosts = env.run(&["exec", &id, "cat", "/etc/hosts"]).ok().stdout();
+    assert!(hosts.contains("localhost"), "{hosts}");
+    let layer = env.root().join("init-layer-1");
+    for d in ["proc", "sys", "dev", "etc"] {
+        assert!(layer.join(d).is_dir(), "{d}");
+    }
+    for f in ["etc/hosts", "etc/hostname", "etc/resolv.conf"] {
+        assert_eq!(std::fs::metadata(layer.join(f)).unwrap().len(), 0, "{f}");
+    }
+    // A change by the container shows, as before.
+    env.run(&["exec", &id, "sh", "-c", "echo x > /new-file"]).ok();
+    assert_eq!(env.run(&["diff", &id]).ok().stdout().trim(), "A /new-file");
+    env.run(&["rm", "-f", &id]).ok();
+    assert!(layer.is_dir(), "the init layer is shared: removing a container keeps it");
+}

@@ -200,14 +200,20 @@ pub enum SystemCommand {
 
 /// Sets up tracing from `--log-level` / `-D`.
 pub fn init_logging(g: &GlobalOpts) {
-    let level = if g.debug { "debug" } else { g.log_level.as_str() };
-    let level = if level == "fatal" { "error" } else { level };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "skiff={level},skiff_image={level},skiff_registry={level},skiff_engine={level},skiff_runtime={level},skiff_build={level}"
-        )))
-        .with_writer(std::io::stderr)
-        .without_time()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let level = match (g.debug, g.log_level.as_str()) {
+        (true, _) | (_, "debug") => tracing::Level::DEBUG,
+        (_, "info") => tracing::Level::INFO,
+        (_, "warn") => tracing::Level::WARN,
+        _ => tracing::Level::ERROR,
+    };
+    // A plain per-crate level (`Targets`): unlike an `EnvFilter` it parses nothing at start-up.
+    let crates = ["skiff", "skiff_image", "skiff_registry", "skiff_engine", "skiff_runtime", "skiff_build"];
+    let filter = tracing_subscriber::filter::Targets::new().with_targets(crates.map(|c| (c, level)));
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).without_time())
+        .with(filter)
         .try_init();
 }
 
