@@ -14,7 +14,7 @@ use crate::db::{Db, DbError};
 use crate::digest::Digest;
 use crate::reference::{Reference, ReferenceError};
 use rusqlite::{params, OptionalExtension};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Media type recorded for uncompressed layer blobs.
@@ -426,7 +426,8 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut idx: HashMap<String, usize> = HashMap::new();
+        // Ordered map: a few comparisons of 71-byte ids cost less than hashing them with SipHash.
+        let mut idx: BTreeMap<String, usize> = BTreeMap::new();
         for (i, img) in out.iter().enumerate() {
             idx.insert(img.id.to_string(), i);
         }

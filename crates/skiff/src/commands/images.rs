@@ -116,7 +116,8 @@ pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
     }
     let store = open_store(g)?;
     let images = store.images()?;
-    let parents: HashSet<String> = images.iter().filter_map(|i| i.parent.as_ref().map(|p| p.to_string())).collect();
+    let parents: std::collections::BTreeSet<String> =
+        images.iter().filter_map(|i| i.parent.as_ref().map(|p| p.to_string())).collect();
     let created_of = |name: &str| -> anyhow::Result<Option<String>> { Ok(store.resolve(name)?.created) };
     let before = filters.before.as_deref().map(created_of).transpose()?.flatten();
     let since = filters.since.as_deref().map(created_of).transpose()?.flatten();
@@ -156,7 +157,7 @@ pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
             }
         }
         for (repo, tag, digest) in image_rows(img, &filters.references) {
-            rows.push(row(img, &repo, &tag, &digest, a.no_trunc, now));
+            rows.push(row(img, &repo, &tag, &digest, a.no_trunc, now, a.format.is_some()));
         }
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -210,7 +211,7 @@ fn image_rows(img: &ImageRecord, patterns: &[String]) -> Vec<(String, String, St
         let repo = t.familiar_name();
         rows.push((repo.clone(), t.tag().unwrap_or("<none>").to_string(), digest_for(&repo)));
     }
-    let tagged_repos: HashSet<String> = img.tags.iter().map(|t| t.familiar_name()).collect();
+    let tagged_repos: Vec<String> = img.tags.iter().map(|t| t.familiar_name()).collect();
     for d in img.digests.iter().filter(|d| keep(d)) {
         if !tagged_repos.contains(&d.familiar_name()) {
             rows.push((d.familiar_name(), "<none>".into(), d.digest().map(|x| x.to_string()).unwrap_or_default()));
@@ -229,11 +230,13 @@ fn row(
     digest: &str,
     no_trunc: bool,
     now: chrono::DateTime<chrono::Utc>,
+    all_fields: bool,
 ) -> Value {
     let id = if no_trunc { img.id.to_string() } else { img.id.short().to_string() };
     let created = img.created.as_deref().and_then(skiff_image::config::parse_time);
     let since = created.map(|t| units::ago(t, now)).unwrap_or_else(|| "N/A".into());
-    let at = created.map(units::go_time_string).unwrap_or_default();
+    // The default table shows no CreatedAt: only a --format can ask for it.
+    let at = if all_fields { created.map(units::go_time_string).unwrap_or_default() } else { String::new() };
     let size = units::human_size(img.size);
     json!({
         "Containers": "N/A",
