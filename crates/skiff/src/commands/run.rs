@@ -276,7 +276,10 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
     mark("cli: started");
     let code = lifecycle::wait_attached(&c, &started);
     mark("cli: exited");
-    lifecycle::status(&store, &c);
+    if !a.create.rm {
+        // Records the exit (state word, rootfs released); `remove_with` does it for --rm.
+        lifecycle::status(&store, &c);
+    }
     if a.create.rm {
         if let Err(e) = lifecycle::remove_with(&store, &c, true, true) {
             eprintln!("skiff: removing {}: {e}", c.id);
