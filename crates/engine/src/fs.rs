@@ -8,6 +8,8 @@ use crate::lifecycle::EngineError;
 use crate::rootfs;
 use skiff_image::Store;
 use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -106,63 +108,227 @@ fn open_in_root(root: &Path, path: &str, flags: rustix::fs::OFlags, mode: u32) -
     Ok(std::fs::File::from(fd))
 }
 
-/// `docker cp CONTAINER:SRC DEST` for a regular file.
-pub fn copy_out(store: &Store, c: &Container, src: &str, dest: &Path) -> Result<()> {
-    let root = mounted_root(store, c)?;
-    let mut f = open_in_root(&root, src, rustix::fs::OFlags::RDONLY, 0)?;
-    let m = f.metadata().map_err(io("stat", Path::new(src)))?;
-    if !m.is_file() {
-        return Err(EngineError::Sys(format!("copying {src}: only regular files can be copied yet")));
-    }
-    let dest =
-        if dest.is_dir() { dest.join(Path::new(src).file_name().unwrap_or_default()) } else { dest.to_path_buf() };
-    let mut out = std::fs::File::create(&dest).map_err(io("create", &dest))?;
-    std::io::copy(&mut f, &mut out).map_err(io("copy to", &dest))?;
-    let _ = std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777));
-    Ok(())
+/// How `cp` treats ownership: Docker's default gives what it creates to the copying user (root),
+/// `-a` keeps the source's uid and gid.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyOptions {
+    /// `-a`: keep uid and gid.
+    pub archive: bool,
+    /// `-L`: follow a symlink named as the source (never one inside a copied tree).
+    pub follow_link: bool,
 }
 
-/// `docker cp SRC CONTAINER:DEST` for a regular file.
-pub fn copy_in(store: &Store, c: &Container, src: &Path, dest: &str) -> Result<()> {
-    let root = mounted_root(store, c)?;
-    let mut f = std::fs::File::open(src).map_err(io("open", src))?;
-    let m = f.metadata().map_err(io("stat", src))?;
-    if !m.is_file() {
-        return Err(EngineError::Sys(format!("copying {}: only regular files can be copied yet", src.display())));
-    }
-    // A destination that is a directory in the container receives the file under its own name.
-    let target = match open_in_root(&root, dest, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY, 0) {
-        Ok(_) => format!("{}/{}", dest.trim_end_matches('/'), src.file_name().unwrap_or_default().to_string_lossy()),
-        Err(_) => dest.to_string(),
+fn errno_io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(rustix::io::Errno) -> EngineError + 'a {
+    move |e| EngineError::Io { op, path: path.to_path_buf(), source: e.into() }
+}
+
+/// Copies the entry `name` of directory `sdir` to `dname` in directory `ddir`, a directory with
+/// everything below it. Every step is relative to an open directory and never follows a symlink,
+/// so a tree on either side cannot lead the copy anywhere else; `shown` names the source in errors.
+fn copy_entry(
+    sdir: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    ddir: BorrowedFd<'_>,
+    dname: &std::ffi::OsStr,
+    shown: &Path,
+    o: CopyOptions,
+) -> Result<()> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
+    let st = rustix::fs::statat(sdir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io("stat", shown))?;
+    let ft = FileType::from_raw_mode(st.st_mode);
+    let mode = Mode::from_raw_mode(st.st_mode & 0o7777);
+    let times = Timestamps {
+        last_access: rustix::fs::Timespec { tv_sec: st.st_atime as _, tv_nsec: st.st_atime_nsec as _ },
+        last_modification: rustix::fs::Timespec { tv_sec: st.st_mtime as _, tv_nsec: st.st_mtime_nsec as _ },
     };
-    use rustix::fs::OFlags;
-    let mut out = open_in_root(&root, &target, OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC, m.mode() & 0o7777)?;
-    std::io::copy(&mut f, &mut out).map_err(io("copy from", src))?;
+    let existing = rustix::fs::statat(ddir, dname, AtFlags::SYMLINK_NOFOLLOW).ok();
+    let existing_dir = existing.as_ref().is_some_and(|e| FileType::from_raw_mode(e.st_mode) == FileType::Directory);
+    let nofollow = OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    match ft {
+        FileType::Directory => {
+            if existing.is_some() && !existing_dir {
+                return Err(EngineError::Sys(format!(
+                    "cannot overwrite non-directory {} with directory {}",
+                    dname.to_string_lossy(),
+                    shown.display()
+                )));
+            }
+            if !existing_dir {
+                rustix::fs::mkdirat(ddir, dname, Mode::from_raw_mode(0o700)).map_err(errno_io("create", shown))?;
+            }
+            let s = rustix::fs::openat(sdir, name, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())
+                .map_err(errno_io("open", shown))?;
+            let d = rustix::fs::openat(ddir, dname, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())
+                .map_err(errno_io("open the destination of", shown))?;
+            for n in dir_names(s.as_fd(), shown)? {
+                copy_entry(s.as_fd(), &n, d.as_fd(), &n, &shown.join(&n), o)?;
+            }
+            rustix::fs::fchmod(&d, mode).map_err(errno_io("chmod", shown))?;
+            if o.archive {
+                rustix::fs::fchown(&d, Some(uid(st.st_uid)), Some(gid(st.st_gid))).map_err(errno_io("chown", shown))?;
+            }
+            rustix::fs::futimens(&d, &times).map_err(errno_io("set times of", shown))?;
+            return Ok(());
+        }
+        _ if existing_dir => {
+            return Err(EngineError::Sys(format!(
+                "cannot overwrite directory {} with non-directory {}",
+                dname.to_string_lossy(),
+                shown.display()
+            )));
+        }
+        FileType::RegularFile => {
+            let mut src = std::fs::File::from(
+                rustix::fs::openat(sdir, name, OFlags::RDONLY | nofollow, Mode::empty())
+                    .map_err(errno_io("open", shown))?,
+            );
+            if existing.as_ref().is_some_and(|e| FileType::from_raw_mode(e.st_mode) != FileType::RegularFile) {
+                rustix::fs::unlinkat(ddir, dname, AtFlags::empty()).map_err(errno_io("replace", shown))?;
+            }
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | nofollow;
+            let mut dst = std::fs::File::from(
+                rustix::fs::openat(ddir, dname, flags, Mode::from_raw_mode(0o600))
+                    .map_err(errno_io("create", shown))?,
+            );
+            std::io::copy(&mut src, &mut dst).map_err(io("copy", shown))?;
+            rustix::fs::fchmod(&dst, mode).map_err(errno_io("chmod", shown))?;
+            if o.archive {
+                rustix::fs::fchown(&dst, Some(uid(st.st_uid)), Some(gid(st.st_gid)))
+                    .map_err(errno_io("chown", shown))?;
+            }
+            rustix::fs::futimens(&dst, &times).map_err(errno_io("set times of", shown))?;
+            return Ok(());
+        }
+        _ => {
+            if existing.is_some() {
+                rustix::fs::unlinkat(ddir, dname, AtFlags::empty()).map_err(errno_io("replace", shown))?;
+            }
+            if ft == FileType::Symlink {
+                let target = rustix::fs::readlinkat(sdir, name, Vec::new()).map_err(errno_io("read link", shown))?;
+                rustix::fs::symlinkat(target.as_c_str(), ddir, dname).map_err(errno_io("create", shown))?;
+            } else {
+                rustix::fs::mknodat(ddir, dname, ft, mode, st.st_rdev as _).map_err(errno_io("create", shown))?;
+            }
+        }
+    }
+    // Symlinks, fifos, sockets and device nodes: owner and times without following.
+    if o.archive {
+        rustix::fs::chownat(ddir, dname, Some(uid(st.st_uid)), Some(gid(st.st_gid)), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(errno_io("chown", shown))?;
+    }
+    rustix::fs::utimensat(ddir, dname, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io("set times of", shown))?;
     Ok(())
 }
 
-fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
-    for e in std::fs::read_dir(src)? {
-        let e = e?;
-        let (from, to) = (e.path(), dst.join(e.file_name()));
-        let m = std::fs::symlink_metadata(&from)?;
-        let ft = m.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir(&to)?;
-            copy_tree(&from, &to)?;
-        } else if ft.is_file() {
-            std::fs::copy(&from, &to)?;
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
-        } else {
-            continue;
-        }
-        std::os::unix::fs::lchown(&to, Some(m.uid()), Some(m.gid()))?;
-        if !ft.is_symlink() {
-            std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777))?;
+/// The names in an open directory, sorted, without `.` and `..`.
+fn dir_names(dir: BorrowedFd<'_>, shown: &Path) -> Result<Vec<std::ffi::OsString>> {
+    let mut names = Vec::new();
+    for e in rustix::fs::Dir::read_from(dir).map_err(errno_io("read", shown))? {
+        let e = e.map_err(errno_io("read", shown))?;
+        let n = std::ffi::OsStr::from_bytes(e.file_name().to_bytes()).to_os_string();
+        if n != "." && n != ".." {
+            names.push(n);
         }
     }
-    Ok(())
+    names.sort();
+    Ok(names)
+}
+
+fn uid(n: u32) -> rustix::fs::Uid {
+    rustix::fs::Uid::from_raw(n)
+}
+
+fn gid(n: u32) -> rustix::fs::Gid {
+    rustix::fs::Gid::from_raw(n)
+}
+
+/// Where `cp` puts a source named `src_name` given the destination as the user wrote it, following
+/// Docker's rules: into an existing directory under its own name (for a directory source ending in
+/// `/.`, its contents into the directory itself), else as the destination path itself, whose
+/// parent must exist. Returns (parent directory path, name in it).
+fn destination(
+    dest: &str,
+    dest_is_dir: bool,
+    dest_exists: bool,
+    src_name: &std::ffi::OsStr,
+    contents_only: bool,
+) -> Result<(String, std::ffi::OsString)> {
+    if dest_is_dir && !contents_only {
+        let parent = dest.trim_end_matches('/');
+        return Ok((if parent.is_empty() { "/".into() } else { parent.into() }, src_name.to_os_string()));
+    }
+    if !dest_exists && dest.ends_with('/') {
+        return Err(EngineError::Sys(format!("destination directory {dest} does not exist")));
+    }
+    Ok(split_last(dest))
+}
+
+/// "a/b/c" -> ("a/b", "c"); "c" -> (".", "c"); "/c" -> ("/", "c").
+fn split_last(path: &str) -> (String, std::ffi::OsString) {
+    let p = path.trim_end_matches('/');
+    let p = p.strip_suffix("/.").unwrap_or(p);
+    match p.rsplit_once('/') {
+        Some(("", n)) => ("/".into(), n.into()),
+        Some((d, n)) => (d.into(), n.into()),
+        None if p.is_empty() => ("/".into(), ".".into()),
+        None => (".".into(), p.into()),
+    }
+}
+
+/// `docker cp CONTAINER:SRC DEST`: a file, a directory tree, a symlink or a special file, from the
+/// container (resolved inside its root) to the host.
+pub fn copy_out(store: &Store, c: &Container, src: &str, dest: &Path, o: CopyOptions) -> Result<()> {
+    use rustix::fs::OFlags;
+    let root = mounted_root(store, c)?;
+    let (sparent, sname) = split_last(src);
+    let sdir = open_in_root(&root, &sparent, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+    let mut sname = sname;
+    let mut sdir = std::os::fd::OwnedFd::from(sdir);
+    if o.follow_link {
+        // -L: the source itself may be a symlink; resolve it inside the root, then copy what it names.
+        let f = open_in_root(&root, src, OFlags::PATH, 0)?;
+        let real =
+            std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).map_err(io("resolve", Path::new(src)))?;
+        let rel =
+            real.strip_prefix(&root).map_err(|_| EngineError::Sys(format!("{src} resolves outside the container")))?;
+        let (p, n) = split_last(&format!("/{}", rel.display()));
+        sdir = open_in_root(&root, &p, OFlags::RDONLY | OFlags::DIRECTORY, 0)?.into();
+        sname = n;
+    }
+    let st = rustix::fs::statat(&sdir, &sname, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| EngineError::Sys(format!("Could not find the file {src} in container {}: {e}", c.name)))?;
+    let src_is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory;
+    let dest_s = dest.to_string_lossy();
+    let dm = std::fs::metadata(dest).ok();
+    if src_is_dir && dm.as_ref().is_some_and(|m| !m.is_dir()) {
+        return Err(EngineError::Sys(format!("cannot copy directory {src} to file {dest_s}")));
+    }
+    let contents_only = src.ends_with("/.");
+    let (dparent, dname) =
+        destination(&dest_s, dm.as_ref().is_some_and(|m| m.is_dir()), dm.is_some(), &sname, contents_only)?;
+    let ddir = std::fs::File::open(&dparent).map_err(io("open", Path::new(&dparent)))?;
+    copy_entry(sdir.as_fd(), &sname, ddir.as_fd(), &dname, Path::new(src), o)
+}
+
+/// `docker cp SRC CONTAINER:DEST`: a file, a directory tree, a symlink or a special file from the
+/// host into the container, every destination path resolved inside the container's root.
+pub fn copy_in(store: &Store, c: &Container, src: &Path, dest: &str, o: CopyOptions) -> Result<()> {
+    use rustix::fs::OFlags;
+    let root = mounted_root(store, c)?;
+    let src_s = src.to_string_lossy();
+    let src_path =
+        if o.follow_link { std::fs::canonicalize(src).map_err(io("resolve", src))? } else { src.to_path_buf() };
+    let (sparent, sname) = split_last(&src_path.to_string_lossy());
+    let sdir = std::fs::File::open(&sparent).map_err(io("open", Path::new(&sparent)))?;
+    let sm = std::fs::symlink_metadata(&src_path).map_err(io("stat", src))?;
+    let dir_probe = open_in_root(&root, dest, OFlags::RDONLY | OFlags::DIRECTORY, 0);
+    let exists = dir_probe.is_ok() || open_in_root(&root, dest, OFlags::PATH | OFlags::NOFOLLOW, 0).is_ok();
+    if sm.is_dir() && exists && dir_probe.is_err() {
+        return Err(EngineError::Sys(format!("cannot copy directory {src_s} to file {dest}")));
+    }
+    let (dparent, dname) = destination(dest, dir_probe.is_ok(), exists, &sname, src_s.ends_with("/."))?;
+    let ddir = open_in_root(&root, &dparent, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+    copy_entry(sdir.as_fd(), &sname, ddir.as_fd(), &dname, src, o)
 }
 
 /// Docker's copy-up: a volume that is still empty gets what the image has at
@@ -175,11 +341,15 @@ pub fn copy_up(root: &Path, dest: &str, volume: &Path) -> Result<()> {
         return Ok(());
     }
     use rustix::fs::OFlags;
-    let Ok(dir) = open_in_root(root, dest, OFlags::PATH | OFlags::DIRECTORY, 0) else { return Ok(()) };
-    let src = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir)));
-    let m = std::fs::metadata(&src).map_err(io("stat", Path::new(dest)))?;
+    let Ok(dir) = open_in_root(root, dest, OFlags::RDONLY | OFlags::DIRECTORY, 0) else { return Ok(()) };
+    let m = dir.metadata().map_err(io("stat", Path::new(dest)))?;
     std::os::unix::fs::chown(volume, Some(m.uid()), Some(m.gid())).map_err(io("chown", volume))?;
     std::fs::set_permissions(volume, std::os::unix::fs::PermissionsExt::from_mode(m.mode() & 0o7777))
         .map_err(io("chmod", volume))?;
-    copy_tree(&src, volume).map_err(io("copy up into", volume))
+    let vol = std::fs::File::open(volume).map_err(io("open", volume))?;
+    let keep = CopyOptions { archive: true, follow_link: false };
+    for n in dir_names(dir.as_fd(), Path::new(dest))? {
+        copy_entry(dir.as_fd(), &n, vol.as_fd(), &n, &Path::new(dest).join(&n), keep)?;
+    }
+    Ok(())
 }

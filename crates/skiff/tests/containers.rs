@@ -591,3 +591,69 @@ fn mount_points_come_from_the_shared_init_layer_not_the_writable_layer() {
     env.run(&["rm", "-f", &id]).ok();
     assert!(layer.is_dir(), "the init layer is shared: removing a container keeps it");
 }
+
+#[test]
+fn cp_copies_trees_both_ways_and_stays_inside_the_container() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let env = busybox();
+    let id = env.run(&["run", "-d", "busybox", "sleep", "600"]).ok().stdout().trim().to_string();
+    let sh = |script: &str| env.run(&["exec", &id, "sh", "-c", script]).ok().stdout();
+    sh("mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b && chmod 750 /data/sub \
+        && ln -s /etc/passwd /data/link && chown 1000:1000 /data/a && mkfifo /data/fifo");
+
+    // Out: a directory into an existing directory lands under its own name, with modes, a
+    // symlink kept as a symlink (not followed), a fifo; ownership goes to the copying user
+    // unless -a keeps it.
+    let out = env.path("out");
+    std::fs::create_dir(&out).unwrap();
+    env.run(&["cp", &format!("{id}:/data"), out.to_str().unwrap()]).ok();
+    let d = out.join("data");
+    assert_eq!(std::fs::read_to_string(d.join("a")).unwrap(), "one\n");
+    assert_eq!(std::fs::read_to_string(d.join("sub/b")).unwrap(), "two\n");
+    assert_eq!(std::fs::metadata(d.join("sub")).unwrap().permissions().mode() & 0o7777, 0o750);
+    assert_eq!(std::fs::read_link(d.join("link")).unwrap(), std::path::Path::new("/etc/passwd"));
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&std::fs::symlink_metadata(d.join("fifo")).unwrap().file_type()));
+    assert_eq!(std::fs::metadata(d.join("a")).unwrap().uid(), 0);
+    let archived = env.path("archived");
+    env.run(&["cp", "-a", &format!("{id}:/data/a"), archived.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::metadata(&archived).unwrap().uid(), 1000);
+    // "SRC/." copies the contents into the destination itself.
+    let flat = env.path("flat");
+    std::fs::create_dir(&flat).unwrap();
+    env.run(&["cp", &format!("{id}:/data/."), flat.to_str().unwrap()]).ok();
+    assert!(flat.join("sub/b").is_file() && !flat.join("data").exists());
+    // A directory onto a file, or into a missing directory, fails naming the paths.
+    let r = env.run(&["cp", &format!("{id}:/data"), archived.to_str().unwrap()]);
+    assert_ne!(r.code(), 0);
+    assert!(r.stderr().contains("/data"), "{}", r.stderr());
+    let r = env.run(&["cp", &format!("{id}:/data/a"), env.path("nodir/").to_str().unwrap()]);
+    assert_ne!(r.code(), 0);
+    assert!(r.stderr().contains("nodir"), "{}", r.stderr());
+    let r = env.run(&["cp", &format!("{id}:/nothing-here"), out.to_str().unwrap()]);
+    assert_ne!(r.code(), 0);
+    assert!(r.stderr().contains("/nothing-here"), "{}", r.stderr());
+
+    // In: a host tree into the container, merged into an existing directory.
+    let tree = env.path("tree");
+    std::fs::create_dir_all(tree.join("deep/er")).unwrap();
+    std::fs::write(tree.join("deep/er/f"), "host\n").unwrap();
+    std::fs::set_permissions(tree.join("deep/er/f"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    env.run(&["cp", tree.to_str().unwrap(), &format!("{id}:/data")]).ok();
+    assert_eq!(sh("cat /data/tree/deep/er/f; stat -c %a /data/tree/deep/er/f"), "host\n640\n");
+
+    // A symlink in the container pointing out of it is not followed on the way in: the copy
+    // replaces the link inside the container and the host file stays untouched.
+    let victim = env.path("victim");
+    std::fs::write(&victim, "host data\n").unwrap();
+    sh(&format!("ln -s {} /data/escape", victim.display()));
+    std::fs::write(env.path("payload"), "payload\n").unwrap();
+    env.run(&["cp", env.path("payload").to_str().unwrap(), &format!("{id}:/data/escape")]).ok();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "host data\n");
+    assert_eq!(sh("cat /data/escape"), "payload\n");
+    // ... nor on the way out through a directory symlink, which resolves inside the root.
+    sh("ln -s / /data/rootlink");
+    let r = env.run(&["cp", &format!("{id}:/data/rootlink/release"), env.path("rel").to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(std::fs::read_to_string(env.path("rel")).unwrap(), "KatacodaPrivateBuild\n");
+    env.run(&["rm", "-f", &id]).ok();
+}

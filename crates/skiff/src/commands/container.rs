@@ -665,14 +665,18 @@ pub struct CpArgs {
 
 pub fn cp(g: &GlobalOpts, a: CpArgs) -> anyhow::Result<u8> {
     let store = open_store(g)?;
+    let o = skiff_engine::fs::CopyOptions { archive: a.archive, follow_link: a.follow_link };
+    if a.src == "-" || a.dest == "-" {
+        anyhow::bail!("copying a tar stream from stdin or to stdout (\"-\") is not supported yet");
+    }
     match (a.src.split_once(':'), a.dest.split_once(':')) {
         (Some((name, path)), None) => {
             let c = container::find(&store, name)?;
-            skiff_engine::fs::copy_out(&store, &c, path, std::path::Path::new(&a.dest))?;
+            skiff_engine::fs::copy_out(&store, &c, path, std::path::Path::new(&a.dest), o)?;
         }
         (None, Some((name, path))) => {
             let c = container::find(&store, name)?;
-            skiff_engine::fs::copy_in(&store, &c, std::path::Path::new(&a.src), path)?;
+            skiff_engine::fs::copy_in(&store, &c, std::path::Path::new(&a.src), path, o)?;
         }
         _ => anyhow::bail!("must specify exactly one container path (CONTAINER:PATH)"),
     }
