@@ -9,8 +9,8 @@
 //!   security settings.
 //! - [`cgroups`] manages a container's cgroup (v1 and v2).
 //!
-//! Dependencies: `oci-spec` for the runtime types, `seccompiler` (pure Rust) to compile seccomp
-//! profiles to BPF, `caps` for capability names, `libc` for the system calls. Synchronous only:
+//! Dependencies: `oci-spec` for the runtime types (seccomp profiles are compiled to BPF here, in
+//! [`seccomp`]), `caps` for capability names, `libc` for the system calls. Synchronous only:
 //! fork from a multi-threaded async runtime is not supported.
 //!
 //! This is the only crate of the workspace with `unsafe`; each block has a `// SAFETY:` comment.

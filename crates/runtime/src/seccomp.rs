@@ -1,20 +1,19 @@
 //! Seccomp: compiles an OCI `linux.seccomp` section (Docker's profile format: `defaultAction`,
-//! `defaultErrnoRet`, `syscalls[]` with `names`, `action`, `errnoRet` and `args` conditions) to
-//! classic BPF with `seccompiler` (pure Rust, no libseccomp), and installs it with seccomp(2).
+//! `defaultErrnoRet`, `syscalls[]` with `names`, `action`, `errnoRet` and `args` conditions) to one
+//! classic BPF program, and installs it with seccomp(2): one filter, as Docker's libseccomp makes.
 //!
-//! seccompiler builds one filter per match action, so a profile becomes a stack of filters: the
-//! first lets every listed syscall through and applies the default action to the rest; each further
-//! filter applies one non-allow action (e.g. `clone3` -> ENOSYS) to its syscalls and allows the
-//! rest. The kernel returns the most restrictive result of the stack, and among equal actions the
-//! most recently installed filter's, which gives libseccomp's semantics for these profiles.
-//! Syscall names unknown on this architecture are skipped, as libseccomp and runc do.
+//! The program checks the architecture (anything but x86_64 is killed: its syscall numbers differ),
+//! then compares the syscall number with each listed syscall in turn. A syscall listed without
+//! conditions returns its action at once; one with conditions jumps to its block, which tries its
+//! rules from the most restrictive action to the least (the kernel's order: kill, trap, errno,
+//! trace, log, allow), each rule an AND of 64-bit argument comparisons, and returns the first
+//! matching rule's action, or the default action. That is what libseccomp's profiles mean, and what
+//! the kernel would decide from a stack of one filter per action. Syscall names unknown on this
+//! architecture are skipped, as libseccomp and runc do.
 
 use std::collections::BTreeMap;
 
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-};
 
 use crate::syscall_table;
 
@@ -27,14 +26,21 @@ pub enum SeccompError {
     UnsupportedAction(LinuxSeccompAction),
     #[error("seccomp condition on syscall {syscall} is invalid: {reason}")]
     BadCondition { syscall: String, reason: String },
-    #[error("compiling the seccomp filter for action {action}: {reason}")]
-    Compile { action: String, reason: String },
+    #[error("the seccomp profile compiles to {0} BPF instructions, more than the kernel's 4096")]
+    TooLong(usize),
 }
 
-/// A compiled profile: the BPF programs to install, in order.
+/// A compiled profile: one BPF program.
 #[derive(Debug, Clone)]
 pub struct CompiledSeccomp {
-    pub(crate) programs: Vec<BpfProgram>,
+    pub(crate) program: Vec<libc::sock_filter>,
+}
+
+impl CompiledSeccomp {
+    /// The program's instructions as (code, jt, jf, k).
+    pub fn instructions(&self) -> Vec<(u16, u8, u8, u32)> {
+        self.program.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect()
+    }
 }
 
 /// The number of a syscall by name on this architecture.
@@ -42,53 +48,77 @@ pub fn syscall_number(name: &str) -> Option<i64> {
     syscall_table::X86_64.binary_search_by(|(n, _)| n.cmp(&name)).ok().map(|i| syscall_table::X86_64[i].1)
 }
 
-fn action_of(action: LinuxSeccompAction, errno: Option<u32>) -> Result<SeccompAction, SeccompError> {
+const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+
+/// seccomp(2) return values.
+pub mod ret {
+    pub const KILL_PROCESS: u32 = 0x8000_0000;
+    pub const KILL_THREAD: u32 = 0;
+    pub const TRAP: u32 = 0x0003_0000;
+    pub const ERRNO: u32 = 0x0005_0000;
+    pub const TRACE: u32 = 0x7ff0_0000;
+    pub const LOG: u32 = 0x7ffc_0000;
+    pub const ALLOW: u32 = 0x7fff_0000;
+}
+
+/// The seccomp return value of an OCI action.
+fn action_of(action: LinuxSeccompAction, errno: Option<u32>) -> Result<u32, SeccompError> {
+    let data = |d: u32| d & 0xffff;
     Ok(match action {
-        LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
-        LinuxSeccompAction::ScmpActErrno => SeccompAction::Errno(errno.unwrap_or(libc::EPERM as u32)),
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => SeccompAction::KillThread,
-        LinuxSeccompAction::ScmpActKillProcess => SeccompAction::KillProcess,
-        LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
-        LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
-        LinuxSeccompAction::ScmpActTrace => SeccompAction::Trace(errno.unwrap_or(libc::EPERM as u32)),
+        LinuxSeccompAction::ScmpActAllow => ret::ALLOW,
+        LinuxSeccompAction::ScmpActErrno => ret::ERRNO | data(errno.unwrap_or(libc::EPERM as u32)),
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => ret::KILL_THREAD,
+        LinuxSeccompAction::ScmpActKillProcess => ret::KILL_PROCESS,
+        LinuxSeccompAction::ScmpActTrap => ret::TRAP,
+        LinuxSeccompAction::ScmpActLog => ret::LOG,
+        LinuxSeccompAction::ScmpActTrace => ret::TRACE | data(errno.unwrap_or(libc::EPERM as u32)),
         other => return Err(SeccompError::UnsupportedAction(other)),
     })
 }
 
-/// Rules for one syscall: `None` means unconditional.
-type RuleSet = BTreeMap<i64, Option<Vec<SeccompRule>>>;
-
-fn add_rule(set: &mut RuleSet, nr: i64, rule: Option<SeccompRule>) {
-    match rule {
-        None => {
-            set.insert(nr, None);
-        }
-        Some(rule) => {
-            // An unconditional entry (None) already matches everything.
-            if let Some(rules) = set.entry(nr).or_insert_with(|| Some(Vec::new())) {
-                rules.push(rule);
-            }
-        }
+/// How restrictive a return value is: the kernel applies the most restrictive of a stack.
+fn severity(action: u32) -> u8 {
+    match action & 0xffff_0000 {
+        ret::KILL_PROCESS => 7,
+        ret::KILL_THREAD => 6,
+        ret::TRAP => 5,
+        ret::ERRNO => 4,
+        ret::TRACE => 2,
+        ret::LOG => 1,
+        _ => 0,
     }
 }
 
-fn build(rules: RuleSet, mismatch: SeccompAction, matched: SeccompAction) -> Result<BpfProgram, SeccompError> {
-    let label = format!("{matched:?}");
-    let rules = rules.into_iter().map(|(nr, r)| (nr, r.unwrap_or_default())).collect();
-    let filter = SeccompFilter::new(rules, mismatch, matched, seccompiler::TargetArch::x86_64)
-        .map_err(|e| SeccompError::Compile { action: label.clone(), reason: e.to_string() })?;
-    BpfProgram::try_from(filter).map_err(|e| SeccompError::Compile { action: label, reason: e.to_string() })
+/// One 64-bit argument comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cond {
+    arg: u8,
+    op: Op,
+    value: u64,
 }
 
-/// Compiles an OCI seccomp section to the BPF programs to install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// `(arg & mask) == value`.
+    MaskedEq(u64),
+}
+
+/// The rules of one syscall: (action, conditions), an empty list of conditions matching always.
+type Rules = BTreeMap<i64, Vec<(u32, Vec<Cond>)>>;
+
+/// Compiles an OCI seccomp section to the BPF program to install.
 pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledSeccomp, SeccompError> {
     if std::env::consts::ARCH != "x86_64" {
         return Err(SeccompError::UnsupportedArch(std::env::consts::ARCH));
     }
     let default = action_of(profile.default_action(), profile.default_errno_ret())?;
-    // Every listed syscall whose action differs from the default, grouped by action.
-    let mut through = RuleSet::new();
-    let mut by_action: Vec<(SeccompAction, RuleSet)> = Vec::new();
+    let mut rules = Rules::new();
     for sc in profile.syscalls().iter().flatten() {
         let action = action_of(sc.action(), sc.errno_ret())?;
         if action == default {
@@ -96,77 +126,220 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledSeccomp, SeccompError> 
         }
         for name in sc.names() {
             let Some(nr) = syscall_number(name) else { continue };
-            let rule = match sc.args() {
-                Some(args) if !args.is_empty() => {
-                    let mut conds = Vec::with_capacity(args.len());
-                    for a in args {
-                        let bad = |reason: String| SeccompError::BadCondition { syscall: name.clone(), reason };
-                        let (op, value) = match a.op() {
-                            LinuxSeccompOperator::ScmpCmpEq => (SeccompCmpOp::Eq, a.value()),
-                            LinuxSeccompOperator::ScmpCmpNe => (SeccompCmpOp::Ne, a.value()),
-                            LinuxSeccompOperator::ScmpCmpLt => (SeccompCmpOp::Lt, a.value()),
-                            LinuxSeccompOperator::ScmpCmpLe => (SeccompCmpOp::Le, a.value()),
-                            LinuxSeccompOperator::ScmpCmpGt => (SeccompCmpOp::Gt, a.value()),
-                            LinuxSeccompOperator::ScmpCmpGe => (SeccompCmpOp::Ge, a.value()),
-                            // OCI: `value` is the mask, `valueTwo` the datum to compare with.
-                            LinuxSeccompOperator::ScmpCmpMaskedEq => {
-                                (SeccompCmpOp::MaskedEq(a.value()), a.value_two().unwrap_or(0))
-                            }
-                        };
-                        let index =
-                            u8::try_from(a.index()).map_err(|_| bad(format!("argument index {}", a.index())))?;
-                        conds.push(
-                            SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, value)
-                                .map_err(|e| bad(e.to_string()))?,
-                        );
-                    }
-                    Some(
-                        SeccompRule::new(conds)
-                            .map_err(|e| SeccompError::BadCondition { syscall: name.clone(), reason: e.to_string() })?,
-                    )
-                }
-                _ => None,
-            };
-            add_rule(&mut through, nr, rule.clone());
-            if action != SeccompAction::Allow {
-                let idx = match by_action.iter().position(|(a, _)| *a == action) {
-                    Some(i) => i,
-                    None => {
-                        by_action.push((action.clone(), RuleSet::new()));
-                        by_action.len() - 1
-                    }
+            let bad = |reason: String| SeccompError::BadCondition { syscall: name.clone(), reason };
+            let mut conds = Vec::new();
+            for a in sc.args().iter().flatten() {
+                let op = match a.op() {
+                    LinuxSeccompOperator::ScmpCmpEq => Op::Eq,
+                    LinuxSeccompOperator::ScmpCmpNe => Op::Ne,
+                    LinuxSeccompOperator::ScmpCmpLt => Op::Lt,
+                    LinuxSeccompOperator::ScmpCmpLe => Op::Le,
+                    LinuxSeccompOperator::ScmpCmpGt => Op::Gt,
+                    LinuxSeccompOperator::ScmpCmpGe => Op::Ge,
+                    // OCI: `value` is the mask, `valueTwo` the datum to compare with.
+                    LinuxSeccompOperator::ScmpCmpMaskedEq => Op::MaskedEq(a.value()),
                 };
-                add_rule(&mut by_action[idx].1, nr, rule);
+                let value = if let Op::MaskedEq(_) = op { a.value_two().unwrap_or(0) } else { a.value() };
+                let arg = u8::try_from(a.index())
+                    .ok()
+                    .filter(|i| *i < 6)
+                    .ok_or_else(|| bad(format!("argument index {}", a.index())))?;
+                conds.push(Cond { arg, op, value });
             }
+            rules.entry(nr).or_default().push((action, conds));
         }
     }
-    let mut programs = Vec::new();
-    if default != SeccompAction::Allow {
-        programs.push(build(through, default, SeccompAction::Allow)?);
-    }
-    for (action, rules) in by_action {
-        programs.push(build(rules, SeccompAction::Allow, action)?);
-    }
-    Ok(CompiledSeccomp { programs })
+    let program = assemble(default, &rules)?;
+    Ok(CompiledSeccomp { program })
 }
 
-/// Installs the compiled filters on the calling thread. Does not set no_new_privs: the caller
+/// A jump target while assembling: a fixed offset or a label resolved at the end.
+#[derive(Debug, Clone, Copy)]
+enum To {
+    Next,
+    Label(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Insn {
+    code: u16,
+    jt: To,
+    jf: To,
+    k: u32,
+}
+
+const LD_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+const JGT: u16 = 0x25;
+const JGE: u16 = 0x35;
+const JA: u16 = 0x05;
+const AND: u16 = 0x54; // BPF_ALU | BPF_AND | BPF_K
+const RET: u16 = 0x06; // BPF_RET | BPF_K
+
+struct Asm {
+    code: Vec<Insn>,
+    labels: Vec<Option<usize>>,
+}
+
+impl Asm {
+    fn label(&mut self) -> usize {
+        self.labels.push(None);
+        self.labels.len() - 1
+    }
+    fn bind(&mut self, l: usize) {
+        self.labels[l] = Some(self.code.len());
+    }
+    fn op(&mut self, code: u16, k: u32) {
+        self.code.push(Insn { code, jt: To::Next, jf: To::Next, k });
+    }
+    fn jump(&mut self, code: u16, k: u32, jt: To, jf: To) {
+        self.code.push(Insn { code, jt, jf, k });
+    }
+    fn ld(&mut self, offset: u32) {
+        self.op(LD_ABS, offset);
+    }
+    fn ret(&mut self, v: u32) {
+        self.op(RET, v);
+    }
+}
+
+fn arg_lo(i: u8) -> u32 {
+    16 + 8 * i as u32
+}
+
+fn arg_hi(i: u8) -> u32 {
+    20 + 8 * i as u32
+}
+
+/// Emits `c`: falls through when it holds, jumps to `fail` when not.
+fn condition(a: &mut Asm, c: &Cond, fail: usize) {
+    let (vh, vl) = ((c.value >> 32) as u32, c.value as u32);
+    let pass = a.label();
+    let fail = To::Label(fail);
+    match c.op {
+        Op::Eq => {
+            a.ld(arg_hi(c.arg));
+            a.jump(JEQ, vh, To::Next, fail);
+            a.ld(arg_lo(c.arg));
+            a.jump(JEQ, vl, To::Next, fail);
+        }
+        Op::MaskedEq(mask) => {
+            a.ld(arg_hi(c.arg));
+            a.op(AND, (mask >> 32) as u32);
+            a.jump(JEQ, vh, To::Next, fail);
+            a.ld(arg_lo(c.arg));
+            a.op(AND, mask as u32);
+            a.jump(JEQ, vl, To::Next, fail);
+        }
+        Op::Ne => {
+            a.ld(arg_hi(c.arg));
+            a.jump(JEQ, vh, To::Next, To::Label(pass));
+            a.ld(arg_lo(c.arg));
+            a.jump(JEQ, vl, fail, To::Next);
+        }
+        // Unsigned 64-bit orderings: the high words decide unless they are equal.
+        Op::Gt | Op::Ge => {
+            a.ld(arg_hi(c.arg));
+            a.jump(JGT, vh, To::Label(pass), To::Next);
+            a.jump(JEQ, vh, To::Next, fail);
+            a.ld(arg_lo(c.arg));
+            a.jump(if c.op == Op::Gt { JGT } else { JGE }, vl, To::Next, fail);
+        }
+        Op::Lt | Op::Le => {
+            a.ld(arg_hi(c.arg));
+            a.jump(JGT, vh, fail, To::Next);
+            a.jump(JEQ, vh, To::Next, To::Label(pass));
+            a.ld(arg_lo(c.arg));
+            // a < v is !(a >= v); a <= v is !(a > v).
+            a.jump(if c.op == Op::Lt { JGE } else { JGT }, vl, fail, To::Next);
+        }
+    }
+    a.bind(pass);
+}
+
+fn assemble(default: u32, rules: &Rules) -> Result<Vec<libc::sock_filter>, SeccompError> {
+    let mut a = Asm { code: Vec::new(), labels: Vec::new() };
+    let arch_ok = a.label();
+    a.ld(4);
+    a.jump(JEQ, AUDIT_ARCH_X86_64, To::Label(arch_ok), To::Next);
+    a.ret(ret::KILL_PROCESS);
+    a.bind(arch_ok);
+    a.ld(0);
+    let mut blocks = Vec::new();
+    for (&nr, rs) in rules {
+        // A rule without conditions decides alone when nothing more restrictive can match.
+        let top = rs.iter().map(|(act, _)| severity(*act)).max().unwrap_or(0);
+        let unconditional = rs.iter().find(|(act, conds)| conds.is_empty() && severity(*act) == top);
+        let skip = a.label();
+        a.jump(JEQ, nr as u32, To::Next, To::Label(skip));
+        match unconditional {
+            Some((act, _)) => a.ret(*act),
+            None => {
+                let block = a.label();
+                a.jump(JA, 0, To::Label(block), To::Label(block));
+                blocks.push((block, rs));
+            }
+        }
+        a.bind(skip);
+    }
+    a.ret(default);
+    for (block, rs) in blocks {
+        a.bind(block);
+        let mut ordered: Vec<&(u32, Vec<Cond>)> = rs.iter().collect();
+        ordered.sort_by_key(|(act, _)| std::cmp::Reverse(severity(*act)));
+        for (act, conds) in ordered {
+            let next = a.label();
+            for c in conds {
+                condition(&mut a, c, next);
+            }
+            a.ret(*act);
+            a.bind(next);
+        }
+        a.ret(default);
+    }
+    if a.code.len() > 4096 {
+        return Err(SeccompError::TooLong(a.code.len()));
+    }
+    // Resolve the labels: conditional jumps are 8-bit forward offsets, `ja` a 32-bit one.
+    let mut out = Vec::with_capacity(a.code.len());
+    for (pc, i) in a.code.iter().enumerate() {
+        let off = |t: To| -> Result<u32, SeccompError> {
+            match t {
+                To::Next => Ok(0),
+                To::Label(l) => {
+                    let target = a.labels[l].expect("every label is bound");
+                    Ok((target - pc - 1) as u32)
+                }
+            }
+        };
+        let (code, jt, jf, k) = if i.code == JA {
+            (i.code, 0, 0, off(i.jt)?)
+        } else {
+            let (jt, jf) = (off(i.jt)?, off(i.jf)?);
+            if jt > 255 || jf > 255 {
+                return Err(SeccompError::TooLong(a.code.len()));
+            }
+            (i.code, jt as u8, jf as u8, i.k)
+        };
+        out.push(libc::sock_filter { code, jt, jf, k });
+    }
+    Ok(out)
+}
+
+/// Installs the compiled filter on the calling thread. Does not set no_new_privs: the caller
 /// does that when the spec asks for it (otherwise CAP_SYS_ADMIN is needed, so this runs before
 /// capabilities are dropped). Returns the errno on failure.
 pub(crate) fn install(compiled: &CompiledSeccomp) -> Result<(), i32> {
-    for prog in &compiled.programs {
-        let fprog = libc::sock_fprog {
-            len: prog.len() as u16,
-            // seccompiler's sock_filter has the kernel's layout (u16, u8, u8, u32).
-            filter: prog.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: fprog points at a live, correctly sized BPF program for the duration of the call.
-        let rc = unsafe {
-            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog as *const libc::sock_fprog)
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL));
-        }
+    let fprog = libc::sock_fprog {
+        len: compiled.program.len() as u16,
+        filter: compiled.program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at a live, correctly sized BPF program for the duration of the call.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &fprog as *const libc::sock_fprog)
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL));
     }
     Ok(())
 }

@@ -191,6 +191,8 @@ fn stdin_tty_and_confinement() {
     let status = env.run(&["run", "--rm", "busybox", "cat", "/proc/self/status"]).ok().stdout();
     assert!(status.contains("CapBnd:\t00000000a80425fb"), "{status}");
     assert!(status.contains("Seccomp:\t2"), "{status}");
+    // One filter, as Docker's libseccomp installs.
+    assert!(status.contains("Seccomp_filters:\t1"), "{status}");
     let status = env
         .run(&[
             "run",
