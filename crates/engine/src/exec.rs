@@ -156,7 +156,11 @@ pub fn relay_pty(master: &OwnedFd, stdin: bool) {
 /// for the processes in the container's cgroup.
 pub fn top(store: &Store, c: &Container) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     running_pid(store, c)?;
-    let pids = lifecycle::cgroup(&c.id)?.pids()?;
+    ps_rows(&lifecycle::cgroup(&c.id)?.pids()?)
+}
+
+/// The host's `ps -ef` header and rows for `pids` (the last column, CMD, with its spaces).
+pub fn ps_rows(pids: &[i32]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
     let out = std::process::Command::new("ps").arg("-ef").output().map_err(|source| EngineError::Io {
         op: "run",
         path: "ps".into(),

@@ -171,6 +171,17 @@ fn create_start_kill_delete() {
     let r = rt.run(&["start", &id]);
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("cannot start an already running container"), "{}", r.stderr());
+    // ps, pause, resume (runc's verbs).
+    assert_eq!(rt.run(&["ps", "--format", "json", &id]).ok().stdout().trim(), format!("[{pid}]"));
+    let table = rt.run(&["ps", &id]).ok().stdout();
+    assert!(table.starts_with("UID") && table.contains("PID") && table.contains("sleep 1000"), "{table}");
+    let r = rt.run(&["resume", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("not paused"), "{}", r.stderr());
+    rt.run(&["pause", &id]).ok();
+    assert_eq!(rt.state(&id)["status"], "paused");
+    rt.run(&["resume", &id]).ok();
+    assert_eq!(rt.state(&id)["status"], "running");
     let r = rt.run(&["delete", &id]);
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains(&format!("cannot delete container {id} that is not stopped: running")));

@@ -93,6 +93,17 @@ enum RtCommand {
     },
     /// Create and run a container
     Run(RunOpts),
+    /// Suspend all processes inside the container
+    Pause { id: String },
+    /// Resume all processes that have been previously paused
+    Resume { id: String },
+    /// Displays the processes running inside a container
+    Ps {
+        /// Select one of: table or json
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        id: String,
+    },
     /// Lists containers started by skiff runtime with the given root
     List {
         /// Display only container IDs
@@ -258,6 +269,44 @@ fn dispatch(cli: &RtCli) -> anyhow::Result<u8> {
             Ok(0)
         }
         RtCommand::Run(o) => run_container(cli, o),
+        RtCommand::Pause { id } => {
+            let (dir, rec) = load(cli, id)?;
+            if status(&dir, &rec) != "running" {
+                bail!("container {id} is not running");
+            }
+            cgroup(&rec).ok_or_else(|| anyhow!("container {id} has no cgroup"))?.freeze()?;
+            Ok(0)
+        }
+        RtCommand::Resume { id } => {
+            let (dir, rec) = load(cli, id)?;
+            if status(&dir, &rec) != "paused" {
+                bail!("container {id} is not paused");
+            }
+            cgroup(&rec).ok_or_else(|| anyhow!("container {id} has no cgroup"))?.thaw()?;
+            Ok(0)
+        }
+        RtCommand::Ps { format, id } => {
+            let (dir, rec) = load(cli, id)?;
+            if status(&dir, &rec) == "stopped" {
+                bail!("container {id} is not running");
+            }
+            let mut pids = cgroup(&rec).ok_or_else(|| anyhow!("container {id} has no cgroup"))?.pids()?;
+            pids.sort_unstable();
+            if format == "json" {
+                println!("{}", serde_json::to_string(&pids)?);
+                return Ok(0);
+            }
+            let (header, rows) = skiff_engine::exec::ps_rows(&pids)?;
+            let mut out = String::new();
+            for r in std::iter::once(&header).chain(rows.iter()) {
+                out.push_str(&r.join("\t"));
+                out.push('\n');
+            }
+            let mut tw = crate::output::table::tabwriter_for(std::io::stdout().lock());
+            tw.write_all(out.as_bytes())?;
+            tw.flush()?;
+            Ok(0)
+        }
         RtCommand::List { quiet, format } => list(cli, *quiet, format),
     }
 }
