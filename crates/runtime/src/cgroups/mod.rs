@@ -5,8 +5,11 @@
 //! updates them live, reads stats, freezes, kills and removes. Controllers are plain file writes,
 //! so both versions are tested against a temporary tree as well as for real.
 
+mod devices;
 mod v1;
 mod v2;
+
+pub use devices::attach_device_filter;
 
 use std::path::{Path, PathBuf};
 
@@ -156,7 +159,12 @@ impl CgroupManager {
     pub fn create(&self, resources: Option<&LinuxResources>) -> Result<()> {
         match self.version {
             CgroupVersion::V1 => v1::create(&self.hierarchies)?,
-            CgroupVersion::V2 => v2::create(&self.root, &self.rel)?,
+            CgroupVersion::V2 => {
+                v2::create(&self.root, &self.rel)?;
+                if let Some(devs) = resources.and_then(|r| r.devices().as_ref()) {
+                    attach_device_filter(&self.root.join(&self.rel), devs)?;
+                }
+            }
         }
         if let Some(r) = resources {
             self.apply(r, true)?;

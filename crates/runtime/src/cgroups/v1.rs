@@ -169,18 +169,9 @@ pub(super) fn apply(m: &CgroupManager, r: &LinuxResources, initial: bool) -> Res
             }
             if !devs.is_empty() {
                 // The default devices and ptys, which every container needs (runc's list).
-                for line in [
-                    "c 1:3 rwm",
-                    "c 1:5 rwm",
-                    "c 1:7 rwm",
-                    "c 1:8 rwm",
-                    "c 1:9 rwm",
-                    "c 5:0 rwm",
-                    "c 5:1 rwm",
-                    "c 5:2 rwm",
-                    "c 136:* rwm",
-                ] {
-                    allow.write(line)?;
+                for (t, major, minor) in super::devices::DEFAULT_ALLOWED {
+                    let minor = minor.map(|m| m.to_string()).unwrap_or_else(|| "*".into());
+                    allow.write(&format!("{t} {major}:{minor} rwm"))?;
                 }
             }
         }
