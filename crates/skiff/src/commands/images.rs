@@ -122,7 +122,9 @@ pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
     let before = filters.before.as_deref().map(created_of).transpose()?.flatten();
     let since = filters.since.as_deref().map(created_of).transpose()?.flatten();
     let now = chrono::Utc::now();
-    let mut rows: Vec<Value> = Vec::new();
+    // The default table is printed without the template engine (same cells, same tab writer).
+    let default_table = matches!(a.format.as_deref(), None | Some("") | Some("table"));
+    let mut rows: Vec<Row> = Vec::new();
     for img in &images {
         let untagged = img.tags.is_empty();
         let has_children = parents.contains(&img.id.to_string());
@@ -157,21 +159,46 @@ pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
             }
         }
         for (repo, tag, digest) in image_rows(img, &filters.references) {
-            rows.push(row(img, &repo, &tag, &digest, a.no_trunc, now, a.format.is_some()));
+            rows.push(row(img, repo, tag, digest, a.no_trunc, now, !default_table));
         }
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.quiet {
         let mut seen = HashSet::new();
         for r in &rows {
-            let id = r["ID"].as_str().unwrap_or_default().to_string();
-            if seen.insert(id.clone()) {
+            if seen.insert(r.id.as_str()) {
                 use std::io::Write;
-                writeln!(out, "{id}")?;
+                writeln!(out, "{}", r.id)?;
             }
         }
         return Ok(0);
     }
+    if default_table {
+        use std::io::Write;
+        let mut text = String::from(if a.digests {
+            "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE\n"
+        } else {
+            "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\n"
+        });
+        for r in &rows {
+            let mut cells = vec![&r.repo, &r.tag];
+            if a.digests {
+                cells.push(&r.digest);
+            }
+            cells.extend([&r.id, &r.since, &r.size]);
+            for (i, c) in cells.iter().enumerate() {
+                text.push_str(c);
+                text.push(if i + 1 == cells.len() { '\n' } else { '\t' });
+            }
+        }
+        let mut tw = table::tabwriter_for(&mut out);
+        tw.write_all(text.as_bytes())?;
+        tw.flush()?;
+        drop(tw);
+        out.flush()?;
+        return Ok(0);
+    }
+    let rows: Vec<Value> = rows.iter().map(Row::value).collect();
     let default = if a.digests {
         "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     } else {
@@ -223,34 +250,50 @@ fn image_rows(img: &ImageRecord, patterns: &[String]) -> Vec<(String, String, St
     rows
 }
 
+/// One line of `images`: the cells of Docker's image context.
+struct Row {
+    repo: String,
+    tag: String,
+    digest: String,
+    id: String,
+    since: String,
+    at: String,
+    size: String,
+}
+
+impl Row {
+    fn value(&self) -> Value {
+        json!({
+            "Containers": "N/A",
+            "CreatedAt": self.at,
+            "CreatedSince": self.since,
+            "Digest": self.digest,
+            "ID": self.id,
+            "Repository": self.repo,
+            "SharedSize": "N/A",
+            "Size": self.size,
+            "Tag": self.tag,
+            "UniqueSize": "N/A",
+            "VirtualSize": self.size,
+        })
+    }
+}
+
 fn row(
     img: &ImageRecord,
-    repo: &str,
-    tag: &str,
-    digest: &str,
+    repo: String,
+    tag: String,
+    digest: String,
     no_trunc: bool,
     now: chrono::DateTime<chrono::Utc>,
     all_fields: bool,
-) -> Value {
+) -> Row {
     let id = if no_trunc { img.id.to_string() } else { img.id.short().to_string() };
     let created = img.created.as_deref().and_then(skiff_image::config::parse_time);
     let since = created.map(|t| units::ago(t, now)).unwrap_or_else(|| "N/A".into());
     // The default table shows no CreatedAt: only a --format can ask for it.
     let at = if all_fields { created.map(units::go_time_string).unwrap_or_default() } else { String::new() };
-    let size = units::human_size(img.size);
-    json!({
-        "Containers": "N/A",
-        "CreatedAt": at,
-        "CreatedSince": since,
-        "Digest": digest,
-        "ID": id,
-        "Repository": repo,
-        "SharedSize": "N/A",
-        "Size": size.clone(),
-        "Tag": tag,
-        "UniqueSize": "N/A",
-        "VirtualSize": size,
-    })
+    Row { repo, tag, digest, id, since, at, size: units::human_size(img.size) }
 }
 
 #[cfg(test)]
