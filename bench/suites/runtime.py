@@ -191,7 +191,7 @@ def cgroup_migration_note() -> str:
         if ms is not None else "the move could not be measured"
     if mounted or (ms is not None and ms < 1.0):
         return (f"cgroup migrations on this kernel: fast ({measured}; "
-                f"{'a cgroup hierarchy is mounted with favordynmods' if mounted else 'favordynmods was on earlier since boot, and Linux 6.18 keeps per-threadgroup locking until reboot'}): "
+                f"{'a cgroup hierarchy is mounted with favordynmods' if mounted else 'no hierarchy is mounted with favordynmods now: it is the kernel's default, or was on earlier since boot (Linux 6.18 keeps per-threadgroup locking once on)'}): "
                 "no RCU grace period per move, so Docker's, Podman's and runc's starts are faster here than on a "
                 "default kernel, where the first move after a quiet spell waits one (10-20 ms). skiff's start "
                 "never takes that lock (its helper moves itself with `tasks` writes), so its figure is the same either way.")
