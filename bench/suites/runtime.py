@@ -190,8 +190,10 @@ def cgroup_migration_note() -> str:
     measured = f"moving a process into its own cgroup after 0.3 s of quiet took {ms:.2f} ms (median of 5)" \
         if ms is not None else "the move could not be measured"
     if mounted or (ms is not None and ms < 1.0):
-        return (f"cgroup migrations on this kernel: fast ({measured}; "
-                f"{'a cgroup hierarchy is mounted with favordynmods' if mounted else 'no hierarchy is mounted with favordynmods now: it is the kernel's default, or was on earlier since boot (Linux 6.18 keeps per-threadgroup locking once on)'}): "
+        why = ("a cgroup hierarchy is mounted with favordynmods" if mounted else
+               "no hierarchy is mounted with favordynmods now: it is the kernel's default, or was on earlier "
+               "since boot (Linux 6.18 keeps per-threadgroup locking once on)")
+        return (f"cgroup migrations on this kernel: fast ({measured}; {why}): "
                 "no RCU grace period per move, so Docker's, Podman's and runc's starts are faster here than on a "
                 "default kernel, where the first move after a quiet spell waits one (10-20 ms). skiff's start "
                 "never takes that lock (its helper moves itself with `tasks` writes), so its figure is the same either way.")
