@@ -102,24 +102,59 @@ pub fn mount_with(dir: &Path, layers: &[PathBuf], read_only: bool, volatile: boo
     Ok(target)
 }
 
-/// The init layer's directory under the store root; the name carries its version, so a skiff
-/// that changes the contents makes a new one beside the old.
-const INIT_LAYER: &str = "init-layer-1";
+/// The init layers' directory names start with this; the number is their version, so a skiff
+/// that changes the contents makes new ones beside the old.
+const INIT_LAYER: &str = "init-layer-2";
 
 /// Directories and empty files every container mounts over at run time (the runtime's default
 /// mounts and the engine's /etc binds).
 const INIT_DIRS: [&str; 4] = ["proc", "sys", "dev", "etc"];
 const INIT_FILES: [&str; 3] = ["etc/hosts", "etc/hostname", "etc/resolv.conf"];
 
-/// Like Docker's init layer: a read-only layer, shared by every container of the store, mounted
-/// above the image's layers, holding the mount points the runtime mounts over (`/proc`, `/sys`,
-/// `/dev` and the `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` files). The mount targets then
-/// already exist when a container starts, so its writable layer is not touched (no directory
-/// copied up, no inode made and deleted per container), and what the image had there (a symlink,
-/// a file) is shadowed by a plain directory or file, as in Docker. Made once, in the store's
-/// temporary directory, and renamed into place.
-pub fn init_layer(store_root: &Path, tmp_dir: &Path) -> Result<PathBuf, RootfsError> {
-    let dest = store_root.join(INIT_LAYER);
+/// A directory's mode, owner and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DirMeta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: (i64, i64),
+}
+
+impl DirMeta {
+    const DEFAULT: DirMeta = DirMeta { mode: 0o755, uid: 0, gid: 0, mtime: (0, 0) };
+}
+
+/// What the image shows at `rel` (`""` for the root): the metadata of the directory in the topmost
+/// layer with an entry there, if that entry is a directory (not a file, a symlink or a whiteout).
+fn image_dir_meta(layers: &[PathBuf], rel: &str) -> Option<DirMeta> {
+    use std::os::unix::fs::MetadataExt;
+    let m = layers.iter().rev().find_map(|l| std::fs::symlink_metadata(l.join(rel)).ok())?;
+    m.is_dir().then(|| DirMeta {
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+    })
+}
+
+/// Like Docker's init layer: a read-only layer mounted above the image's layers, holding the mount
+/// points the runtime mounts over (`/proc`, `/sys`, `/dev` and the `/etc/hosts`, `/etc/hostname`,
+/// `/etc/resolv.conf` files). The mount targets then already exist when a container starts, so its
+/// writable layer is not touched (no directory copied up, no inode made and deleted per container),
+/// and what the image had there (a symlink, a file) is shadowed by a plain directory or file, as in
+/// Docker. Being the topmost lower layer, its directories (the root, /etc, ...) are what the
+/// container sees of them and what a copy-up copies: they carry the image's own mode, owner and
+/// modification time, where the image has those directories. Layers are shared by every image with
+/// the same such metadata (named by a digest of it), made once in the store's temporary directory
+/// and renamed into place.
+pub fn init_layer(store_root: &Path, tmp_dir: &Path, image_layers: &[PathBuf]) -> Result<PathBuf, RootfsError> {
+    let metas: Vec<(&str, DirMeta)> = std::iter::once("")
+        .chain(INIT_DIRS)
+        .map(|d| (d, image_dir_meta(image_layers, d).unwrap_or(DirMeta::DEFAULT)))
+        .collect();
+    let key = format!("{metas:?}");
+    let name = format!("{INIT_LAYER}-{}", &skiff_image::Digest::of(key.as_bytes()).hex()[..16]);
+    let dest = store_root.join("init-layers").join(name);
     if dest.is_dir() {
         return Ok(dest);
     }
@@ -127,20 +162,33 @@ pub fn init_layer(store_root: &Path, tmp_dir: &Path) -> Result<PathBuf, RootfsEr
         let path = path.to_path_buf();
         move |source| RootfsError::Io { op, path, source }
     };
-    std::fs::create_dir_all(tmp_dir).map_err(io("create", tmp_dir))?;
+    let parent = store_root.join("init-layers");
+    for d in [tmp_dir, parent.as_path()] {
+        std::fs::create_dir_all(d).map_err(io("create", d))?;
+    }
     let tmp = tmp_dir.join(format!("{INIT_LAYER}.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let build = || -> Result<(), RootfsError> {
         use std::os::unix::fs::PermissionsExt;
-        for d in std::iter::once("").chain(INIT_DIRS) {
-            let p = tmp.join(d);
-            std::fs::create_dir_all(&p).map_err(io("create", &p))?;
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).map_err(io("chmod", &p))?;
+        for (d, _) in &metas {
+            std::fs::create_dir_all(tmp.join(d)).map_err(io("create", &tmp.join(d)))?;
         }
         for f in INIT_FILES {
             let p = tmp.join(f);
             std::fs::write(&p, b"").map_err(io("create", &p))?;
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).map_err(io("chmod", &p))?;
+        }
+        // Deepest first, so setting a directory's time is not undone by changes inside it.
+        for (d, m) in metas.iter().rev() {
+            let p = tmp.join(d);
+            std::os::unix::fs::chown(&p, Some(m.uid), Some(m.gid)).map_err(io("chown", &p))?;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m.mode)).map_err(io("chmod", &p))?;
+            if *m != DirMeta::DEFAULT {
+                let t = rustix::fs::Timespec { tv_sec: m.mtime.0, tv_nsec: m.mtime.1 as _ };
+                let times = rustix::fs::Timestamps { last_access: t, last_modification: t };
+                rustix::fs::utimensat(rustix::fs::CWD, &p, &times, rustix::fs::AtFlags::empty())
+                    .map_err(|e| RootfsError::Io { op: "set times of", path: p.clone(), source: e.into() })?;
+            }
         }
         Ok(())
     };
@@ -163,7 +211,8 @@ pub fn container_layers(
     let id = skiff_image::Digest::parse(image_id)
         .map_err(|e| crate::lifecycle::EngineError::Sys(format!("image id {image_id}: {e}")))?;
     let mut layers = store.unpacked_layers(&id)?;
-    layers.push(init_layer(store.root(), &store.tmp_dir())?);
+    let init = init_layer(store.root(), &store.tmp_dir(), &layers)?;
+    layers.push(init);
     Ok(layers)
 }
 

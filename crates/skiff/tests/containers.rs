@@ -580,7 +580,10 @@ fn mount_points_come_from_the_shared_init_layer_not_the_writable_layer() {
     assert_eq!(env.run(&["diff", &id]).ok().stdout(), "");
     let hosts = env.run(&["exec", &id, "cat", "/etc/hosts"]).ok().stdout();
     assert!(hosts.contains("localhost"), "{hosts}");
-    let layer = env.root().join("init-layer-1");
+    let layers: Vec<_> =
+        std::fs::read_dir(env.root().join("init-layers")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    let layer = layers[0].clone();
     for d in ["proc", "sys", "dev", "etc"] {
         assert!(layer.join(d).is_dir(), "{d}");
     }
@@ -658,4 +661,41 @@ fn cp_copies_trees_both_ways_and_stays_inside_the_container() {
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(std::fs::read_to_string(env.path("rel")).unwrap(), "KatacodaPrivateBuild\n");
     env.run(&["rm", "-f", &id]).ok();
+}
+
+#[test]
+fn the_init_layer_keeps_the_images_directory_metadata() {
+    // busybox with an /etc of its own: mode 700, owner 5:6, a fixed mtime.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut ar = tar::Archive::new(std::fs::File::open(fixture("busybox-rootfs.tar")).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut h = e.header().clone();
+        let path = e.path().unwrap().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        if h.entry_type().is_symlink() || h.entry_type().is_hard_link() {
+            let target = e.link_name().unwrap().unwrap().into_owned();
+            b.append_link(&mut h, &path, &target).unwrap();
+        } else {
+            b.append_data(&mut h, &path, &data[..]).unwrap();
+        }
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o700);
+    h.set_uid(5);
+    h.set_gid(6);
+    h.set_mtime(1_000_000_000);
+    h.set_size(0);
+    b.append_data(&mut h, "etc/", &[][..]).unwrap();
+    let tar = b.into_inner().unwrap();
+    let env = busybox();
+    std::fs::write(env.path("etc.tar"), &tar).unwrap();
+    env.run(&["import", env.path("etc.tar").to_str().unwrap(), "withetc"]).ok();
+    let stat = |img: &str| env.run(&["run", "--rm", img, "busybox", "stat", "-c", "%a %u %g %Y", "/etc"]).ok().stdout();
+    assert_eq!(stat("withetc"), "700 5 6 1000000000\n");
+    // An image without /etc gets the layer's plain one; the two images use different init layers.
+    assert_eq!(stat("busybox").split(' ').take(3).collect::<Vec<_>>(), ["755", "0", "0"]);
+    assert_eq!(std::fs::read_dir(env.root().join("init-layers")).unwrap().count(), 2);
 }
