@@ -291,8 +291,7 @@ pub fn create_with_spec(store: &Store, opts: RunOptions) -> Result<(Container, o
     };
     let dir = c.dir(store);
     std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-    let mut generated = None;
-    let result = (|| -> Result<()> {
+    let result = (|| -> Result<oci_spec::runtime::Spec> {
         let hostname = c.opts.hostname.clone().unwrap_or_else(|| spec::default_hostname(&id));
         let write = |f: &str, text: String| std::fs::write(dir.join(f), text).map_err(io("write", &dir.join(f)));
         write("hostname", format!("{hostname}\n"))?;
@@ -309,7 +308,6 @@ pub fn create_with_spec(store: &Store, opts: RunOptions) -> Result<(Container, o
         let spec = generate_spec(store, &c)?;
         let text = serde_json::to_vec_pretty(&spec).map_err(|e| EngineError::Sys(e.to_string()))?;
         std::fs::write(dir.join("config.json"), text).map_err(io("write", &dir.join("config.json")))?;
-        generated = Some(spec);
         match c.opts.name.clone() {
             Some(n) => {
                 c.name = n.strip_prefix('/').unwrap_or(&n).to_string();
@@ -327,13 +325,13 @@ pub fn create_with_spec(store: &Store, opts: RunOptions) -> Result<(Container, o
             }
         }
         container::write_json(&dir.join("config.v2.json"), &c)?;
-        Ok(())
+        Ok(spec)
     })();
-    match (result, generated) {
-        (Ok(()), Some(spec)) => Ok((c, spec)),
-        (result, _) => {
+    match result {
+        Ok(spec) => Ok((c, spec)),
+        Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
-            Err(result.err().unwrap_or_else(|| EngineError::Sys("container spec not generated".into())))
+            Err(e)
         }
     }
 }
