@@ -144,7 +144,9 @@ fn copy_entry(
     let existing = rustix::fs::statat(ddir, dname, AtFlags::SYMLINK_NOFOLLOW).ok();
     let existing_dir = existing.as_ref().is_some_and(|e| FileType::from_raw_mode(e.st_mode) == FileType::Directory);
     let nofollow = OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    match ft {
+    // The copy made, open when it is a directory or a regular file: its mode, owner and times go
+    // through the fd; others (symlinks, fifos, devices) by name without following.
+    let made: Option<std::os::fd::OwnedFd> = match ft {
         FileType::Directory => {
             if existing.is_some() && !existing_dir {
                 return Err(EngineError::Sys(format!(
@@ -163,12 +165,7 @@ fn copy_entry(
             for n in dir_names(s.as_fd(), shown)? {
                 copy_entry(s.as_fd(), &n, d.as_fd(), &n, &shown.join(&n), o)?;
             }
-            rustix::fs::fchmod(&d, mode).map_err(errno_io("chmod", shown))?;
-            if o.archive {
-                rustix::fs::fchown(&d, Some(uid(st.st_uid)), Some(gid(st.st_gid))).map_err(errno_io("chown", shown))?;
-            }
-            rustix::fs::futimens(&d, &times).map_err(errno_io("set times of", shown))?;
-            return Ok(());
+            Some(d)
         }
         _ if existing_dir => {
             return Err(EngineError::Sys(format!(
@@ -191,13 +188,7 @@ fn copy_entry(
                     .map_err(errno_io("create", shown))?,
             );
             std::io::copy(&mut src, &mut dst).map_err(io("copy", shown))?;
-            rustix::fs::fchmod(&dst, mode).map_err(errno_io("chmod", shown))?;
-            if o.archive {
-                rustix::fs::fchown(&dst, Some(uid(st.st_uid)), Some(gid(st.st_gid)))
-                    .map_err(errno_io("chown", shown))?;
-            }
-            rustix::fs::futimens(&dst, &times).map_err(errno_io("set times of", shown))?;
-            return Ok(());
+            Some(dst.into())
         }
         _ => {
             if existing.is_some() {
@@ -209,14 +200,27 @@ fn copy_entry(
             } else {
                 rustix::fs::mknodat(ddir, dname, ft, mode, st.st_rdev as _).map_err(errno_io("create", shown))?;
             }
+            None
+        }
+    };
+    let (owner, group) = (Some(uid(st.st_uid)), Some(gid(st.st_gid)));
+    match made {
+        Some(fd) => {
+            rustix::fs::fchmod(&fd, mode).map_err(errno_io("chmod", shown))?;
+            if o.archive {
+                rustix::fs::fchown(&fd, owner, group).map_err(errno_io("chown", shown))?;
+            }
+            rustix::fs::futimens(&fd, &times).map_err(errno_io("set times of", shown))?;
+        }
+        None => {
+            if o.archive {
+                rustix::fs::chownat(ddir, dname, owner, group, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(errno_io("chown", shown))?;
+            }
+            rustix::fs::utimensat(ddir, dname, &times, AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(errno_io("set times of", shown))?;
         }
     }
-    // Symlinks, fifos, sockets and device nodes: owner and times without following.
-    if o.archive {
-        rustix::fs::chownat(ddir, dname, Some(uid(st.st_uid)), Some(gid(st.st_gid)), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(errno_io("chown", shown))?;
-    }
-    rustix::fs::utimensat(ddir, dname, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io("set times of", shown))?;
     Ok(())
 }
 
