@@ -206,10 +206,11 @@ fn copy_entry(
     let (owner, group) = (Some(uid(st.st_uid)), Some(gid(st.st_gid)));
     match made {
         Some(fd) => {
-            rustix::fs::fchmod(&fd, mode).map_err(errno_io("chmod", shown))?;
+            // Owner first: a chown clears the setuid and setgid bits the mode then sets.
             if o.archive {
                 rustix::fs::fchown(&fd, owner, group).map_err(errno_io("chown", shown))?;
             }
+            rustix::fs::fchmod(&fd, mode).map_err(errno_io("chmod", shown))?;
             rustix::fs::futimens(&fd, &times).map_err(errno_io("set times of", shown))?;
         }
         None => {

@@ -622,6 +622,12 @@ fn cp_copies_trees_both_ways_and_stays_inside_the_container() {
     let archived = env.path("archived");
     env.run(&["cp", "-a", &format!("{id}:/data/a"), archived.to_str().unwrap()]).ok();
     assert_eq!(std::fs::metadata(&archived).unwrap().uid(), 1000);
+    // -a keeps a setuid bit along with the owner.
+    sh("echo s > /data/suid && chown 1000:1000 /data/suid && chmod 4755 /data/suid");
+    let suid = env.path("suid");
+    env.run(&["cp", "-a", &format!("{id}:/data/suid"), suid.to_str().unwrap()]).ok();
+    let m = std::fs::metadata(&suid).unwrap();
+    assert_eq!((m.permissions().mode() & 0o7777, m.uid()), (0o4755, 1000));
     // "SRC/." copies the contents into the destination itself.
     let flat = env.path("flat");
     std::fs::create_dir(&flat).unwrap();
