@@ -145,15 +145,20 @@ impl Db {
     /// that grew it checkpoints it into the database and truncates it. It does not wait: when
     /// another process is reading or writing, the checkpoint is left to a later writer.
     fn bound_wal(&self, conn: &Connection) {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        if std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) <= WAL_LIMIT {
+        if self.wal_len() <= WAL_LIMIT {
             return;
         }
         if conn.busy_timeout(Duration::ZERO).is_ok() {
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
         let _ = conn.busy_timeout(BUSY_TIMEOUT);
+    }
+
+    /// The WAL's current size in bytes (0 when there is none).
+    fn wal_len(&self) -> u64 {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot).
@@ -177,10 +182,15 @@ impl Db {
 mod tests {
     use super::*;
 
-    fn wal_len(db: &Db) -> u64 {
-        let mut wal = db.path().as_os_str().to_owned();
-        wal.push("-wal");
-        std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+    fn insert_blob(db: &Db, i: i64) {
+        db.write(|tx| {
+            tx.execute(
+                "INSERT INTO blobs(digest, size) VALUES (?1, ?2)",
+                rusqlite::params![format!("sha256:{i:064}"), i],
+            )
+            .map_err(|e| db.err(e))
+        })
+        .unwrap();
     }
 
     #[test]
@@ -189,15 +199,8 @@ mod tests {
         let db = Db::open(&dir.path().join("skiff.db")).unwrap();
         let mut longest = 0;
         for i in 0..2000 {
-            db.write(|tx| {
-                tx.execute(
-                    "INSERT INTO blobs(digest, size) VALUES (?1, ?2)",
-                    rusqlite::params![format!("sha256:{i:064}"), i],
-                )
-                .map_err(|e| db.err(e))
-            })
-            .unwrap();
-            longest = longest.max(wal_len(&db));
+            insert_blob(&db, i);
+            longest = longest.max(db.wal_len());
         }
         // Without the bound SQLite lets the WAL grow to 1000 pages (4 MiB) before its own checkpoint.
         assert!(longest <= WAL_LIMIT + 8 * (4096 + 24), "the WAL reached {longest} bytes");
@@ -218,19 +221,12 @@ mod tests {
         // The reader holds its snapshot: the writers' checkpoints cannot truncate, and must not wait.
         let start = std::time::Instant::now();
         for i in 0..300 {
-            db.write(|tx| {
-                tx.execute(
-                    "INSERT INTO blobs(digest, size) VALUES (?1, ?2)",
-                    rusqlite::params![format!("sha256:{i:064}"), i],
-                )
-                .map_err(|e| db.err(e))
-            })
-            .unwrap();
+            insert_blob(&db, i);
         }
         assert!(start.elapsed() < BUSY_TIMEOUT, "a writer waited for the reader");
         drop(reader);
         drop(conn);
         db.write(|tx| tx.execute("DELETE FROM blobs", []).map_err(|e| db.err(e))).unwrap();
-        assert!(wal_len(&db) <= WAL_LIMIT, "once the reader is gone the next writer truncates the WAL");
+        assert!(db.wal_len() <= WAL_LIMIT, "once the reader is gone the next writer truncates the WAL");
     }
 }
