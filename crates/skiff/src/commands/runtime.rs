@@ -270,27 +270,15 @@ fn dispatch(cli: &RtCli) -> anyhow::Result<u8> {
         }
         RtCommand::Run(o) => run_container(cli, o),
         RtCommand::Pause { id } => {
-            let (dir, rec) = load(cli, id)?;
-            if status(&dir, &rec) != "running" {
-                bail!("container {id} is not running");
-            }
-            cgroup(&rec).ok_or_else(|| anyhow!("container {id} has no cgroup"))?.freeze()?;
+            cgroup_when(cli, id, &["running"], "running")?.freeze()?;
             Ok(0)
         }
         RtCommand::Resume { id } => {
-            let (dir, rec) = load(cli, id)?;
-            if status(&dir, &rec) != "paused" {
-                bail!("container {id} is not paused");
-            }
-            cgroup(&rec).ok_or_else(|| anyhow!("container {id} has no cgroup"))?.thaw()?;
+            cgroup_when(cli, id, &["paused"], "paused")?.thaw()?;
             Ok(0)
         }
         RtCommand::Ps { format, id } => {
-            let (dir, rec) = load(cli, id)?;
-            if status(&dir, &rec) == "stopped" {
-                bail!("container {id} is not running");
-            }
-            let mut pids = cgroup(&rec).ok_or_else(|| anyhow!("container {id} has no cgroup"))?.pids()?;
+            let mut pids = cgroup_when(cli, id, &["created", "running", "paused"], "running")?.pids()?;
             pids.sort_unstable();
             if format == "json" {
                 println!("{}", serde_json::to_string(&pids)?);
@@ -358,6 +346,21 @@ fn proc_start(pid: i32) -> Option<u64> {
 
 fn cgroup(rec: &Record) -> Option<skiff_runtime::cgroups::CgroupManager> {
     skiff_runtime::cgroups::CgroupManager::new(Path::new(skiff_engine::lifecycle::CGROUP_ROOT), &rec.cgroup).ok()
+}
+
+/// The cgroup of container `id` when its status is one of `allowed`; otherwise the error says it
+/// is not `wanted`.
+fn cgroup_when(
+    cli: &RtCli,
+    id: &str,
+    allowed: &[&str],
+    wanted: &str,
+) -> anyhow::Result<skiff_runtime::cgroups::CgroupManager> {
+    let (dir, rec) = load(cli, id)?;
+    if !allowed.contains(&status(&dir, &rec)) {
+        bail!("container {id} is not {wanted}");
+    }
+    cgroup(&rec).ok_or_else(|| anyhow!("container {id} has no cgroup"))
 }
 
 /// `created`, `running`, `paused` or `stopped`.
