@@ -50,17 +50,19 @@ pub(super) fn create(hierarchies: &[(String, PathBuf)]) -> Result<()> {
 /// down from the nearest ancestor that has them, top first. Stops at a directory that is not a
 /// cpuset cgroup (above the hierarchy's root).
 fn fill_cpuset(dir: &Path) -> Result<()> {
+    let mut empty = Vec::new();
     for f in ["cpuset.cpus", "cpuset.mems"] {
-        let file = dir.join(f);
-        let Ok(own) = std::fs::read_to_string(&file) else { return Ok(()) };
-        if !own.trim().is_empty() {
-            continue;
+        let Ok(own) = std::fs::read_to_string(dir.join(f)) else { return Ok(()) };
+        if own.trim().is_empty() {
+            empty.push(f);
         }
-        let Some(parent) = dir.parent() else { return Ok(()) };
-        fill_cpuset(parent)?;
+    }
+    let Some(parent) = dir.parent().filter(|_| !empty.is_empty()) else { return Ok(()) };
+    fill_cpuset(parent)?;
+    for f in empty {
         if let Ok(p) = std::fs::read_to_string(parent.join(f)) {
             if !p.trim().is_empty() {
-                write(&file, p.trim())?;
+                write(&dir.join(f), p.trim())?;
             }
         }
     }
