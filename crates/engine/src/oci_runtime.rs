@@ -9,7 +9,7 @@
 //! Also: `--init`'s binary (Debian's `tini-static`).
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -134,35 +134,6 @@ fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> OciRuntimeError {
     move |source| OciRuntimeError::Io { op, source }
 }
 
-/// Receives one fd sent with SCM_RIGHTS on `sock`.
-fn recv_fd(sock: RawFd) -> Option<OwnedFd> {
-    let mut data = [0u8; 256];
-    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
-    // SAFETY: CMSG_SPACE is a pure computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cbuf = vec![0u8; space];
-    // SAFETY: msghdr is plain data; zeroed is a valid empty header, filled in below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    // SAFETY: `msg` describes valid buffers owned by this frame.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    if n < 0 {
-        return None;
-    }
-    // SAFETY: CMSG_FIRSTHDR/CMSG_DATA read inside `cbuf`, which recvmsg filled (msg_controllen says how much).
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        if c.is_null() || (*c).cmsg_level != libc::SOL_SOCKET || (*c).cmsg_type != libc::SCM_RIGHTS {
-            return None;
-        }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>());
-        Some(OwnedFd::from_raw_fd(fd))
-    }
-}
-
 /// Creates and starts container `id` from `bundle` with `runtime`; the caller becomes the
 /// init's parent (a child subreaper). `state_dir` holds the pid file, log and console socket.
 pub fn create_and_start(
@@ -209,7 +180,7 @@ pub fn create_and_start(
         loop {
             match l.accept() {
                 Ok((s, _)) => {
-                    pty = recv_fd(s.as_raw_fd());
+                    pty = skiff_runtime::recv_msg(s.as_raw_fd()).ok().and_then(|(_, fd)| fd);
                     break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

@@ -32,6 +32,9 @@ use std::path::PathBuf;
 pub use exec::exec;
 pub use oci_spec;
 pub use spawn::{spawn, start_created};
+/// One message over an AF_UNIX socket, optionally carrying one fd (SCM_RIGHTS), e.g. runc's
+/// `--console-socket` protocol. Errors are errno values.
+pub use sys::{recv_msg, send_msg};
 
 /// The container's standard streams; `None` is `/dev/null`.
 #[derive(Debug, Default)]

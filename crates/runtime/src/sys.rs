@@ -87,7 +87,7 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), i32> {
 }
 
 /// Sends one message, optionally carrying one fd (SCM_RIGHTS).
-pub(crate) fn send_msg(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> Result<(), i32> {
+pub fn send_msg(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> Result<(), i32> {
     let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
     let mut cbuf = [0u64; 8];
     // SAFETY: msghdr is plain old data; zeroed is a valid empty header.
@@ -123,7 +123,7 @@ pub(crate) fn send_msg(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> Result<()
 }
 
 /// Receives one message (up to 4 KiB) and the fd it carries, if any. An empty message is EOF.
-pub(crate) fn recv_msg(sock: RawFd) -> Result<(Vec<u8>, Option<OwnedFd>), i32> {
+pub fn recv_msg(sock: RawFd) -> Result<(Vec<u8>, Option<OwnedFd>), i32> {
     let mut buf = vec![0u8; 4096];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
     let mut cbuf = [0u64; 8];

@@ -37,6 +37,9 @@ fn runc_runs_the_same_bundle_with_the_same_output_and_codes() {
     assert_eq!(r.code(), 3);
     assert_eq!(r.stdout(), "out\n");
     assert_eq!(r.stderr(), "err\n");
+    // -t: runc hands the pty master back through the console socket.
+    let r = env.run(&["run", "--rm", "-t", "--runtime", "runc", "busybox", "sh", "-c", "tty; echo ok"]).ok();
+    assert_eq!(r.stdout(), "/dev/pts/0\r\nok\r\n");
     let r = env.run(&["run", "--rm", "--runtime", "runc", "busybox", "nosuch"]);
     assert_eq!(r.code(), 127, "{}", r.stderr());
     assert!(r.stderr().contains("executable file not found"), "{}", r.stderr());

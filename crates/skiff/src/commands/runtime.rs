@@ -427,30 +427,8 @@ fn errno_msg() -> String {
 fn send_console(path: &Path, fd: RawFd) -> anyhow::Result<()> {
     let stream = std::os::unix::net::UnixStream::connect(path)
         .with_context(|| format!("connecting to console socket {}", path.display()))?;
-    let name = b"/dev/ptmx";
-    let mut iov = libc::iovec { iov_base: name.as_ptr() as *mut libc::c_void, iov_len: name.len() };
-    // SAFETY: CMSG_SPACE is a pure computation on a size.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-    let mut cbuf = vec![0u8; space];
-    // SAFETY: msghdr is plain data; zeroed is a valid empty header, filled in below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    // SAFETY: `msg` points at `cbuf`, which is CMSG_SPACE(sizeof fd) bytes: room for one
-    // header and one fd; CMSG_FIRSTHDR and CMSG_DATA stay inside it.
-    let rc = unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
-        libc::sendmsg(stream.as_raw_fd(), &msg, 0)
-    };
-    if rc < 0 {
-        bail!("sending the console to {}: {}", path.display(), errno_msg());
-    }
+    skiff_runtime::send_msg(stream.as_raw_fd(), b"/dev/ptmx", Some(fd))
+        .map_err(|e| anyhow!("sending the console to {}: {}", path.display(), std::io::Error::from_raw_os_error(e)))?;
     Ok(())
 }
 
