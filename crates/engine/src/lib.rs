@@ -18,6 +18,7 @@ pub mod exec;
 pub mod fs;
 pub mod lifecycle;
 pub mod logs;
+pub mod monitor;
 pub mod names;
 pub mod oci_runtime;
 pub mod options;

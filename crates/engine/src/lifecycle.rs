@@ -437,30 +437,15 @@ pub fn start_with_spec(
     } else {
         None
     };
-    let memcg = cg.as_ref().and_then(|cg| cg.dir("memory"));
-    let mut argv: Vec<String> = vec![
-        monitor.to_string_lossy().into_owned(),
-        "--pid".into(),
-        String::new(),
-        "--state".into(),
-        state_dir.to_string_lossy().into_owned(),
-        "--log".into(),
-        c.log_path(store).to_string_lossy().into_owned(),
-    ];
-    if let Some(m) = memcg {
-        argv.push("--memcg".into());
-        argv.push(m.to_string_lossy().into_owned());
-    }
-    if attach.output {
-        argv.push("--attach".into());
-    }
-    if attach.output && attach.stdin && tty {
-        argv.push("--stdin".into());
-    }
-    if let Some(t) = then {
-        argv.push("--then".into());
-        argv.extend(t);
-    }
+    let monitor_args = crate::monitor::MonitorArgs {
+        pid: 0,
+        state: state_dir.clone(),
+        log: Some(c.log_path(store)),
+        attach: attach.output,
+        stdin: attach.output && attach.stdin && tty,
+        memcg: cg.as_ref().and_then(|cg| cg.dir("memory")),
+        then: then.unwrap_or_default().into_iter().map(Into::into).collect(),
+    };
     let id = c.id.clone();
     let runtime = crate::oci_runtime::resolve(c.opts.runtime.as_deref())?;
     skiff_runtime::timing::mark("engine: forking the monitor");
@@ -483,7 +468,8 @@ pub fn start_with_spec(
             out: (out_r, out_w),
             err: (err_r, err_w),
             ready: ready_w,
-            argv,
+            monitor,
+            monitor_args,
             runtime,
             bundle: dir.clone(),
             state_dir: state_dir.clone(),
@@ -522,7 +508,9 @@ struct MonitorChild {
     out: (OwnedFd, OwnedFd),
     err: (OwnedFd, OwnedFd),
     ready: OwnedFd,
-    argv: Vec<String>,
+    /// The `skiff-monitor` binary a detached container's monitor execs.
+    monitor: PathBuf,
+    monitor_args: crate::monitor::MonitorArgs,
     /// An installed OCI runtime (`--runtime`), else skiff's own.
     runtime: Option<PathBuf>,
     bundle: PathBuf,
@@ -583,11 +571,14 @@ fn monitor_child(m: MonitorChild) -> ! {
         write_fd(&m.ready, &format!("E125\trecording the container state: {e}"));
         std::process::exit(125);
     }
-    // fds 3 and 4 for the monitor: stdout and stderr read ends (or the pty master on 3).
+    // The container's output: stdout and stderr read ends, or the pty master.
     let sources: Vec<OwnedFd> = match spawned.pty_master {
         Some(p) if m.tty => vec![p],
         _ => vec![m.out.0, m.err.0],
     };
+    let mut args = m.monitor_args;
+    args.pid = spawned.pid;
+    // fds 3 and 4 for the monitor: stdout and stderr read ends (or the pty master on 3).
     let high: Vec<OwnedFd> =
         sources.iter().filter_map(|f| rustix::io::fcntl_dupfd_cloexec(f, 10).ok()).collect::<Vec<_>>();
     drop(sources);
@@ -595,31 +586,34 @@ fn monitor_child(m: MonitorChild) -> ! {
         // SAFETY: dup2 onto fds 3/4, which we own in this child; the new fds lack FD_CLOEXEC, as intended.
         unsafe { libc::dup2(f.as_raw_fd(), 3 + i as RawFd) };
     }
-    if m.detached {
-        if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
-            for fd in 0..3 {
-                // SAFETY: replacing our own stdio with /dev/null.
-                unsafe { libc::dup2(null.as_raw_fd(), fd) };
+    let streams: Vec<(RawFd, &'static str)> = (3..).zip(["stdout", "stderr"]).take(high.len()).collect();
+    if !m.detached {
+        // A foreground run: the CLI waits for us anyway, so monitor the container in place
+        // instead of exec'ing the monitor binary.
+        if !m.keep_stdin {
+            if let Ok(null) = std::fs::File::open("/dev/null") {
+                // SAFETY: the container owns stdin now; the monitor reads nothing from it.
+                unsafe { libc::dup2(null.as_raw_fd(), 0) };
             }
         }
-    } else if m.keep_stdin {
-        // The monitor forwards our stdin to the pty.
-    } else if let Ok(null) = std::fs::File::open("/dev/null") {
-        // SAFETY: the container owns stdin now; the monitor reads nothing from it.
-        unsafe { libc::dup2(null.as_raw_fd(), 0) };
+        write_fd(&m.ready, &format!("P{}", spawned.pid));
+        drop((m.ready, high));
+        // Without the exec, close what the CLI had open (the store, the container's lock): a
+        // monitor must not hold them for the container's life.
+        // SAFETY: close_range on fds above our streams, none of which is used again here.
+        unsafe { libc::syscall(libc::SYS_close_range, 3 + streams.len() as u32, u32::MAX, 0) };
+        crate::monitor::run(&args, &streams, false);
+    }
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        for fd in 0..3 {
+            // SAFETY: replacing our own stdio with /dev/null.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
     }
     write_fd(&m.ready, &format!("P{}", spawned.pid));
     drop(m.ready);
-    let err = std::os::unix::process::CommandExt::exec(
-        std::process::Command::new(&m.argv[0]).args(m.argv[1..].iter().map(|a| {
-            if a.is_empty() {
-                spawned.pid.to_string()
-            } else {
-                a.clone()
-            }
-        })),
-    );
-    eprintln!("skiff: exec {}: {err}", m.argv[0]);
+    let err = std::os::unix::process::CommandExt::exec(std::process::Command::new(&m.monitor).args(args.to_args()));
+    eprintln!("skiff: exec {}: {err}", m.monitor.display());
     let _ = skiff_runtime::signal(spawned.pid, libc::SIGKILL);
     std::process::exit(125)
 }

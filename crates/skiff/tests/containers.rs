@@ -398,6 +398,40 @@ fn foreground_run_forwards_signals() {
     env.run(&["rm", "fg"]).ok();
 }
 
+/// A foreground run's monitor runs in the process forked from the CLI: it must not keep what the
+/// CLI had open (the container's lock), or `stop` would wait for the container forever.
+#[test]
+fn a_foreground_run_can_be_logged_exec_d_and_stopped_from_elsewhere() {
+    let env = busybox();
+    let mut cli = env
+        .cmd()
+        .args([
+            "run",
+            "--name",
+            "fg2",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'exit 3' TERM; echo ready; while true; do sleep 1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = cli.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    assert_eq!(env.run(&["exec", "fg2", "echo", "hi"]).ok().stdout(), "hi\n");
+    assert_eq!(env.run(&["logs", "fg2"]).ok().stdout(), "ready\n");
+    env.run(&["stop", "-t", "30", "fg2"]).ok();
+    assert_eq!(cli.wait().unwrap().code(), Some(3));
+    let state = &inspect(&env, "fg2")["State"];
+    assert_eq!(state["ExitCode"], 3);
+    assert_eq!(state["Running"], false);
+    env.run(&["rm", "fg2"]).ok();
+}
+
 #[test]
 fn resource_flags_reach_the_cgroup() {
     let env = busybox();

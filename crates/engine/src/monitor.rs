@@ -1,0 +1,387 @@
+//! The per-container monitor. Daemonless skiff has no daemon to hold a
+//! container's stdio or reap it, so each container gets a small,
+//! single-threaded process as its parent: the process that spawned the
+//! container (so the container init is already its child). A detached
+//! container's spawner execs `skiff-monitor` (a binary of the `skiff` package
+//! that only calls [`main`]), whose resident set stays well under 1 MiB; a
+//! foreground run's spawner, whose CLI waits anyway, runs [`run`] in place.
+//! The monitor:
+//! - reads the container's stdout/stderr pipes (or a pty master) and appends
+//!   Docker's json-file log lines to the log; when attached it also copies them
+//!   to its own stdout/stderr (foreground run);
+//! - reaps the container, then records the exit code, finish time and whether
+//!   the memory cgroup OOM-killed it in the state directory (written to a
+//!   temporary file and renamed, so readers see all or nothing);
+//! - exits with the container's code, or execs a command afterwards (`skiff rm`
+//!   for `run -d --rm`).
+//!
+//! It uses only `std` and `libc` (no allocator-heavy crates, no threads, no
+//! async runtime).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+
+/// What a monitor watches and where it records.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorArgs {
+    /// The container init (our child).
+    pub pid: i32,
+    /// The container's state directory (`/run/skiff/<id>`), where `exit` is written.
+    pub state: PathBuf,
+    /// The json-file log.
+    pub log: Option<PathBuf>,
+    /// Copy the container's output to our stdout/stderr too (foreground run).
+    pub attach: bool,
+    /// Copy our stdin to the container's pty (`run -it` in the foreground).
+    pub stdin: bool,
+    /// The container's memory cgroup, for OOM kills.
+    pub memcg: Option<PathBuf>,
+    /// A command exec'd once the exit is recorded.
+    pub then: Vec<OsString>,
+}
+
+impl MonitorArgs {
+    /// Parses `skiff-monitor`'s arguments (without the program name).
+    pub fn parse(mut it: impl Iterator<Item = OsString>) -> Option<Self> {
+        let mut a = MonitorArgs::default();
+        while let Some(k) = it.next() {
+            match k.as_bytes() {
+                b"--pid" => a.pid = it.next()?.to_str()?.parse().ok()?,
+                b"--state" => a.state = it.next()?.into(),
+                b"--log" => a.log = Some(it.next()?.into()),
+                b"--memcg" => a.memcg = Some(it.next()?.into()),
+                b"--attach" => a.attach = true,
+                b"--stdin" => a.stdin = true,
+                b"--then" => {
+                    a.then = it.by_ref().collect();
+                }
+                _ => return None,
+            }
+        }
+        (a.pid > 0).then_some(a)
+    }
+
+    /// The arguments [`MonitorArgs::parse`] reads back.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> =
+            vec!["--pid".into(), self.pid.to_string().into(), "--state".into(), self.state.clone().into()];
+        if let Some(l) = &self.log {
+            v.extend(["--log".into(), l.clone().into()]);
+        }
+        if let Some(m) = &self.memcg {
+            v.extend(["--memcg".into(), m.clone().into()]);
+        }
+        if self.attach {
+            v.push("--attach".into());
+        }
+        if self.stdin {
+            v.push("--stdin".into());
+        }
+        if !self.then.is_empty() {
+            v.push("--then".into());
+            v.extend(self.then.iter().cloned());
+        }
+        v
+    }
+}
+
+/// Formats the wall clock as RFC 3339 with nanoseconds, UTC (Docker's log time).
+fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Go's RFC3339Nano: trailing zeros of the fraction (and a bare dot) dropped.
+    let frac = format!(".{:09}", d.subsec_nanos());
+    let frac = frac.trim_end_matches('0').trim_end_matches('.');
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{frac}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn json_escape(out: &mut Vec<u8>, s: &[u8]) {
+    for &b in s {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'<' => out.extend_from_slice(b"\\u003c"),
+            b'>' => out.extend_from_slice(b"\\u003e"),
+            b'&' => out.extend_from_slice(b"\\u0026"),
+            0..=0x1f | 0x7f => out.extend_from_slice(format!("\\u{:04x}", b).as_bytes()),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// One stream: its fd, name, and the partial line not yet logged.
+struct Stream {
+    fd: RawFd,
+    name: &'static str,
+    pending: Vec<u8>,
+    open: bool,
+}
+
+fn log_line(log: &mut Option<std::fs::File>, stream: &str, line: &[u8]) {
+    if let Some(f) = log {
+        let mut rec = Vec::with_capacity(line.len() + 80);
+        rec.extend_from_slice(b"{\"log\":\"");
+        json_escape(&mut rec, String::from_utf8_lossy(line).as_bytes());
+        rec.extend_from_slice(b"\",\"stream\":\"");
+        rec.extend_from_slice(stream.as_bytes());
+        rec.extend_from_slice(b"\",\"time\":\"");
+        rec.extend_from_slice(now_rfc3339().as_bytes());
+        rec.extend_from_slice(b"\"}\n");
+        let _ = f.write_all(&rec);
+    }
+}
+
+/// Copies our terminal's window size to the pty (fd 3).
+fn copy_winsize() {
+    // SAFETY: `ws` is a valid winsize for both ioctls; failures (no terminal) are ignored.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(3, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+extern "C" fn on_winch(_: libc::c_int) {}
+
+fn pump(streams: &mut [Stream], log: &mut Option<std::fs::File>, attach: bool, mut stdin: bool) {
+    let mut buf = vec![0u8; 32 * 1024];
+    if stdin {
+        copy_winsize();
+        // SAFETY: installing an empty handler (no SA_RESTART) so SIGWINCH interrupts poll.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_winch as *const () as usize;
+            libc::sigaction(libc::SIGWINCH, &sa, std::ptr::null_mut());
+        }
+    }
+    loop {
+        let mut fds: Vec<libc::pollfd> = streams
+            .iter()
+            .filter(|s| s.open)
+            .map(|s| libc::pollfd { fd: s.fd, events: libc::POLLIN, revents: 0 })
+            .collect();
+        if fds.is_empty() {
+            return;
+        }
+        if stdin {
+            fds.push(libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 });
+        }
+        // SAFETY: `fds` is a valid, initialised array of pollfd of the given length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                if stdin {
+                    copy_winsize();
+                }
+                continue;
+            }
+            return;
+        }
+        if stdin && fds.last().is_some_and(|p| p.fd == 0 && p.revents != 0) {
+            // SAFETY: reading into our buffer from our stdin.
+            let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+            if r <= 0 {
+                stdin = false;
+            } else {
+                let mut off = 0usize;
+                while off < r as usize {
+                    // SAFETY: writing initialised bytes of `buf` to the pty master we own.
+                    let w = unsafe { libc::write(3, buf[off..].as_ptr().cast(), r as usize - off) };
+                    if w <= 0 {
+                        break;
+                    }
+                    off += w as usize;
+                }
+            }
+        }
+        for p in fds.iter().filter(|p| p.revents != 0 && p.fd != 0) {
+            let Some(s) = streams.iter_mut().find(|s| s.fd == p.fd) else { continue };
+            // SAFETY: `buf` is a valid writable buffer of `buf.len()` bytes; `s.fd` is an open fd we own.
+            let r = unsafe { libc::read(s.fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if r <= 0 {
+                s.open = false;
+                if !s.pending.is_empty() {
+                    let rest = std::mem::take(&mut s.pending);
+                    log_line(log, s.name, &rest);
+                }
+                continue;
+            }
+            let data = &buf[..r as usize];
+            if attach {
+                if s.name == "stderr" {
+                    let _ = std::io::stderr().write_all(data);
+                } else {
+                    let mut o = std::io::stdout().lock();
+                    let _ = o.write_all(data);
+                    let _ = o.flush();
+                }
+            }
+            s.pending.extend_from_slice(data);
+            while let Some(i) = s.pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = s.pending.drain(..=i).collect();
+                log_line(log, s.name, &line);
+            }
+            if s.pending.len() > 16 * 1024 {
+                let line = std::mem::take(&mut s.pending);
+                log_line(log, s.name, &line);
+            }
+        }
+    }
+}
+
+fn reap(pid: i32) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out pointer; waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 255;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        255
+    }
+}
+
+fn oom_kills(memcg: &std::path::Path) -> u64 {
+    for file in ["memory.events", "memory.oom_control"] {
+        if let Ok(text) = std::fs::read_to_string(memcg.join(file)) {
+            for l in text.lines() {
+                if let Some(v) = l.strip_prefix("oom_kill ") {
+                    return v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+    }
+    0
+}
+
+/// Drops the pages startup touched (dynamic loader, libc init, argument
+/// parsing) from our page tables, so the resident set is what the pump loop
+/// uses. Only read-only file mappings none of whose pages were ever copied on
+/// write (`Anonymous: 0 kB` in smaps) are trimmed: their pages are exactly the
+/// file's and fault back in from the page cache when needed. `MADV_RANDOM`
+/// first, so a re-fault maps one page rather than a fault-around window.
+fn trim_resident() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else { return };
+    let mut current: Option<(usize, usize)> = None;
+    for l in smaps.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() >= 5 && f[0].contains('-') && !f[0].ends_with(':') {
+            current = None;
+            let file_backed = f.len() >= 6 && f[5].starts_with('/');
+            if !file_backed || f[1].contains('w') {
+                continue;
+            }
+            if let Some((a, b)) = f[0].split_once('-') {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                    current = Some((a, b));
+                }
+            }
+        } else if f.first() == Some(&"Anonymous:") {
+            if let (Some((a, b)), Some(&"0")) = (current.take(), f.get(1)) {
+                // SAFETY: the range is a whole mapping of ours, read-only, file-backed and
+                // without private copies: discarding its pages loses nothing (re-read on use).
+                unsafe {
+                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM);
+                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
+                }
+            }
+        }
+    }
+}
+
+/// Watches the container `a.pid` whose output comes from `streams` (fd and stream name: `stdout`
+/// and `stderr` pipes, or one pty master as `stdout`); records its exit; exits with its code (or
+/// execs `a.then`). `trim` drops the start-up pages from the resident set first (a long-lived
+/// detached monitor).
+pub fn run(a: &MonitorArgs, streams: &[(RawFd, &'static str)], trim: bool) -> ! {
+    // Terminal signals (Ctrl-C in a foreground run) are not ours: the CLI forwards them to the container.
+    // SAFETY: setting signal dispositions to SIG_IGN has no memory-safety requirements.
+    unsafe {
+        for sig in
+            [libc::SIGHUP, libc::SIGPIPE, libc::SIGINT, libc::SIGQUIT, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU]
+        {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+    }
+    let mut streams: Vec<Stream> =
+        streams.iter().map(|&(fd, name)| Stream { fd, name, pending: Vec::new(), open: true }).collect();
+    let mut log = a.log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    let before = a.memcg.as_deref().map(oom_kills).unwrap_or(0);
+    if trim {
+        trim_resident();
+    }
+    pump(&mut streams, &mut log, a.attach, a.stdin);
+    skiff_runtime::timing::mark("monitor: streams closed");
+    let code = reap(a.pid);
+    skiff_runtime::timing::mark("monitor: reaped");
+    let oom = a.memcg.as_deref().map(|m| oom_kills(m) > before).unwrap_or(false);
+    for s in &streams {
+        // SAFETY: these fds were handed to us by the spawner and are closed once, here.
+        drop(unsafe { std::fs::File::from_raw_fd(s.fd) });
+    }
+    let record = format!("{code}\n{}\n{}\n", now_rfc3339(), if oom { "oom" } else { "" });
+    let tmp = a.state.join("exit.tmp");
+    if std::fs::write(&tmp, record).is_ok() {
+        let _ = std::fs::rename(&tmp, a.state.join("exit"));
+    }
+    drop(log);
+    skiff_runtime::timing::mark("monitor: exit recorded");
+    if let Some((prog, rest)) = a.then.split_first() {
+        let err = std::process::Command::new(prog)
+            .args(rest)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .exec();
+        eprintln!("skiff-monitor: {err}");
+    }
+    std::process::exit(code);
+}
+
+/// `skiff-monitor --pid PID --state DIR [--log FILE] [--memcg DIR] [--attach] [--stdin] [--then CMD...]`,
+/// the container's output on fds 3 and 4 (stdout, stderr pipes) or a pty master on fd 3.
+pub fn main() -> ! {
+    skiff_runtime::timing::mark("monitor: started");
+    let Some(args) = MonitorArgs::parse(std::env::args_os().skip(1)) else {
+        eprintln!("usage: skiff-monitor --pid PID --state DIR [--log FILE] [--memcg DIR] [--attach] [--then CMD...]");
+        std::process::exit(125);
+    };
+    let is_fd = |fd: RawFd| {
+        // SAFETY: F_GETFD on any integer is harmless; it only reports whether the fd is open.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    };
+    let streams: Vec<(RawFd, &'static str)> =
+        [(3, "stdout"), (4, "stderr")].into_iter().filter(|(fd, _)| is_fd(*fd)).collect();
+    run(&args, &streams, true)
+}
