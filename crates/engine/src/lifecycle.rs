@@ -523,6 +523,7 @@ fn write_fd(fd: &OwnedFd, msg: &str) {
 
 /// The forked child: spawn the container, report, become the monitor. Never returns.
 fn monitor_child(m: MonitorChild) -> ! {
+    skiff_runtime::timing::mark("monitor-child: forked");
     if m.detached {
         let _ = rustix::process::setsid();
     }

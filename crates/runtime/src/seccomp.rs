@@ -1,19 +1,24 @@
 //! Seccomp: compiles an OCI `linux.seccomp` section (Docker's profile format: `defaultAction`,
-//! `defaultErrnoRet`, `syscalls[]` with `names`, `action`, `errnoRet` and `args` conditions) to one
-//! classic BPF program, and installs it with seccomp(2): one filter, as Docker's libseccomp makes.
+//! `defaultErrnoRet`, `architectures`, `syscalls[]` with `names`, `action`, `errnoRet` and `args`
+//! conditions) to one classic BPF program, and installs it with seccomp(2): one filter, as Docker's
+//! libseccomp makes.
 //!
-//! The program checks the architecture (anything but x86_64 is killed: its syscall numbers differ),
-//! then compares the syscall number with each listed syscall in turn. A syscall listed without
+//! The program dispatches on the architecture: x86_64 always, i386 (`SCMP_ARCH_X86`) and x32
+//! (`SCMP_ARCH_X32`: x86_64's audit arch, syscall numbers with `X32_SYSCALL_BIT`) when the profile
+//! lists them, as Docker's default profile does on x86_64; any other architecture (or an x32 call
+//! when x32 is not listed) is killed. Within an architecture it compares the syscall number with
+//! each listed syscall in turn, the names resolved with that ABI's table. A syscall listed without
 //! conditions returns its action at once; one with conditions jumps to its block, which tries its
 //! rules from the most restrictive action to the least (the kernel's order: kill, trap, errno,
-//! trace, log, allow), each rule an AND of 64-bit argument comparisons, and returns the first
-//! matching rule's action, or the default action. That is what libseccomp's profiles mean, and what
-//! the kernel would decide from a stack of one filter per action. Syscall names unknown on this
-//! architecture are skipped, as libseccomp and runc do.
+//! trace, log, allow), each rule an AND of argument comparisons (64-bit; on i386, whose arguments
+//! are 32-bit, the low words only, as libseccomp), and returns the first matching rule's action, or
+//! the default action. That is what libseccomp's profiles mean, and what the kernel would decide
+//! from a stack of one filter per action. Syscall names unknown on an ABI are skipped there, as
+//! libseccomp and runc do.
 
 use std::collections::BTreeMap;
 
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
 
 use crate::syscall_table;
 
@@ -45,10 +50,19 @@ impl CompiledSeccomp {
 
 /// The number of a syscall by name on this architecture.
 pub fn syscall_number(name: &str) -> Option<i64> {
-    syscall_table::X86_64.binary_search_by(|(n, _)| n.cmp(&name)).ok().map(|i| syscall_table::X86_64[i].1)
+    numbers(name).map(|n| n[syscall_table::X86_64]).filter(|n| *n >= 0)
+}
+
+/// A syscall's numbers on the three ABIs (-1 where it has none).
+fn numbers(name: &str) -> Option<[i64; 3]> {
+    let t = syscall_table::SYSCALLS;
+    t.binary_search_by(|(n, _)| n.cmp(&name)).ok().map(|i| t[i].1)
 }
 
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// Marks an x32 syscall number (x32 shares x86_64's audit arch).
+const X32_SYSCALL_BIT: i64 = 0x4000_0000;
 
 /// seccomp(2) return values.
 pub mod ret {
@@ -118,14 +132,30 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledSeccomp, SeccompError> 
         return Err(SeccompError::UnsupportedArch(std::env::consts::ARCH));
     }
     let default = action_of(profile.default_action(), profile.default_errno_ret())?;
-    let mut rules = Rules::new();
+    let listed = |a: Arch| profile.architectures().iter().flatten().any(|x| *x == a);
+    let x32 = listed(Arch::ScmpArchX32);
+    let mut native = vec![(syscall_table::X86_64, 0)];
+    if x32 {
+        native.push((syscall_table::X32, X32_SYSCALL_BIT));
+    }
+    let i386 = listed(Arch::ScmpArchX86);
+    let i386_abi = [(syscall_table::I386, 0)];
+    let [native, i386_rules] = rules(profile, default, [&native, if i386 { &i386_abi } else { &[] }])?;
+    let i386 = i386.then_some(i386_rules);
+    let program = assemble(default, &native, x32, i386.as_ref())?;
+    Ok(CompiledSeccomp { program })
+}
+
+/// The profile's rules for two filter blocks, each listing the ABIs (a column of the syscall
+/// table and the bias added to its numbers) whose names it resolves.
+fn rules(profile: &LinuxSeccomp, default: u32, blocks: [&[(usize, i64)]; 2]) -> Result<[Rules; 2], SeccompError> {
+    let mut rules = [Rules::new(), Rules::new()];
     for sc in profile.syscalls().iter().flatten() {
         let action = action_of(sc.action(), sc.errno_ret())?;
         if action == default {
             continue;
         }
         for name in sc.names() {
-            let Some(nr) = syscall_number(name) else { continue };
             let bad = |reason: String| SeccompError::BadCondition { syscall: name.clone(), reason };
             let mut conds = Vec::new();
             for a in sc.args().iter().flatten() {
@@ -146,11 +176,17 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledSeccomp, SeccompError> 
                     .ok_or_else(|| bad(format!("argument index {}", a.index())))?;
                 conds.push(Cond { arg, op, value });
             }
-            rules.entry(nr).or_default().push((action, conds));
+            let Some(nrs) = numbers(name) else { continue };
+            for (rules, abis) in rules.iter_mut().zip(blocks) {
+                for &(abi, bias) in abis {
+                    if nrs[abi] >= 0 {
+                        rules.entry(nrs[abi] + bias).or_default().push((action, conds.clone()));
+                    }
+                }
+            }
         }
     }
-    let program = assemble(default, &rules)?;
-    Ok(CompiledSeccomp { program })
+    Ok(rules)
 }
 
 /// A jump target while assembling: a fixed offset or a label resolved at the end.
@@ -211,11 +247,29 @@ fn arg_hi(i: u8) -> u32 {
     20 + 8 * i as u32
 }
 
-/// Emits `c`: falls through when it holds, jumps to `fail` when not.
-fn condition(a: &mut Asm, c: &Cond, fail: usize) {
+/// Emits `c`: falls through when it holds, jumps to `fail` when not. `narrow`: 32-bit arguments
+/// (i386), compared by their low words.
+fn condition(a: &mut Asm, c: &Cond, fail: usize, narrow: bool) {
     let (vh, vl) = ((c.value >> 32) as u32, c.value as u32);
     let pass = a.label();
     let fail = To::Label(fail);
+    if narrow {
+        a.ld(arg_lo(c.arg));
+        match c.op {
+            Op::Eq => a.jump(JEQ, vl, To::Next, fail),
+            Op::MaskedEq(mask) => {
+                a.op(AND, mask as u32);
+                a.jump(JEQ, vl, To::Next, fail);
+            }
+            Op::Ne => a.jump(JEQ, vl, fail, To::Next),
+            Op::Gt => a.jump(JGT, vl, To::Next, fail),
+            Op::Ge => a.jump(JGE, vl, To::Next, fail),
+            Op::Lt => a.jump(JGE, vl, fail, To::Next),
+            Op::Le => a.jump(JGT, vl, fail, To::Next),
+        }
+        a.bind(pass);
+        return;
+    }
     match c.op {
         Op::Eq => {
             a.ld(arg_hi(c.arg));
@@ -257,15 +311,15 @@ fn condition(a: &mut Asm, c: &Cond, fail: usize) {
     a.bind(pass);
 }
 
-fn assemble(default: u32, rules: &Rules) -> Result<Vec<libc::sock_filter>, SeccompError> {
-    let mut a = Asm { code: Vec::new(), labels: Vec::new() };
-    let arch_ok = a.label();
-    a.ld(4);
-    a.jump(JEQ, AUDIT_ARCH_X86_64, To::Label(arch_ok), To::Next);
-    a.ret(ret::KILL_PROCESS);
-    a.bind(arch_ok);
-    a.ld(0);
-    let mut blocks = Vec::new();
+/// Emits the comparisons of one architecture's syscall numbers (the number already loaded);
+/// conditional rules go to `blocks`, assembled after every architecture's list.
+fn dispatch<'r>(
+    a: &mut Asm,
+    default: u32,
+    rules: &'r Rules,
+    narrow: bool,
+    blocks: &mut Vec<(usize, &'r Rules, i64, bool)>,
+) {
     for (&nr, rs) in rules {
         // A rule without conditions decides alone when nothing more restrictive can match.
         let top = rs.iter().map(|(act, _)| severity(*act)).max().unwrap_or(0);
@@ -277,20 +331,59 @@ fn assemble(default: u32, rules: &Rules) -> Result<Vec<libc::sock_filter>, Secco
             None => {
                 let block = a.label();
                 a.jump(JA, 0, To::Label(block), To::Label(block));
-                blocks.push((block, rs));
+                blocks.push((block, rules, nr, narrow));
             }
         }
         a.bind(skip);
     }
     a.ret(default);
-    for (block, rs) in blocks {
+}
+
+fn assemble(
+    default: u32,
+    native: &Rules,
+    x32: bool,
+    i386: Option<&Rules>,
+) -> Result<Vec<libc::sock_filter>, SeccompError> {
+    let mut a = Asm { code: Vec::new(), labels: Vec::new() };
+    let (to_native, native_block) = (a.label(), a.label());
+    let (to_i386, i386_block) = (a.label(), a.label());
+    a.ld(4);
+    a.jump(JEQ, AUDIT_ARCH_X86_64, To::Label(to_native), To::Next);
+    if i386.is_some() {
+        a.jump(JEQ, AUDIT_ARCH_I386, To::Label(to_i386), To::Next);
+    }
+    a.ret(ret::KILL_PROCESS);
+    // Conditional jumps reach 255 instructions: the far blocks through `ja`.
+    a.bind(to_native);
+    a.jump(JA, 0, To::Label(native_block), To::Label(native_block));
+    a.bind(to_i386);
+    if i386.is_some() {
+        a.jump(JA, 0, To::Label(i386_block), To::Label(i386_block));
+    }
+    let mut blocks = Vec::new();
+    a.bind(native_block);
+    a.ld(0);
+    if !x32 {
+        let native_nr = a.label();
+        a.jump(JGE, X32_SYSCALL_BIT as u32, To::Next, To::Label(native_nr));
+        a.ret(ret::KILL_PROCESS);
+        a.bind(native_nr);
+    }
+    dispatch(&mut a, default, native, false, &mut blocks);
+    a.bind(i386_block);
+    if let Some(rules) = i386 {
+        a.ld(0);
+        dispatch(&mut a, default, rules, true, &mut blocks);
+    }
+    for (block, rules, nr, narrow) in blocks {
         a.bind(block);
-        let mut ordered: Vec<&(u32, Vec<Cond>)> = rs.iter().collect();
+        let mut ordered: Vec<&(u32, Vec<Cond>)> = rules[&nr].iter().collect();
         ordered.sort_by_key(|(act, _)| std::cmp::Reverse(severity(*act)));
         for (act, conds) in ordered {
             let next = a.label();
             for c in conds {
-                condition(&mut a, c, next);
+                condition(&mut a, c, next, narrow);
             }
             a.ret(*act);
             a.bind(next);

@@ -237,6 +237,7 @@ pub fn spawn(spec: &Spec, opts: SpawnOptions) -> Result<Spawned, RuntimeError> {
     }
     let caps = CapabilityMasks::from_spec(process.capabilities().as_ref())?;
     let seccomp = compiled_seccomp(spec)?;
+    crate::timing::mark("runtime: seccomp compiled");
     let cg_path = linux
         .and_then(|l| l.cgroups_path().clone())
         .unwrap_or_else(|| std::path::PathBuf::from(format!("skiff/{}", opts.id)));

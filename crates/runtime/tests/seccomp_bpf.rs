@@ -9,6 +9,8 @@ use skiff_runtime::seccomp::{compile, ret, syscall_number};
 
 const X86_64: u32 = 0xC000_003E;
 const I386: u32 = 0x4000_0003;
+const AARCH64: u32 = 0xC000_00B7;
+const X32_BIT: i64 = 0x4000_0000;
 
 /// Runs the program on seccomp_data {nr, arch, args}; returns the seccomp return value.
 fn run(prog: &[(u16, u8, u8, u32)], nr: i64, arch: u32, args: [u64; 6]) -> u32 {
@@ -62,8 +64,8 @@ fn dockers_default_profile_decides_as_libseccomp() {
     assert_eq!(run(&prog, nr("mount"), X86_64, none), eperm);
     assert_eq!(run(&prog, nr("kexec_load"), X86_64, none), eperm);
     assert_eq!(run(&prog, 999, X86_64, none), eperm);
-    // Another architecture's numbering is never trusted.
-    assert_eq!(run(&prog, 0, I386, none), ret::KILL_PROCESS);
+    // An architecture the profile does not list is killed.
+    assert_eq!(run(&prog, 0, AARCH64, none), ret::KILL_PROCESS);
     // Its own errno.
     assert_eq!(run(&prog, nr("clone3"), X86_64, none), ret::ERRNO | libc::ENOSYS as u32);
     // personality: only the listed personas.
@@ -75,6 +77,43 @@ fn dockers_default_profile_decides_as_libseccomp() {
     assert_eq!(run(&prog, nr("clone"), X86_64, [libc::SIGCHLD as u64, 0, 0, 0, 0, 0]), ret::ALLOW);
     let newuser = (libc::CLONE_NEWUSER | libc::SIGCHLD) as u64;
     assert_eq!(run(&prog, nr("clone"), X86_64, [newuser, 0, 0, 0, 0, 0]), eperm);
+}
+
+/// Docker's profile lists SCMP_ARCH_X86 and SCMP_ARCH_X32 beside x86_64: 32-bit programs get the
+/// same decisions, by their own ABI's syscall numbers.
+#[test]
+fn i386_and_x32_syscalls_are_decided_by_their_own_numbers() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures.join("facts/docker-oci-config.json")).unwrap()).unwrap();
+    let mut profile: LinuxSeccomp = serde_json::from_value(config["linux"]["seccomp"].clone()).unwrap();
+    let prog = compile(&profile).unwrap().instructions();
+    let eperm = ret::ERRNO | libc::EPERM as u32;
+    let none = [0; 6];
+    // i386 numbers (asm/unistd_32.h): read 3, mount 21, clone 120, personality 136, _llseek 140,
+    // socketcall 102, clone3 435; 999 is none.
+    assert_eq!(run(&prog, 3, I386, none), ret::ALLOW);
+    assert_eq!(run(&prog, 140, I386, none), ret::ALLOW, "_llseek exists on i386 only");
+    assert_eq!(run(&prog, 102, I386, none), ret::ALLOW);
+    assert_eq!(run(&prog, 21, I386, none), eperm);
+    assert_eq!(run(&prog, 999, I386, none), eperm);
+    assert_eq!(run(&prog, 435, I386, none), ret::ERRNO | libc::ENOSYS as u32);
+    assert_eq!(run(&prog, 136, I386, [0xffff_ffff, 0, 0, 0, 0, 0]), ret::ALLOW);
+    assert_eq!(run(&prog, 136, I386, [1, 0, 0, 0, 0, 0]), eperm);
+    let newuser = (libc::CLONE_NEWUSER | libc::SIGCHLD) as u64;
+    assert_eq!(run(&prog, 120, I386, [libc::SIGCHLD as u64, 0, 0, 0, 0, 0]), ret::ALLOW);
+    assert_eq!(run(&prog, 120, I386, [newuser, 0, 0, 0, 0, 0]), eperm);
+    // x32 (asm/unistd_x32.h, with X32_SYSCALL_BIT): read 0, readv 515, mount 165.
+    assert_eq!(run(&prog, X32_BIT, X86_64, none), ret::ALLOW);
+    assert_eq!(run(&prog, X32_BIT + 515, X86_64, none), ret::ALLOW);
+    assert_eq!(run(&prog, X32_BIT + 165, X86_64, none), eperm);
+    // Without them listed, both are killed, and x86_64 decides as before.
+    profile.set_architectures(None);
+    let prog = compile(&profile).unwrap().instructions();
+    assert_eq!(run(&prog, 3, I386, none), ret::KILL_PROCESS);
+    assert_eq!(run(&prog, X32_BIT, X86_64, none), ret::KILL_PROCESS);
+    assert_eq!(run(&prog, nr("read"), X86_64, none), ret::ALLOW);
+    assert_eq!(run(&prog, nr("mount"), X86_64, none), eperm);
 }
 
 #[test]

@@ -228,6 +228,69 @@ fn stdin_tty_and_confinement() {
     assert_eq!(r.stdout(), "box\nbox\n50\n");
 }
 
+/// A static i386 program, made byte by byte (no 32-bit toolchain needed): writes "ok\n", calls
+/// unshare(0) through `int 0x80` (i386 syscall 310) and exits with that call's errno (0 if it
+/// succeeded).
+fn i386_probe() -> Vec<u8> {
+    const BASE: u32 = 0x0804_8000;
+    const CODE: u32 = 52 + 32;
+    let mov = |reg: u8, v: u32| [vec![0xb8 + reg], v.to_le_bytes().to_vec()].concat();
+    let (eax, ecx, edx, ebx) = (0, 1, 2, 3);
+    let mut code = Vec::new();
+    code.extend(mov(eax, 4)); // write(1, msg, 3)
+    code.extend(mov(ebx, 1));
+    let msg_at = code.len() + 1;
+    code.extend(mov(ecx, 0));
+    code.extend(mov(edx, 3));
+    code.extend([0xcd, 0x80]);
+    code.extend(mov(eax, 310)); // unshare(0)
+    code.extend([0x31, 0xdb, 0xcd, 0x80]);
+    code.extend([0xf7, 0xd8, 0x89, 0xc3]); // exit(-eax)
+    code.extend(mov(eax, 1));
+    code.extend([0xcd, 0x80]);
+    let msg = BASE + CODE + code.len() as u32;
+    code[msg_at..msg_at + 4].copy_from_slice(&msg.to_le_bytes());
+    code.extend(b"ok\n");
+    let size = CODE + code.len() as u32;
+    let mut elf = b"\x7fELF\x01\x01\x01".to_vec();
+    elf.resize(16, 0);
+    for half in [2u16, 3] {
+        elf.extend(half.to_le_bytes()); // ET_EXEC, EM_386
+    }
+    for word in [1, BASE + CODE, 52, 0, 0] {
+        elf.extend(word.to_le_bytes()); // version, entry, phoff, shoff, flags
+    }
+    for half in [52u16, 32, 1, 0, 0, 0] {
+        elf.extend(half.to_le_bytes()); // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+    }
+    for word in [1, 0, BASE, BASE, size, size, 5, 0x1000] {
+        elf.extend(word.to_le_bytes()); // PT_LOAD of the whole file, r-x
+    }
+    elf.extend(code);
+    elf
+}
+
+/// Docker's profile lists i386 and x32 beside x86_64 (its `archMap`): a 32-bit program runs, and
+/// its calls get the same decisions by their i386 numbers.
+#[test]
+fn i386_programs_run_under_the_default_seccomp_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = dir.path().join("probe32");
+    std::fs::write(&probe, i386_probe()).unwrap();
+    std::fs::set_permissions(&probe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    if std::process::Command::new(&probe).output().map(|o| o.stdout != b"ok\n").unwrap_or(true) {
+        eprintln!("this kernel runs no i386 programs (no IA32 emulation): skipped");
+        return;
+    }
+    let env = busybox();
+    let vol = format!("{}:/t:ro", dir.path().display());
+    // unshare needs CAP_SYS_ADMIN in Docker's profile: EPERM, as for a 64-bit program.
+    let r = env.run(&["run", "--rm", "-v", &vol, "busybox", "/t/probe32"]);
+    assert_eq!((r.stdout().as_str(), r.code()), ("ok\n", libc::EPERM), "{}", r.stderr());
+    let r = env.run(&["run", "--rm", "--security-opt", "seccomp=unconfined", "-v", &vol, "busybox", "/t/probe32"]);
+    assert_eq!((r.stdout().as_str(), r.code()), ("ok\n", 0), "{}", r.stderr());
+}
+
 #[test]
 fn container_network_is_shared() {
     let env = busybox();
