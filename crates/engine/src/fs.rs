@@ -1,7 +1,8 @@
 //! A container's filesystem from the host: `export` (a tar of the merged
 //! root), `diff` (what the container changed, from the overlay's upper dir)
-//! and `cp` of single files through `openat2(RESOLVE_IN_ROOT)`, so symlinks
-//! in the container cannot lead outside its root.
+//! and `cp` of trees and tar streams, every container path resolved through
+//! `openat2(RESOLVE_IN_ROOT)` and every step relative to an open directory,
+//! so symlinks in the container cannot lead outside its root.
 
 use crate::container::Container;
 use crate::lifecycle::EngineError;
@@ -280,26 +281,35 @@ fn split_last(path: &str) -> (String, std::ffi::OsString) {
     }
 }
 
-/// `docker cp CONTAINER:SRC DEST`: a file, a directory tree, a symlink or a special file, from the
-/// container (resolved inside its root) to the host.
-pub fn copy_out(store: &Store, c: &Container, src: &str, dest: &Path, o: CopyOptions) -> Result<()> {
+/// The source of a copy out of the container: its directory (opened inside the root) and name;
+/// with `-L`, what a symlink named as the source leads to, resolved inside the root.
+fn source(
+    store: &Store,
+    c: &Container,
+    src: &str,
+    o: CopyOptions,
+) -> Result<(std::os::fd::OwnedFd, std::ffi::OsString)> {
     use rustix::fs::OFlags;
     let root = mounted_root(store, c)?;
     let (sparent, sname) = split_last(src);
-    let sdir = open_in_root(&root, &sparent, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
-    let mut sname = sname;
-    let mut sdir = std::os::fd::OwnedFd::from(sdir);
-    if o.follow_link {
-        // -L: the source itself may be a symlink; resolve it inside the root, then copy what it names.
-        let f = open_in_root(&root, src, OFlags::PATH, 0)?;
-        let real =
-            std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).map_err(io("resolve", Path::new(src)))?;
-        let rel =
-            real.strip_prefix(&root).map_err(|_| EngineError::Sys(format!("{src} resolves outside the container")))?;
-        let (p, n) = split_last(&format!("/{}", rel.display()));
-        sdir = open_in_root(&root, &p, OFlags::RDONLY | OFlags::DIRECTORY, 0)?.into();
-        sname = n;
+    let sdir = open_in_root(&root, &sparent, OFlags::RDONLY | OFlags::DIRECTORY, 0)
+        .map_err(|e| EngineError::Sys(format!("Could not find the file {src} in container {}: {e}", c.name)))?;
+    if !o.follow_link {
+        return Ok((sdir.into(), sname));
     }
+    // -L: the source itself may be a symlink; resolve it inside the root, then copy what it names.
+    let f = open_in_root(&root, src, OFlags::PATH, 0)?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).map_err(io("resolve", Path::new(src)))?;
+    let rel =
+        real.strip_prefix(&root).map_err(|_| EngineError::Sys(format!("{src} resolves outside the container")))?;
+    let (p, n) = split_last(&format!("/{}", rel.display()));
+    Ok((open_in_root(&root, &p, OFlags::RDONLY | OFlags::DIRECTORY, 0)?.into(), n))
+}
+
+/// `docker cp CONTAINER:SRC DEST`: a file, a directory tree, a symlink or a special file, from the
+/// container (resolved inside its root) to the host.
+pub fn copy_out(store: &Store, c: &Container, src: &str, dest: &Path, o: CopyOptions) -> Result<()> {
+    let (sdir, sname) = source(store, c, src, o)?;
     let st = rustix::fs::statat(&sdir, &sname, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
         .map_err(|e| EngineError::Sys(format!("Could not find the file {src} in container {}: {e}", c.name)))?;
     let src_is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory;
@@ -313,6 +323,111 @@ pub fn copy_out(store: &Store, c: &Container, src: &str, dest: &Path, o: CopyOpt
         destination(&dest_s, dm.as_ref().is_some_and(|m| m.is_dir()), dm.is_some(), &sname, contents_only)?;
     let ddir = std::fs::File::open(&dparent).map_err(io("open", Path::new(&dparent)))?;
     copy_entry(sdir.as_fd(), &sname, ddir.as_fd(), &dname, Path::new(src), o)
+}
+
+/// `docker cp CONTAINER:SRC -`: SRC (resolved inside the container's root) as a tar stream on
+/// `out`, named from its own name down (`SRC/.`: its contents, under `./`). Nothing is followed
+/// inside a tree; files linked more than once inside it become hard links to the first.
+pub fn copy_out_tar(store: &Store, c: &Container, src: &str, out: &mut dyn Write, o: CopyOptions) -> Result<()> {
+    let (sdir, sname) = source(store, c, src, o)?;
+    rustix::fs::statat(&sdir, &sname, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| EngineError::Sys(format!("Could not find the file {src} in container {}: {e}", c.name)))?;
+    let top = if src.ends_with("/.") { PathBuf::from(".") } else { PathBuf::from(&sname) };
+    let mut tar = tar::Builder::new(out);
+    let mut w = TarWalk {
+        tar: &mut tar,
+        seen: std::collections::HashMap::new(),
+        // Owner names as Docker's daemon writes them: the host's.
+        users: crate::userdb::UserDb::parse(
+            &std::fs::read_to_string("/etc/passwd").unwrap_or_default(),
+            &std::fs::read_to_string("/etc/group").unwrap_or_default(),
+        ),
+    };
+    w.entry(sdir.as_fd(), &sname, &top, Path::new(src))?;
+    tar.into_inner().map_err(io("write", Path::new("-")))?.flush().map_err(io("write", Path::new("-")))
+}
+
+/// A tar stream being written from a tree.
+struct TarWalk<'t, 'w> {
+    tar: &'t mut tar::Builder<&'w mut dyn Write>,
+    /// (device, inode) of the files with several links already written, and their paths.
+    seen: std::collections::HashMap<(u64, u64), PathBuf>,
+    users: crate::userdb::UserDb,
+}
+
+impl TarWalk<'_, '_> {
+    /// Appends the entry `name` of directory `dir` as `path`, with everything below it.
+    fn entry(&mut self, dir: BorrowedFd<'_>, name: &std::ffi::OsStr, path: &Path, shown: &Path) -> Result<()> {
+        use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+        let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io("stat", shown))?;
+        let ft = FileType::from_raw_mode(st.st_mode);
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(st.st_mode & 0o7777);
+        h.set_uid(st.st_uid.into());
+        h.set_gid(st.st_gid.into());
+        h.set_mtime(st.st_mtime.max(0) as u64);
+        h.set_size(0);
+        if let Some(u) = self.users.passwd.iter().find(|u| u.uid == st.st_uid) {
+            let _ = h.set_username(&u.name);
+        }
+        if let Some(g) = self.users.groups.iter().find(|g| g.gid == st.st_gid) {
+            let _ = h.set_groupname(&g.name);
+        }
+        let tar = &mut *self.tar;
+        let written = |r: std::io::Result<()>| r.map_err(io("write", Path::new("-")));
+        let nofollow = OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match ft {
+            FileType::Directory => {
+                h.set_entry_type(tar::EntryType::Directory);
+                // Directories end in "/", as Docker (and tar) name them.
+                let mut named = path.as_os_str().to_os_string();
+                named.push("/");
+                written(tar.append_data(&mut h, named, std::io::empty()))?;
+                let d = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())
+                    .map_err(errno_io("open", shown))?;
+                for n in dir_names(d.as_fd(), shown)? {
+                    self.entry(d.as_fd(), &n, &path.join(&n), &shown.join(&n))?;
+                }
+            }
+            FileType::RegularFile => {
+                let key = (st.st_dev, st.st_ino);
+                if st.st_nlink > 1 {
+                    if let Some(first) = self.seen.get(&key) {
+                        h.set_entry_type(tar::EntryType::Link);
+                        return written(tar.append_link(&mut h, path, first));
+                    }
+                    self.seen.insert(key, path.to_path_buf());
+                }
+                let f = std::fs::File::from(
+                    rustix::fs::openat(dir, name, OFlags::RDONLY | nofollow, Mode::empty())
+                        .map_err(errno_io("open", shown))?,
+                );
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(st.st_size as u64);
+                // Exactly the size stat saw, should the file change while it is read.
+                written(tar.append_data(&mut h, path, std::io::Read::take(f, st.st_size as u64)))?;
+            }
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(dir, name, Vec::new()).map_err(errno_io("read link", shown))?;
+                h.set_entry_type(tar::EntryType::Symlink);
+                written(tar.append_link(&mut h, path, std::ffi::OsStr::from_bytes(target.as_bytes())))?;
+            }
+            other => {
+                h.set_entry_type(match other {
+                    FileType::CharacterDevice => tar::EntryType::Char,
+                    FileType::BlockDevice => tar::EntryType::Block,
+                    FileType::Fifo => tar::EntryType::Fifo,
+                    // Sockets have no tar form; Docker skips them too.
+                    _ => return Ok(()),
+                });
+                let rdev = st.st_rdev;
+                written(h.set_device_major(rustix::fs::major(rdev)))?;
+                written(h.set_device_minor(rustix::fs::minor(rdev)))?;
+                written(tar.append_data(&mut h, path, std::io::empty()))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `docker cp SRC CONTAINER:DEST`: a file, a directory tree, a symlink or a special file from the
@@ -334,6 +449,66 @@ pub fn copy_in(store: &Store, c: &Container, src: &Path, dest: &str, o: CopyOpti
     let (dparent, dname) = destination(dest, dir_probe.is_ok(), exists, &sname, src_s.ends_with("/."))?;
     let ddir = open_in_root(&root, &dparent, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
     copy_entry(sdir.as_fd(), &sname, ddir.as_fd(), &dname, src, o)
+}
+
+/// `docker cp - CONTAINER:DEST`: the tar stream `input` (plain, gzip, xz or zstd) extracted into
+/// DEST, an existing directory inside the container. The archive is first unpacked into the
+/// store's scratch space (tar's own checks keep every entry inside it), then copied in as `cp`
+/// copies a tree, every step inside the container's root; existing directories are merged.
+/// What it creates belongs to root unless `-a`, which keeps the archive's uid and gid.
+pub fn copy_in_tar(
+    store: &Store,
+    c: &Container,
+    input: &mut dyn std::io::Read,
+    dest: &str,
+    o: CopyOptions,
+) -> Result<()> {
+    use rustix::fs::OFlags;
+    let root = mounted_root(store, c)?;
+    let ddir = match open_in_root(&root, dest, OFlags::RDONLY | OFlags::DIRECTORY, 0) {
+        Ok(d) => d,
+        Err(_) => return Err(EngineError::Sys(format!("destination \"{}:{dest}\" must be a directory", c.name))),
+    };
+    let scratch = store.tmp_dir().join(format!("cp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(io("create", &scratch))?;
+    let result = (|| {
+        let stdin = Path::new("the tar stream on stdin");
+        let (_, plain) = skiff_image::compression::decompress(input).map_err(io("read", stdin))?;
+        let mut archive = tar::Archive::new(plain);
+        archive.set_preserve_permissions(true);
+        archive.set_preserve_mtime(true);
+        archive.set_preserve_ownerships(o.archive);
+        archive.set_unpack_xattrs(false);
+        for entry in archive.entries().map_err(io("read", stdin))? {
+            let mut entry = entry.map_err(io("read", stdin))?;
+            let path = entry.path().map_err(io("read", stdin))?.into_owned();
+            // tar would skip such an entry; Docker refuses the stream.
+            if path.components().any(|c| c == std::path::Component::ParentDir) {
+                return Err(EngineError::Sys(format!("{} is outside of {dest}", path.display())));
+            }
+            entry.unpack_in(&scratch).map_err(|e| {
+                if e.to_string().contains("outside of destination") {
+                    // Through a symlink the stream made: say so in the container's terms.
+                    EngineError::Sys(format!("{} is outside of {dest}", path.display()))
+                } else {
+                    EngineError::Io {
+                        op: "extract",
+                        path: format!("{} from the tar stream on stdin", path.display()).into(),
+                        source: e,
+                    }
+                }
+            })?;
+        }
+        let unpacked = std::fs::File::open(&scratch).map_err(io("open", &scratch))?;
+        let keep = CopyOptions { archive: true, follow_link: false };
+        for n in dir_names(unpacked.as_fd(), &scratch)? {
+            copy_entry(unpacked.as_fd(), &n, ddir.as_fd(), &n, Path::new(&n), keep)?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }
 
 /// Docker's copy-up: a volume that is still empty gets what the image has at

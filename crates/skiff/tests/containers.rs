@@ -802,3 +802,97 @@ fn the_init_layer_keeps_the_images_directory_metadata() {
     assert_eq!(stat("busybox").split(' ').take(3).collect::<Vec<_>>(), ["755", "0", "0"]);
     assert_eq!(std::fs::read_dir(env.root().join("init-layers")).unwrap().count(), 2);
 }
+
+/// `cp CONTAINER:SRC -` writes a tar stream as Docker's (directories ending in "/", hard links
+/// inside the tree as links, symlinks kept); `cp - CONTAINER:DIR` extracts one (plain or gzip)
+/// into an existing directory, owned by root unless -a; entries that would land outside refuse the
+/// whole stream, and nothing reaches the host.
+#[test]
+fn cp_streams_tar_archives_both_ways() {
+    let env = busybox();
+    let id = env.run(&["run", "-d", "busybox", "sleep", "600"]).ok().stdout().trim().to_string();
+    let sh = |script: &str| env.run(&["exec", &id, "sh", "-c", script]).ok().stdout();
+    sh("mkdir -p /d/sub && echo hi > /d/a && ln /d/a /d/hard && ln -s a /d/link && chown 7:8 /d/a");
+    let out = env.run(&["cp", &format!("{id}:/d"), "-"]).ok().out.stdout;
+    let mut entries = Vec::new();
+    for e in tar::Archive::new(&out[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        let (path, kind) = (e.path().unwrap().to_string_lossy().into_owned(), e.header().entry_type());
+        let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut e, &mut body).unwrap();
+        entries.push((path, kind, link, body, e.header().uid().unwrap()));
+    }
+    use tar::EntryType as T;
+    let want: Vec<(&str, T, Option<&str>, &str, u64)> = vec![
+        ("d/", T::Directory, None, "", 0),
+        ("d/a", T::Regular, None, "hi\n", 7),
+        ("d/hard", T::Link, Some("d/a"), "", 7),
+        ("d/link", T::Symlink, Some("a"), "", 0),
+        ("d/sub/", T::Directory, None, "", 0),
+    ];
+    let got: Vec<(&str, T, Option<&str>, &str, u64)> =
+        entries.iter().map(|(p, k, l, b, u)| (p.as_str(), *k, l.as_deref(), b.as_str(), *u)).collect();
+    assert_eq!(got, want);
+
+    // In: into an existing directory, merged; root's unless -a; gzip detected.
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(T::Directory);
+    h.set_mode(0o750);
+    h.set_uid(1234);
+    h.set_gid(1234);
+    h.set_mtime(0);
+    h.set_size(0);
+    b.append_data(&mut h, "new/", std::io::empty()).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o640);
+    h.set_uid(1234);
+    h.set_gid(1234);
+    h.set_mtime(0);
+    h.set_size(3);
+    b.append_data(&mut h, "new/f", &b"abc"[..]).unwrap();
+    let plain = b.into_inner().unwrap();
+    env.run_stdin(&["cp", "-", &format!("{id}:/d")], Some(&plain)).ok();
+    assert_eq!(sh("cat /d/new/f; stat -c '%u %a' /d/new /d/new/f; cat /d/a"), "abc0 750\n0 640\nhi\n");
+    env.run_stdin(&["cp", "-a", "-", &format!("{id}:/d/sub")], Some(&common::gzip(&plain))).ok();
+    assert_eq!(sh("stat -c '%u' /d/sub/new/f"), "1234\n");
+
+    // Not a directory, or missing: refused, naming the destination.
+    for dest in ["/d/a", "/missing"] {
+        let r = env.run_stdin(&["cp", "-", &format!("{id}:{dest}")], Some(&plain));
+        assert_ne!(r.code(), 0);
+        assert!(r.stderr().contains(&format!("{dest}\" must be a directory")), "{}", r.stderr());
+    }
+    // An entry climbing out, or one through a symlink the stream itself made to a host path.
+    let evil = |name: &str, link: Option<&str>| {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(T::Symlink);
+        h.set_size(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        b.append_link(&mut h, "lnk", link.unwrap_or("/tmp")).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        // Written raw: the tar crate refuses to build a path with "..".
+        let raw = &mut h.as_old_mut().name;
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, &b"no"[..]).unwrap();
+        b.into_inner().unwrap()
+    };
+    let marker = format!("skiff-cp-escape-{}", std::process::id());
+    for stream in [evil(&format!("../../../../tmp/{marker}"), None), evil(&format!("lnk/{marker}"), Some("/tmp"))] {
+        let r = env.run_stdin(&["cp", "-", &format!("{id}:/d")], Some(&stream));
+        assert_ne!(r.code(), 0, "{}", r.stdout());
+        assert!(!std::path::Path::new("/tmp").join(&marker).exists());
+        assert!(!env.path("root/tmp").join(&marker).exists());
+    }
+    assert_eq!(sh(&format!("ls /tmp/{marker} /d/{marker} 2>/dev/null; echo done")), "done\n");
+}

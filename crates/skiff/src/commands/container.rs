@@ -666,10 +666,17 @@ pub struct CpArgs {
 pub fn cp(g: &GlobalOpts, a: CpArgs) -> anyhow::Result<u8> {
     let store = open_store(g)?;
     let o = skiff_engine::fs::CopyOptions { archive: a.archive, follow_link: a.follow_link };
-    if a.src == "-" || a.dest == "-" {
-        anyhow::bail!("copying a tar stream from stdin or to stdout (\"-\") is not supported yet");
-    }
     match (a.src.split_once(':'), a.dest.split_once(':')) {
+        (Some((name, path)), None) if a.dest == "-" => {
+            let c = container::find(&store, name)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            skiff_engine::fs::copy_out_tar(&store, &c, path, &mut out, o)?;
+        }
+        (None, Some((name, path))) if a.src == "-" => {
+            let c = container::find(&store, name)?;
+            skiff_engine::fs::copy_in_tar(&store, &c, &mut std::io::stdin().lock(), path, o)?;
+        }
         (Some((name, path)), None) => {
             let c = container::find(&store, name)?;
             skiff_engine::fs::copy_out(&store, &c, path, std::path::Path::new(&a.dest), o)?;
