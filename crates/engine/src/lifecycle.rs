@@ -988,5 +988,31 @@ pub fn prune(store: &Store) -> Result<Vec<String>> {
             gone.push(c.id);
         }
     }
+    sweep_cgroups(store)?;
     Ok(gone)
+}
+
+/// Removes the empty cgroups of containers that are gone without removing them (a run killed
+/// with its monitor, say). Cgroups are shared by every store on the host, so one is taken only
+/// when it is named as a container id, no container of this store has that id, and its runtime
+/// state says it is over: no state directory, an exit recorded, or its monitor dead. (A container
+/// of another store that is starting has a state directory and no monitor yet: it is left alone.)
+/// A cgroup with processes in it is never removed.
+fn sweep_cgroups(store: &Store) -> Result<()> {
+    let Ok(parent) = CgroupManager::new(Path::new(CGROUP_ROOT), Path::new("/skiff")) else { return Ok(()) };
+    let known: std::collections::HashSet<String> = container::list(store)?.into_iter().map(|c| c.id).collect();
+    for id in parent.children() {
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) || known.contains(&id) {
+            continue;
+        }
+        let dir = state::state_dir(&id);
+        let monitor = std::fs::read_to_string(dir.join("monitor")).ok().and_then(|p| p.trim().parse::<i32>().ok());
+        let over = !dir.exists() || dir.join("exit").exists() || monitor.is_some_and(|p| !state::process_alive(p));
+        if over {
+            if let Ok(cg) = cgroup(&id) {
+                let _ = cg.remove();
+            }
+        }
+    }
+    Ok(())
 }

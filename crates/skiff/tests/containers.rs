@@ -896,3 +896,47 @@ fn cp_streams_tar_archives_both_ways() {
     }
     assert_eq!(sh(&format!("ls /tmp/{marker} /d/{marker} 2>/dev/null; echo done")), "done\n");
 }
+
+/// `container prune` also removes the empty cgroups of containers that went without cleaning up
+/// (no record, their monitor dead or no state left), and leaves those of any container that may
+/// still be starting or running, in this store or another.
+#[test]
+fn container_prune_sweeps_orphaned_cgroups() {
+    let hierarchies = ["memory", "pids"].map(|h| std::path::Path::new("/sys/fs/cgroup").join(h).join("skiff"));
+    if !std::path::Path::new("/sys/fs/cgroup/memory").is_dir() {
+        eprintln!("no cgroup v1 memory hierarchy here: skipped");
+        return;
+    }
+    let env = busybox();
+    let id = |what: &str| common::sha256_hex(format!("{what}-{}-{:?}", std::process::id(), env.root()).as_bytes());
+    let (orphan, dead_monitor, starting, live) = (id("orphan"), id("dead"), id("starting"), id("live"));
+    for c in [&orphan, &dead_monitor, &starting, &live] {
+        for h in &hierarchies {
+            std::fs::create_dir_all(h.join(c)).unwrap();
+        }
+    }
+    let state = |c: &str, monitor: Option<u32>| {
+        let d = std::path::Path::new("/run/skiff").join(c);
+        std::fs::create_dir_all(&d).unwrap();
+        if let Some(m) = monitor {
+            std::fs::write(d.join("monitor"), m.to_string()).unwrap();
+        }
+        d
+    };
+    // A monitor pid that is surely gone: a child we reaped.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let gone = child.id();
+    child.wait().unwrap();
+    let states = [state(&dead_monitor, Some(gone)), state(&starting, None), state(&live, Some(std::process::id()))];
+    env.run(&["container", "prune", "-f"]).ok();
+    for h in &hierarchies {
+        assert!(!h.join(&orphan).exists() && !h.join(&dead_monitor).exists(), "{}", h.display());
+        assert!(h.join(&starting).exists() && h.join(&live).exists(), "{}", h.display());
+        for c in [&starting, &live] {
+            std::fs::remove_dir(h.join(c)).unwrap();
+        }
+    }
+    for d in states {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -265,12 +265,30 @@ impl CgroupManager {
         Ok(())
     }
 
-    /// Removes the cgroup; keeps going after a failure and reports the first one.
-    pub fn remove(&self) -> Result<()> {
-        let dirs: Vec<PathBuf> = match self.version {
+    /// The cgroup's directory in every hierarchy (one on v2).
+    fn all_dirs(&self) -> Vec<PathBuf> {
+        match self.version {
             CgroupVersion::V1 => self.hierarchies.iter().map(|h| h.1.clone()).collect(),
             CgroupVersion::V2 => vec![self.root.join(&self.rel)],
-        };
+        }
+    }
+
+    /// The names of the cgroup's child cgroups, in any hierarchy, sorted.
+    pub fn children(&self) -> Vec<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for d in self.all_dirs() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    names.insert(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        names.into_iter().collect()
+    }
+
+    /// Removes the cgroup; keeps going after a failure and reports the first one.
+    pub fn remove(&self) -> Result<()> {
+        let dirs = self.all_dirs();
         let mut first = None;
         for d in dirs {
             match std::fs::remove_dir(&d) {
