@@ -19,7 +19,8 @@ use skiff_image::{Store, StoreError};
 use skiff_runtime::cgroups::CgroupManager;
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Where the cgroup filesystem is mounted.
@@ -267,6 +268,7 @@ pub fn create_with_spec(store: &Store, opts: RunOptions) -> Result<(Container, o
     let img = store.resolve(&opts.image)?;
     let cfg = store.config(&img.id)?;
     let id = names::new_id();
+    skiff_runtime::timing::mark("create: image resolved");
     if let Some(n) = &opts.name {
         if !names::valid_name(n.strip_prefix('/').unwrap_or(n)) {
             return Err(RecordError::InvalidName(n.clone()).into());
@@ -304,10 +306,13 @@ pub fn create_with_spec(store: &Store, opts: RunOptions) -> Result<(Container, o
                 std::fs::create_dir_all(&data).map_err(io("create", &data))?;
             }
         }
+        skiff_runtime::timing::mark("create: files written");
         // Validate the spec now, so `create` reports bad users, caps and mounts.
         let spec = generate_spec(store, &c)?;
+        skiff_runtime::timing::mark("create: spec generated");
         let text = serde_json::to_vec_pretty(&spec).map_err(|e| EngineError::Sys(e.to_string()))?;
         std::fs::write(dir.join("config.json"), text).map_err(io("write", &dir.join("config.json")))?;
+        skiff_runtime::timing::mark("create: spec written");
         match c.opts.name.clone() {
             Some(n) => {
                 c.name = n.strip_prefix('/').unwrap_or(&n).to_string();
@@ -324,6 +329,7 @@ pub fn create_with_spec(store: &Store, opts: RunOptions) -> Result<(Container, o
                 }
             }
         }
+        skiff_runtime::timing::mark("create: record inserted");
         container::write_json(&dir.join("config.v2.json"), &c)?;
         Ok(spec)
     })();
@@ -351,6 +357,48 @@ pub struct Started {
     pub pid: i32,
     /// The monitor process (our child).
     pub monitor: i32,
+    /// An attached start's line to its monitor, which runs in a process forked from ours.
+    handoff: Option<Handoff>,
+}
+
+/// The two pipes between an attached start and its in-place monitor. The monitor writes one byte
+/// on `done` once the exit is recorded, then reads `after` to its end: a path there is a directory
+/// for it to delete (a removed container's files) before it exits.
+#[derive(Debug)]
+struct Handoff {
+    done: OwnedFd,
+    after: Option<OwnedFd>,
+    /// The monitor said the exit is recorded (so it exits as soon as `after` closes).
+    recorded: std::cell::Cell<bool>,
+}
+
+impl Started {
+    /// Gives `dirs` to the monitor to delete after we have gone on; false (and `dirs` untouched)
+    /// when this start has no monitor waiting for it.
+    fn hand_off(&mut self, dirs: &[PathBuf]) -> bool {
+        let Some(h) = self.handoff.as_mut().filter(|h| h.recorded.get()) else { return false };
+        let Some(after) = h.after.take() else { return false };
+        // NUL-separated: the one byte no path holds.
+        let list = dirs.iter().map(|d| d.as_os_str().as_bytes()).collect::<Vec<_>>().join(&0u8);
+        // A pipe takes a write this small whole.
+        let ok = rustix::io::write(&after, &list).is_ok_and(|n| n == list.len());
+        // The monitor goes on alone (it is reaped when we exit): forget it.
+        self.handoff = None;
+        ok
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(h) = self.handoff.take() {
+            // Let the monitor exit; reap it if it is about to.
+            drop(h.after);
+            let flags = if h.recorded.get() { 0 } else { libc::WNOHANG };
+            let mut status = 0;
+            // SAFETY: reaping our own child; `status` is a valid out pointer.
+            unsafe { libc::waitpid(self.monitor, &mut status, flags) };
+        }
+    }
 }
 
 /// Finds `skiff-monitor` next to the running binary (`SKIFF_MONITOR` overrides).
@@ -431,6 +479,8 @@ pub fn start_with_spec(
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let (ready_r, ready_w) = pipe()?;
+    // (done, after) pipes: read/write ends for us, the others for the monitor.
+    let handoff = if attach.output { Some((pipe()?, pipe()?)) } else { None };
     // With a pty the container reads the pty; the monitor copies our stdin to it.
     let stdin = if attach.stdin && !tty {
         Some(rustix::io::fcntl_dupfd_cloexec(rustix::stdio::stdin(), 3).map_err(|e| EngineError::Sys(e.to_string()))?)
@@ -445,6 +495,7 @@ pub fn start_with_spec(
         stdin: attach.output && attach.stdin && tty,
         memcg: cg.as_ref().and_then(|cg| cg.dir("memory")),
         then: then.unwrap_or_default().into_iter().map(Into::into).collect(),
+        handoff: None,
     };
     let id = c.id.clone();
     let runtime = crate::oci_runtime::resolve(c.opts.runtime.as_deref())?;
@@ -457,6 +508,10 @@ pub fn start_with_spec(
     }
     if child == 0 {
         drop(ready_r);
+        let handoff = handoff.map(|((done_r, done_w), (after_r, after_w))| {
+            drop((done_r, after_w));
+            (done_w, after_r)
+        });
         set_forwarded_signals(libc::SIG_UNBLOCK);
         monitor_child(MonitorChild {
             id,
@@ -468,6 +523,7 @@ pub fn start_with_spec(
             out: (out_r, out_w),
             err: (err_r, err_w),
             ready: ready_w,
+            handoff,
             monitor,
             monitor_args,
             runtime,
@@ -476,12 +532,16 @@ pub fn start_with_spec(
         });
     }
     drop((out_r, out_w, err_r, err_w, ready_w, stdin));
+    let handoff = handoff.map(|((done_r, done_w), (after_r, after_w))| {
+        drop((done_w, after_r));
+        Handoff { done: done_r, after: Some(after_w), recorded: std::cell::Cell::new(false) }
+    });
     let mut msg = String::new();
     let _ = std::fs::File::from(ready_r).read_to_string(&mut msg);
     if let Some(pid) = msg.strip_prefix('P').and_then(|p| p.trim().parse::<i32>().ok()) {
         skiff_runtime::timing::mark("engine: container pid received");
         let _ = container::set_state(store, &c.id, "running");
-        return Ok(Started { pid, monitor: child });
+        return Ok(Started { pid, monitor: child, handoff });
     }
     let mut status = 0;
     // SAFETY: reaping our own child; `status` is a valid out pointer.
@@ -508,6 +568,8 @@ struct MonitorChild {
     out: (OwnedFd, OwnedFd),
     err: (OwnedFd, OwnedFd),
     ready: OwnedFd,
+    /// An attached start's (done, after) pipe ends (see [`Handoff`]).
+    handoff: Option<(OwnedFd, OwnedFd)>,
     /// The `skiff-monitor` binary a detached container's monitor execs.
     monitor: PathBuf,
     monitor_args: crate::monitor::MonitorArgs,
@@ -579,15 +641,24 @@ fn monitor_child(m: MonitorChild) -> ! {
     };
     let mut args = m.monitor_args;
     args.pid = spawned.pid;
-    // fds 3 and 4 for the monitor: stdout and stderr read ends (or the pty master on 3).
-    let high: Vec<OwnedFd> =
-        sources.iter().filter_map(|f| rustix::io::fcntl_dupfd_cloexec(f, 10).ok()).collect::<Vec<_>>();
-    drop(sources);
+    // fds 3 and 4 for the monitor: stdout and stderr read ends (or the pty master on 3); then the
+    // handoff pipes of an attached start.
+    let n = sources.len();
+    let handoff: Vec<OwnedFd> = m.handoff.map(|(d, a)| vec![d, a]).unwrap_or_default();
+    let high: Vec<OwnedFd> = sources
+        .iter()
+        .chain(handoff.iter())
+        .filter_map(|f| rustix::io::fcntl_dupfd_cloexec(f, 10).ok())
+        .collect::<Vec<_>>();
+    drop((sources, handoff));
     for (i, f) in high.iter().enumerate() {
-        // SAFETY: dup2 onto fds 3/4, which we own in this child; the new fds lack FD_CLOEXEC, as intended.
+        // SAFETY: dup2 onto fds 3 and up, which we own in this child; the new fds lack FD_CLOEXEC, as intended.
         unsafe { libc::dup2(f.as_raw_fd(), 3 + i as RawFd) };
     }
-    let streams: Vec<(RawFd, &'static str)> = (3..).zip(["stdout", "stderr"]).take(high.len()).collect();
+    let streams: Vec<(RawFd, &'static str)> = (3..).zip(["stdout", "stderr"]).take(n).collect();
+    if high.len() == n + 2 {
+        args.handoff = Some((3 + n as RawFd, 4 + n as RawFd));
+    }
     if !m.detached {
         // A foreground run: the CLI waits for us anyway, so monitor the container in place
         // instead of exec'ing the monitor binary.
@@ -598,11 +669,12 @@ fn monitor_child(m: MonitorChild) -> ! {
             }
         }
         write_fd(&m.ready, &format!("P{}", spawned.pid));
+        let keep = 3 + high.len() as u32;
         drop((m.ready, high));
         // Without the exec, close what the CLI had open (the store, the container's lock): a
         // monitor must not hold them for the container's life.
-        // SAFETY: close_range on fds above our streams, none of which is used again here.
-        unsafe { libc::syscall(libc::SYS_close_range, 3 + streams.len() as u32, u32::MAX, 0) };
+        // SAFETY: close_range on fds above the ones placed at 3 and up, none of which is used again here.
+        unsafe { libc::syscall(libc::SYS_close_range, keep, u32::MAX, 0) };
         crate::monitor::run(&args, &streams, false);
     }
     if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
@@ -619,67 +691,92 @@ fn monitor_child(m: MonitorChild) -> ! {
     std::process::exit(125)
 }
 
-/// Waits for an attached start's monitor, forwarding SIGINT, SIGTERM, SIGHUP,
-/// SIGQUIT, SIGUSR1 and SIGUSR2 to the container. Returns the exit code.
+/// Waits for an attached start's container to exit (its monitor says the exit is recorded),
+/// forwarding SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the container. Returns
+/// the exit code.
 pub fn wait_attached(c: &Container, started: &Started) -> i32 {
     // With -it on a terminal, keys go to the container's pty unprocessed.
     let _raw = (c.opts.tty && c.opts.interactive).then(RawTerminal::enter).flatten();
     let set = set_forwarded_signals(libc::SIG_BLOCK);
-    let status = reap_forwarding_signals(started.monitor, &set, |sig| {
+    let forward = |sig| {
         let _ = skiff_runtime::signal(started.pid, sig);
-    });
-    match state::read_exit(&c.id) {
-        Some((code, _, _)) => code,
-        None if libc::WIFEXITED(status) => libc::WEXITSTATUS(status),
-        None => 255,
+    };
+    let status = match &started.handoff {
+        Some(h) => {
+            wait_forwarding_signals(h.done.as_fd(), &set, forward);
+            let mut byte = [0u8; 1];
+            if matches!(rustix::io::read(&h.done, &mut byte), Ok(1)) {
+                h.recorded.set(true);
+                None
+            } else {
+                // The monitor is gone without a word (killed): its status is all there is.
+                let mut status = 0;
+                // SAFETY: reaping our own child; `status` is a valid out pointer.
+                unsafe { libc::waitpid(started.monitor, &mut status, 0) };
+                Some(status)
+            }
+        }
+        None => Some(reap_forwarding_signals(started.monitor, &set, forward)),
+    };
+    match (state::read_exit(&c.id), status) {
+        (Some((code, _, _)), _) => code,
+        (None, Some(status)) if libc::WIFEXITED(status) => libc::WEXITSTATUS(status),
+        _ => 255,
     }
 }
 
 /// Waits for our child `child` to exit while the signals in `set` (already blocked, so queued)
 /// are handed to `forward`; reaps the child and returns its wait status.
-pub fn reap_forwarding_signals(child: i32, set: &libc::sigset_t, mut forward: impl FnMut(i32)) -> libc::c_int {
-    // SAFETY: plain libc calls on initialised values: a signalfd for the blocked set and a
-    // pidfd for our child.
-    let (sfd, pidfd) =
-        unsafe { (libc::signalfd(-1, set, libc::SFD_CLOEXEC), libc::syscall(libc::SYS_pidfd_open, child, 0) as RawFd) };
+pub fn reap_forwarding_signals(child: i32, set: &libc::sigset_t, forward: impl FnMut(i32)) -> libc::c_int {
+    // SAFETY: pidfd_open on our own child; the fd is owned below.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child, 0) } as RawFd;
+    if pidfd >= 0 {
+        // SAFETY: pidfd was just opened and is owned by nothing else.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+        wait_forwarding_signals(pidfd.as_fd(), set, forward);
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child; `status` is a valid out pointer.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    status
+}
+
+/// Waits until `fd` is readable (or hung up) while the signals in `set` (already blocked, so
+/// queued) are handed to `forward`.
+fn wait_forwarding_signals(fd: BorrowedFd<'_>, set: &libc::sigset_t, mut forward: impl FnMut(i32)) {
+    // SAFETY: a signalfd for the blocked set, owned below.
+    let sfd = unsafe { libc::signalfd(-1, set, libc::SFD_CLOEXEC) };
+    // SAFETY: sfd, when valid, was just opened and is owned by nothing else.
+    let sfd = (sfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(sfd) });
     loop {
         let mut fds = [
-            libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: sfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: sfd.as_ref().map_or(-1, |f| f.as_raw_fd()), events: libc::POLLIN, revents: 0 },
         ];
         // SAFETY: `fds` is a valid array of two pollfds.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
         if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break;
+            return;
         }
-        if fds[1].revents != 0 {
+        if let (Some(sfd), true) = (&sfd, fds[1].revents != 0) {
             // SAFETY: signalfd_siginfo is plain data; zeroed is a valid value.
             let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
             // SAFETY: reading into `info`, a valid buffer of its size.
             let r = unsafe {
-                libc::read(sfd, (&mut info as *mut libc::signalfd_siginfo).cast(), std::mem::size_of_val(&info))
+                libc::read(
+                    sfd.as_raw_fd(),
+                    (&mut info as *mut libc::signalfd_siginfo).cast(),
+                    std::mem::size_of_val(&info),
+                )
             };
             if r > 0 {
                 forward(info.ssi_signo as i32);
             }
         }
-        if fds[0].revents != 0 || pidfd < 0 {
-            break;
+        if fds[0].revents != 0 {
+            return;
         }
     }
-    let mut status = 0;
-    // SAFETY: reaping our own child; `status` is a valid out pointer.
-    unsafe { libc::waitpid(child, &mut status, 0) };
-    // SAFETY: closing the fds opened above.
-    unsafe {
-        if sfd >= 0 {
-            libc::close(sfd);
-        }
-        if pidfd >= 0 {
-            libc::close(pidfd);
-        }
-    }
-    status
 }
 
 /// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) the signals an attached CLI forwards to
@@ -828,6 +925,17 @@ pub fn remove(store: &Store, c: &Container, force: bool) -> Result<()> {
 
 /// `docker rm [-f] [-v]`: with `volumes`, the container's anonymous volumes go too.
 pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> Result<()> {
+    remove_inner(store, c, force, volumes, None)
+}
+
+/// `run --rm` in the foreground, once [`wait_attached`] has returned: [`remove_with`] (force,
+/// volumes), the container's files moved out of the store at once and deleted by its monitor,
+/// which is about to exit anyway, after we have gone on.
+pub fn remove_after_run(store: &Store, c: &Container, started: &mut Started) -> Result<()> {
+    remove_inner(store, c, true, true, Some(started))
+}
+
+fn remove_inner(store: &Store, c: &Container, force: bool, volumes: bool, started: Option<&mut Started>) -> Result<()> {
     let _lock = lock(store, c)?;
     if container::find(store, &c.id).is_err() {
         // Removed while we waited for the lock (e.g. by the monitor of a --rm container).
@@ -867,6 +975,18 @@ pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> 
         }
     }
     mark("remove: cgroup removed");
+    // With a monitor to hand them to (a foreground `run --rm`), the state directory and the
+    // container's directory are moved aside at once, a rename each, and their files deleted by the
+    // monitor after we have gone on. The names carry the monitor's pid, so leftovers of a monitor
+    // that died first are known: `container prune` and `system check --repair` remove them.
+    let mut aside = Vec::new();
+    let mut move_aside = |from: &Path, to: PathBuf| {
+        if started.is_some() && std::fs::rename(from, &to).is_ok() {
+            aside.push(to);
+        }
+    };
+    let monitor = started.as_ref().map_or(0, |s| s.monitor);
+    move_aside(&state::state_dir(&c.id), state::run_root().join(format!(".rm-{}-{monitor}", c.id)));
     state::remove(&c.id);
     if volumes {
         for v in &c.opts.anonymous_volumes {
@@ -875,6 +995,12 @@ pub fn remove_with(store: &Store, c: &Container, force: bool, volumes: bool) -> 
         }
     }
     // The record goes last: once `ps` no longer lists it, nothing of it remains.
+    move_aside(&dir, store.tmp_dir().join(format!("rm-container-{}-{monitor}", &c.id[..12.min(c.id.len())])));
+    if !aside.is_empty() && !started.is_some_and(|s| s.hand_off(&aside)) {
+        for p in &aside {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -993,12 +1119,20 @@ pub fn prune(store: &Store) -> Result<Vec<String>> {
 }
 
 /// Removes the empty cgroups of containers that are gone without removing them (a run killed
-/// with its monitor, say). Cgroups are shared by every store on the host, so one is taken only
+/// with its monitor, say), and state directories a dead monitor was to delete. Cgroups are shared by every store on the host, so one is taken only
 /// when it is named as a container id, no container of this store has that id, and its runtime
 /// state says it is over: no state directory, an exit recorded, or its monitor dead. (A container
 /// of another store that is starting has a state directory and no monitor yet: it is left alone.)
 /// A cgroup with processes in it is never removed.
 fn sweep_cgroups(store: &Store) -> Result<()> {
+    // State directories moved aside for a monitor that died before deleting them.
+    for e in std::fs::read_dir(state::run_root()).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let owner = name.strip_prefix(".rm-").and_then(|n| n.rsplit('-').next()).and_then(|p| p.parse::<i32>().ok());
+        if owner.is_some_and(|p| !state::process_alive(p)) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
     let Ok(parent) = CgroupManager::new(Path::new(CGROUP_ROOT), Path::new("/skiff")) else { return Ok(()) };
     let known: std::collections::HashSet<String> = container::list(store)?.into_iter().map(|c| c.id).collect();
     for id in parent.children() {
@@ -1006,7 +1140,7 @@ fn sweep_cgroups(store: &Store) -> Result<()> {
             continue;
         }
         let dir = state::state_dir(&id);
-        let monitor = std::fs::read_to_string(dir.join("monitor")).ok().and_then(|p| p.trim().parse::<i32>().ok());
+        let monitor = state::monitor_pid(&id);
         let over = !dir.exists() || dir.join("exit").exists() || monitor.is_some_and(|p| !state::process_alive(p));
         if over {
             if let Ok(cg) = cgroup(&id) {

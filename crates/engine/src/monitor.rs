@@ -42,6 +42,11 @@ pub struct MonitorArgs {
     pub memcg: Option<PathBuf>,
     /// A command exec'd once the exit is recorded.
     pub then: Vec<OsString>,
+    /// In place (a foreground start), the (done, after) pipes to the starting CLI: one byte on
+    /// `done` once the exit is recorded; then `after` is read to its end, and the paths there
+    /// (NUL-separated) are directories to delete before exiting (a removed container's files,
+    /// off the CLI's path).
+    pub handoff: Option<(RawFd, RawFd)>,
 }
 
 impl MonitorArgs {
@@ -320,6 +325,27 @@ fn trim_resident() {
     }
 }
 
+/// Tells the CLI the exit is recorded, then deletes what it hands back, if anything.
+fn hand_back(done: RawFd, after: RawFd) {
+    // Nothing more goes to the terminal or the CLI's pipes: let go of them, so a caller reading
+    // the CLI's output to its end does not wait for us.
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        for fd in 0..3 {
+            // SAFETY: replacing our own stdio with /dev/null.
+            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
+        }
+    }
+    // SAFETY: both fds were handed to us for this and are closed once, here.
+    let (done, mut after) = unsafe { (std::fs::File::from_raw_fd(done), std::fs::File::from_raw_fd(after)) };
+    let _ = (&done).write_all(b"X");
+    drop(done);
+    let mut paths = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut after, &mut paths);
+    for p in paths.split(|b| *b == 0).filter(|p| !p.is_empty()) {
+        let _ = std::fs::remove_dir_all(std::ffi::OsStr::from_bytes(p));
+    }
+}
+
 /// Watches the container `a.pid` whose output comes from `streams` (fd and stream name: `stdout`
 /// and `stderr` pipes, or one pty master as `stdout`); records its exit; exits with its code (or
 /// execs `a.then`). `trim` drops the start-up pages from the resident set first (a long-lived
@@ -357,6 +383,9 @@ pub fn run(a: &MonitorArgs, streams: &[(RawFd, &'static str)], trim: bool) -> ! 
     }
     drop(log);
     skiff_runtime::timing::mark("monitor: exit recorded");
+    if let Some((done, after)) = a.handoff {
+        hand_back(done, after);
+    }
     if let Some((prog, rest)) = a.then.split_first() {
         let err = std::process::Command::new(prog)
             .args(rest)

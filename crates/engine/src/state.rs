@@ -1,8 +1,10 @@
-//! Runtime state under `/run/skiff/<id>/` (tmpfs: gone after a reboot, as a
-//! running container is): `pid` (the container init), `monitor` (its
-//! monitor's pid), `started` (RFC 3339), and `exit`, which the monitor writes
-//! by rename when it has reaped the container: the exit code, the finish
-//! time and `oom` when the memory cgroup's OOM killer struck.
+//! Runtime state under `/run/skiff/<id>/` (tmpfs on most hosts: gone after a
+//! reboot, as a running container is), two small files, each written to a
+//! temporary name and renamed: `start`, written when the container has been
+//! spawned (the init's pid, its monitor's pid and the start time, RFC 3339, one
+//! per line), and `exit`, which the monitor writes when it has reaped the
+//! container: the exit code, the finish time and `oom` when the memory cgroup's
+//! OOM killer struck. (Few files: where /run is a disk, each costs a block.)
 
 use std::path::{Path, PathBuf};
 
@@ -63,21 +65,35 @@ pub fn read_exit(id: &str) -> Option<(i32, String, bool)> {
     Some((code, finished, oom))
 }
 
+/// The recorded start: (init pid, monitor pid, start time).
+fn read_start(dir: &Path) -> Option<(i32, i32, String)> {
+    let text = read(dir, "start")?;
+    let mut lines = text.lines();
+    let pid = lines.next()?.trim().parse().ok()?;
+    let monitor = lines.next()?.trim().parse().ok()?;
+    Some((pid, monitor, lines.next().unwrap_or_default().to_string()))
+}
+
+/// The pid of container `id`'s monitor, once it has started.
+pub fn monitor_pid(id: &str) -> Option<i32> {
+    read_start(&state_dir(id)).map(|(_, monitor, _)| monitor)
+}
+
 /// The status of container `id`; `frozen` says whether its cgroup is frozen.
 pub fn status(id: &str, frozen: impl FnOnce() -> bool) -> Status {
     let dir = state_dir(id);
-    let started = read(&dir, "started").unwrap_or_default();
+    let start = read_start(&dir);
+    let started = start.as_ref().map(|s| s.2.clone()).unwrap_or_default();
     if let Some((code, finished, oom_killed)) = read_exit(id) {
         return Status::Exited { code, started, finished, oom_killed };
     }
-    let Some(pid) = read(&dir, "pid").and_then(|p| p.parse::<i32>().ok()) else {
+    let Some((pid, monitor, _)) = start else {
         return Status::Created;
     };
     // Once the init has exited, its monitor reaps it and then records the exit: until the record
     // exists the container still counts as running. Only when the monitor is gone too without a
     // record (it was killed) is the container lost, reported as Docker reports one: 255.
-    let monitor_alive = || read(&dir, "monitor").and_then(|p| p.parse::<i32>().ok()).is_some_and(process_alive);
-    if !process_alive(pid) && !monitor_alive() {
+    if !process_alive(pid) && !process_alive(monitor) {
         // The monitor may have written the record and exited just after the first look.
         if let Some((code, finished, oom_killed)) = read_exit(id) {
             return Status::Exited { code, started, finished, oom_killed };
@@ -99,17 +115,14 @@ pub fn process_alive(pid: i32) -> bool {
     }
 }
 
-/// Records a start: clears a previous exit, writes pid, monitor and start time.
+/// Records a start: clears a previous exit, writes the pids and the start time.
 pub fn record_start(id: &str, pid: i32, monitor: i32, started: &str) -> std::io::Result<()> {
     let dir = state_dir(id);
     std::fs::create_dir_all(&dir)?;
     let _ = std::fs::remove_file(dir.join("exit"));
-    for (f, v) in [("started", started.to_string()), ("monitor", monitor.to_string()), ("pid", pid.to_string())] {
-        let tmp = dir.join(format!("{f}.tmp"));
-        std::fs::write(&tmp, v)?;
-        std::fs::rename(&tmp, dir.join(f))?;
-    }
-    Ok(())
+    let tmp = dir.join("start.tmp");
+    std::fs::write(&tmp, format!("{pid}\n{monitor}\n{started}\n"))?;
+    std::fs::rename(&tmp, dir.join("start"))
 }
 
 /// Prepares the state directory before a start (clears the last run's files).

@@ -311,8 +311,18 @@ fn condition(a: &mut Asm, c: &Cond, fail: usize, narrow: bool) {
     a.bind(pass);
 }
 
-/// Emits the comparisons of one architecture's syscall numbers (the number already loaded);
-/// conditional rules go to `blocks`, assembled after every architecture's list.
+/// What a syscall number gets: an action at once, or the block trying its conditional rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Ret(u32),
+    Block(i64),
+}
+
+/// Emits the decisions of one architecture's syscall numbers (the number already loaded);
+/// conditional rules go to `blocks`, assembled after every architecture's list. Consecutive
+/// numbers with the same action make one range, tested with two comparisons: Docker's profile
+/// allows most numbers, so a few dozen ranges stand for hundreds of syscalls, and the program
+/// the kernel checks and runs stays short.
 fn dispatch<'r>(
     a: &mut Asm,
     default: u32,
@@ -320,21 +330,37 @@ fn dispatch<'r>(
     narrow: bool,
     blocks: &mut Vec<(usize, &'r Rules, i64, bool)>,
 ) {
+    let mut ranges: Vec<(u32, u32, Decision)> = Vec::new();
     for (&nr, rs) in rules {
         // A rule without conditions decides alone when nothing more restrictive can match.
         let top = rs.iter().map(|(act, _)| severity(*act)).max().unwrap_or(0);
-        let unconditional = rs.iter().find(|(act, conds)| conds.is_empty() && severity(*act) == top);
-        let skip = a.label();
-        a.jump(JEQ, nr as u32, To::Next, To::Label(skip));
-        match unconditional {
-            Some((act, _)) => a.ret(*act),
-            None => {
+        let decision = match rs.iter().find(|(act, conds)| conds.is_empty() && severity(*act) == top) {
+            Some((act, _)) => Decision::Ret(*act),
+            None => Decision::Block(nr),
+        };
+        let nr = nr as u32;
+        match ranges.last_mut() {
+            Some((_, hi, d @ Decision::Ret(_))) if *hi + 1 == nr && *d == decision => *hi = nr,
+            _ => ranges.push((nr, nr, decision)),
+        }
+    }
+    // Ascending: a number above a range goes on to the next; one below it falls in the gap after
+    // the previous range, which has the default action.
+    for (lo, hi, decision) in ranges {
+        let (next, inside) = (a.label(), a.label());
+        a.jump(JGT, hi, To::Label(next), To::Next);
+        a.jump(JGE, lo, To::Label(inside), To::Next);
+        a.ret(default);
+        a.bind(inside);
+        match decision {
+            Decision::Ret(act) => a.ret(act),
+            Decision::Block(nr) => {
                 let block = a.label();
                 a.jump(JA, 0, To::Label(block), To::Label(block));
                 blocks.push((block, rules, nr, narrow));
             }
         }
-        a.bind(skip);
+        a.bind(next);
     }
     a.ret(default);
 }

@@ -175,3 +175,42 @@ fn every_comparison_on_64_bit_arguments() {
     assert_eq!(run(&prog, nr("getpid"), X86_64, at(0, 2)), e(11));
     assert_eq!(run(&prog, nr("getppid"), X86_64, at(0, 2)), ret::ALLOW);
 }
+
+/// Every x86_64 number (listed or not, beyond the table too) gets from the compiled program what
+/// Docker's profile says for it without arguments: numbers are grouped into ranges, and no range
+/// may swallow a neighbour with another action.
+#[test]
+fn every_number_decides_as_the_profile_says() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures.join("facts/docker-oci-config.json")).unwrap()).unwrap();
+    let profile: LinuxSeccomp = serde_json::from_value(config["linux"]["seccomp"].clone()).unwrap();
+    let prog = compile(&profile).unwrap().instructions();
+    let default = ret::ERRNO | libc::EPERM as u32;
+    let mut expected = std::collections::BTreeMap::new();
+    let mut conditional = std::collections::BTreeSet::new();
+    for sc in profile.syscalls().iter().flatten() {
+        let action = match sc.action() {
+            skiff_runtime::oci_spec::runtime::LinuxSeccompAction::ScmpActAllow => ret::ALLOW,
+            skiff_runtime::oci_spec::runtime::LinuxSeccompAction::ScmpActErrno => {
+                ret::ERRNO | sc.errno_ret().unwrap_or(libc::EPERM as u32)
+            }
+            other => panic!("Docker's profile has no {other:?}"),
+        };
+        for name in sc.names() {
+            let Some(nr) = syscall_number(name) else { continue };
+            if sc.args().as_ref().is_some_and(|a| !a.is_empty()) {
+                conditional.insert(nr);
+            } else {
+                expected.insert(nr, action);
+            }
+        }
+    }
+    for nr in 0..1024i64 {
+        if conditional.contains(&nr) && !expected.contains_key(&nr) {
+            continue;
+        }
+        let want = expected.get(&nr).copied().unwrap_or(default);
+        assert_eq!(run(&prog, nr, X86_64, [0; 6]), want, "syscall {nr}");
+    }
+}

@@ -40,6 +40,18 @@ fn run_rm_prints_the_file_and_leaves_nothing() {
     assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
     let left: Vec<_> = std::fs::read_dir(env.root().join("containers")).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
+    // The files were moved aside for the exiting monitor to delete: soon nothing is left there
+    // either (nor any state directory moved aside).
+    eventually("the monitor to delete the removed container's files", || {
+        let scratch = std::fs::read_dir(env.root().join("tmp")).unwrap().count();
+        let state = std::fs::read_dir("/run/skiff")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".rm-"))
+            .filter(|e| std::fs::read_dir(e.path()).map(|d| d.count() > 0).unwrap_or(false))
+            .count();
+        (scratch == 0 && state == 0).then_some(())
+    });
 }
 
 #[test]
@@ -919,7 +931,7 @@ fn container_prune_sweeps_orphaned_cgroups() {
         let d = std::path::Path::new("/run/skiff").join(c);
         std::fs::create_dir_all(&d).unwrap();
         if let Some(m) = monitor {
-            std::fs::write(d.join("monitor"), m.to_string()).unwrap();
+            std::fs::write(d.join("start"), format!("1\n{m}\n2026-01-01T00:00:00Z\n")).unwrap();
         }
         d
     };

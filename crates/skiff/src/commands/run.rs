@@ -259,7 +259,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
     mark("cli: created");
     let attach = Attach { output: !a.detach, stdin: a.create.interactive && !a.detach };
     let then = a.detach.then(|| after_exit_command(g, &c.id, a.create.rm));
-    let started = match lifecycle::start_with_spec(&store, &c, attach, then, Some(spec)) {
+    let mut started = match lifecycle::start_with_spec(&store, &c, attach, then, Some(spec)) {
         Ok(s) => s,
         Err(e) => {
             let code = e.exit_code();
@@ -281,7 +281,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
         lifecycle::status(&store, &c);
     }
     if a.create.rm {
-        if let Err(e) = lifecycle::remove_with(&store, &c, true, true) {
+        if let Err(e) = lifecycle::remove_after_run(&store, &c, &mut started) {
             eprintln!("skiff: removing {}: {e}", c.id);
         }
         mark("cli: removed");
