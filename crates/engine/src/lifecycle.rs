@@ -941,7 +941,8 @@ fn remove_inner(store: &Store, c: &Container, force: bool, volumes: bool, starte
         // Removed while we waited for the lock (e.g. by the monitor of a --rm container).
         return Ok(());
     }
-    let st = status(store, c);
+    // Not `status`: the record's state word need not be brought up to date, it is going.
+    let st = state::status(&c.id, || frozen(&c.id));
     if st.is_running() {
         if !force {
             return Err(EngineError::RemoveRunning(c.id.clone()));

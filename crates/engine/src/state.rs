@@ -67,7 +67,11 @@ pub fn read_exit(id: &str) -> Option<(i32, String, bool)> {
 
 /// The recorded start: (init pid, monitor pid, start time).
 fn read_start(dir: &Path) -> Option<(i32, i32, String)> {
-    let text = read(dir, "start")?;
+    let Some(text) = read(dir, "start") else {
+        // A container started by an earlier skiff: one file each.
+        let pid = read(dir, "pid")?.parse().ok()?;
+        return Some((pid, read(dir, "monitor")?.parse().ok()?, read(dir, "started").unwrap_or_default()));
+    };
     let mut lines = text.lines();
     let pid = lines.next()?.trim().parse().ok()?;
     let monitor = lines.next()?.trim().parse().ok()?;
@@ -136,4 +140,23 @@ pub fn reset(id: &str) -> std::io::Result<PathBuf> {
 /// Removes the state directory.
 pub fn remove(id: &str) {
     let _ = std::fs::remove_dir_all(state_dir(id));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_record_is_read_in_both_layouts() {
+        let t = tempfile::tempdir().unwrap();
+        assert_eq!(read_start(t.path()), None);
+        // An earlier skiff's: one file each.
+        std::fs::write(t.path().join("pid"), "12").unwrap();
+        std::fs::write(t.path().join("monitor"), "11").unwrap();
+        std::fs::write(t.path().join("started"), "2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(read_start(t.path()), Some((12, 11, "2026-01-01T00:00:00Z".into())));
+        // Today's: one file, which wins.
+        std::fs::write(t.path().join("start"), "22\n21\n2026-02-02T00:00:00Z\n").unwrap();
+        assert_eq!(read_start(t.path()), Some((22, 21, "2026-02-02T00:00:00Z".into())));
+    }
 }
