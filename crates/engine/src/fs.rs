@@ -446,8 +446,26 @@ pub fn copy_in(store: &Store, c: &Container, src: &Path, dest: &str, o: CopyOpti
     if sm.is_dir() && exists && dir_probe.is_err() {
         return Err(EngineError::Sys(format!("cannot copy directory {src_s} to file {dest}")));
     }
-    let (dparent, dname) = destination(dest, dir_probe.is_ok(), exists, &sname, src_s.ends_with("/."))?;
-    let ddir = open_in_root(&root, &dparent, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+    let (mut dparent, mut dname) = destination(dest, dir_probe.is_ok(), exists, &sname, src_s.ends_with("/."))?;
+    // A destination that is a symlink is written through, as Docker does: what it names, resolved
+    // inside the root (a link climbing out stops at the root), even when that does not exist yet.
+    let mut hops = 0;
+    let ddir = loop {
+        let ddir = open_in_root(&root, &dparent, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+        let st = rustix::fs::statat(&ddir, &dname, rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
+        if !st.is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink) {
+            break ddir;
+        }
+        hops += 1;
+        if hops > 40 {
+            return Err(EngineError::Sys(format!("too many levels of symbolic links at {dest}")));
+        }
+        let target =
+            rustix::fs::readlinkat(&ddir, &dname, Vec::new()).map_err(errno_io("read link", Path::new(dest)))?;
+        let target = target.to_string_lossy();
+        let next = if target.starts_with('/') { target.into_owned() } else { format!("{dparent}/{target}") };
+        (dparent, dname) = split_last(&next);
+    };
     copy_entry(sdir.as_fd(), &sname, ddir.as_fd(), &dname, src, o)
 }
 

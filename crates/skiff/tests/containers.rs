@@ -761,15 +761,24 @@ fn cp_copies_trees_both_ways_and_stays_inside_the_container() {
     env.run(&["cp", tree.to_str().unwrap(), &format!("{id}:/data")]).ok();
     assert_eq!(sh("cat /data/tree/deep/er/f; stat -c %a /data/tree/deep/er/f"), "host\n640\n");
 
-    // A symlink in the container pointing out of it is not followed on the way in: the copy
-    // replaces the link inside the container and the host file stays untouched.
+    // A destination that is a symlink is written through as Docker does, what it names resolved
+    // inside the container: a file it names, one it names that does not exist yet, one a link
+    // climbing out names (it stops at the root).
+    std::fs::write(env.path("payload"), "payload\n").unwrap();
+    let payload = env.path("payload");
+    sh("echo old > /data/target && ln -s /data/target /data/flink && ln -s /data/new /data/dangling \
+        && ln -s ../../../../../data/climbed /data/climb");
+    for link in ["flink", "dangling", "climb"] {
+        env.run(&["cp", payload.to_str().unwrap(), &format!("{id}:/data/{link}")]).ok();
+    }
+    assert_eq!(sh("cat /data/target /data/new /data/climbed"), "payload\npayload\npayload\n");
+    assert_eq!(sh("readlink /data/flink; readlink /data/dangling"), "/data/target\n/data/new\n");
+    // A symlink naming a host path leads inside the container, never to the host file.
     let victim = env.path("victim");
     std::fs::write(&victim, "host data\n").unwrap();
     sh(&format!("ln -s {} /data/escape", victim.display()));
-    std::fs::write(env.path("payload"), "payload\n").unwrap();
-    env.run(&["cp", env.path("payload").to_str().unwrap(), &format!("{id}:/data/escape")]).ok();
+    let _ = env.run(&["cp", payload.to_str().unwrap(), &format!("{id}:/data/escape")]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "host data\n");
-    assert_eq!(sh("cat /data/escape"), "payload\n");
     // ... nor on the way out through a directory symlink, which resolves inside the root.
     sh("ln -s / /data/rootlink");
     let r = env.run(&["cp", &format!("{id}:/data/rootlink/release"), env.path("rel").to_str().unwrap()]);
