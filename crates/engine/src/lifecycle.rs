@@ -362,8 +362,8 @@ pub struct Started {
 }
 
 /// The two pipes between an attached start and its in-place monitor. The monitor writes one byte
-/// on `done` once the exit is recorded, then reads `after` to its end: a path there is a directory
-/// for it to delete (a removed container's files) before it exits.
+/// on `done` once the exit is recorded, then reads `after` to its end: the paths there
+/// (NUL-separated) are directories for it to delete (a removed container's files) before it exits.
 #[derive(Debug)]
 struct Handoff {
     done: OwnedFd,

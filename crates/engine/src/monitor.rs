@@ -12,6 +12,9 @@
 //! - reaps the container, then records the exit code, finish time and whether
 //!   the memory cgroup OOM-killed it in the state directory (written to a
 //!   temporary file and renamed, so readers see all or nothing);
+//! - in place, tells the waiting CLI the exit is recorded, lets go of the CLI's
+//!   stdio and deletes what the CLI hands back (a `run --rm`'s files, moved
+//!   aside), off the CLI's path;
 //! - exits with the container's code, or execs a command afterwards (`skiff rm`
 //!   for `run -d --rm`).
 //!
