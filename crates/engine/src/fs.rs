@@ -326,7 +326,7 @@ pub fn copy_out(store: &Store, c: &Container, src: &str, dest: &Path, o: CopyOpt
 }
 
 /// `docker cp CONTAINER:SRC -`: SRC (resolved inside the container's root) as a tar stream on
-/// `out`, named from its own name down (`SRC/.`: its contents, under `./`). Nothing is followed
+/// `out`, named from its own name down (`SRC/.`: its contents, the directory itself as `./`). Nothing is followed
 /// inside a tree; files linked more than once inside it become hard links to the first.
 pub fn copy_out_tar(store: &Store, c: &Container, src: &str, out: &mut dyn Write, o: CopyOptions) -> Result<()> {
     let (sdir, sname) = source(store, c, src, o)?;
@@ -506,8 +506,13 @@ pub fn copy_in_tar(
                 return Err(EngineError::Sys(format!("{} is outside of {dest}", path.display())));
             }
             entry.unpack_in(&scratch).map_err(|e| {
-                if e.to_string().contains("outside of destination") {
-                    // Through a symlink the stream made: say so in the container's terms.
+                let chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                if chain.contains("outside of destination") {
+                    // Through a symlink the stream made, or a hard link to a path outside it: say
+                    // so in the container's terms.
                     EngineError::Sys(format!("{} is outside of {dest}", path.display()))
                 } else {
                     EngineError::Io {

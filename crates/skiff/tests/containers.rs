@@ -916,6 +916,26 @@ fn cp_streams_tar_archives_both_ways() {
         assert!(!env.path("root/tmp").join(&marker).exists());
     }
     assert_eq!(sh(&format!("ls /tmp/{marker} /d/{marker} 2>/dev/null; echo done")), "done\n");
+    // A hard link to a host file (absolute, or climbing) would copy the host's data in: refused.
+    for target in ["/etc/hostname", "../../../../../../etc/hostname"] {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(T::Link);
+        h.set_size(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_mode(0o644);
+        let raw = &mut h.as_old_mut().linkname;
+        raw[..target.len()].copy_from_slice(target.as_bytes());
+        h.set_path("hl").unwrap();
+        h.set_cksum();
+        b.append(&h, std::io::empty()).unwrap();
+        let r = env.run_stdin(&["cp", "-", &format!("{id}:/d")], Some(&b.into_inner().unwrap()));
+        assert_ne!(r.code(), 0, "{target}");
+        assert!(r.stderr().contains("hl is outside of /d"), "{}", r.stderr());
+        assert_eq!(sh("ls /d/hl 2>/dev/null; echo done"), "done\n");
+    }
 }
 
 /// `container prune` also removes the empty cgroups of containers that went without cleaning up
