@@ -499,6 +499,9 @@ pub fn start_with_spec(
     };
     let id = c.id.clone();
     let runtime = crate::oci_runtime::resolve(c.opts.runtime.as_deref())?;
+    // The child may write through our stdout's buffer (an in-place monitor): nothing of ours may
+    // be left in it to be written twice.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     skiff_runtime::timing::mark("engine: forking the monitor");
     // SAFETY: skiff is single-threaded here (no runtime threads are started by
     // the CLI), so the child may allocate and run ordinary Rust code.

@@ -6,8 +6,9 @@
 //! The program dispatches on the architecture: x86_64 always, i386 (`SCMP_ARCH_X86`) and x32
 //! (`SCMP_ARCH_X32`: x86_64's audit arch, syscall numbers with `X32_SYSCALL_BIT`) when the profile
 //! lists them, as Docker's default profile does on x86_64; any other architecture (or an x32 call
-//! when x32 is not listed) is killed. Within an architecture it compares the syscall number with
-//! each listed syscall in turn, the names resolved with that ABI's table. A syscall listed without
+//! when x32 is not listed) is killed. Within an architecture the names are resolved with that
+//! ABI's table, and consecutive numbers with the same unconditional action form one range, tried in
+//! ascending order with two comparisons each (numbers in no range get the default). A syscall listed without
 //! conditions returns its action at once; one with conditions jumps to its block, which tries its
 //! rules from the most restrictive action to the least (the kernel's order: kill, trap, errno,
 //! trace, log, allow), each rule an AND of argument comparisons (64-bit; on i386, whose arguments
