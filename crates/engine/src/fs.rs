@@ -22,7 +22,7 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> En
 
 /// Mounts the container's root (if it is not) and returns its path.
 pub fn mounted_root(store: &Store, c: &Container) -> Result<PathBuf> {
-    let layers = rootfs::container_layers(store, &c.image_id)?;
+    let (layers, _init_lock) = rootfs::container_layers(store, &c.image_id)?;
     Ok(rootfs::mount(&c.dir(store), &layers, false)?)
 }
 

@@ -446,9 +446,10 @@ pub fn start_with_spec(
         return Err(EngineError::AlreadyRunning(c.id.clone()));
     }
     let monitor = monitor_path()?;
-    let layers = rootfs::container_layers(store, &c.image_id)?;
+    let (layers, init_lock) = rootfs::container_layers(store, &c.image_id)?;
     let dir = c.dir(store);
     let root = rootfs::mount_with(&dir, &layers, false, c.opts.auto_remove)?;
+    drop(init_lock);
     skiff_runtime::timing::mark("engine: rootfs mounted");
     for v in &c.opts.volumes {
         let mut parts = v.split(':');
@@ -1119,6 +1120,8 @@ pub fn prune(store: &Store) -> Result<Vec<String>> {
         }
     }
     sweep_cgroups(store)?;
+    let images: Vec<String> = container::list(store)?.into_iter().map(|c| c.image_id).collect();
+    rootfs::collect_init_layers(store, images.iter().map(String::as_str))?;
     Ok(gone)
 }
 

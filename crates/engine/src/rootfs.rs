@@ -148,13 +148,7 @@ fn image_dir_meta(layers: &[PathBuf], rel: &str) -> Option<DirMeta> {
 /// the same such metadata (named by a digest of it), made once in the store's temporary directory
 /// and renamed into place.
 pub fn init_layer(store_root: &Path, tmp_dir: &Path, image_layers: &[PathBuf]) -> Result<PathBuf, RootfsError> {
-    let metas: Vec<(&str, DirMeta)> = std::iter::once("")
-        .chain(INIT_DIRS)
-        .map(|d| (d, image_dir_meta(image_layers, d).unwrap_or(DirMeta::DEFAULT)))
-        .collect();
-    let key = format!("{metas:?}");
-    let name = format!("{INIT_LAYER}-{}", &skiff_image::Digest::of(key.as_bytes()).hex()[..16]);
-    let dest = store_root.join("init-layers").join(name);
+    let (metas, dest) = init_layer_of(store_root, image_layers);
     if dest.is_dir() {
         return Ok(dest);
     }
@@ -203,17 +197,78 @@ pub fn init_layer(store_root: &Path, tmp_dir: &Path, image_layers: &[PathBuf]) -
     built.map(|()| dest)
 }
 
-/// A container's lower layers: the image's, base first, then the init layer.
+/// The directory metadata an image's init layer carries, and the layer's path (named by them).
+fn init_layer_of(store_root: &Path, image_layers: &[PathBuf]) -> (Vec<(&'static str, DirMeta)>, PathBuf) {
+    let metas: Vec<(&str, DirMeta)> = std::iter::once("")
+        .chain(INIT_DIRS)
+        .map(|d| (d, image_dir_meta(image_layers, d).unwrap_or(DirMeta::DEFAULT)))
+        .collect();
+    let key = format!("{metas:?}");
+    let name = format!("{INIT_LAYER}-{}", &skiff_image::Digest::of(key.as_bytes()).hex()[..16]);
+    (metas, store_root.join("init-layers").join(name))
+}
+
+/// A lock on the store's init layers: held shared from making a container's init layer until its
+/// overlay is mounted, exclusive while unused layers are collected, so a layer about to be
+/// mounted is never taken away.
+pub fn init_layers_lock(store_root: &Path, exclusive: bool) -> Result<std::fs::File, RootfsError> {
+    // Beside the directory, which holds nothing but layers.
+    let p = store_root.join("init-layers.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|source| RootfsError::Io { op: "open", path: p.clone(), source })?;
+    let how =
+        if exclusive { rustix::fs::FlockOperation::LockExclusive } else { rustix::fs::FlockOperation::LockShared };
+    rustix::fs::flock(&f, how).map_err(|e| RootfsError::Io { op: "lock", path: p, source: e.into() })?;
+    Ok(f)
+}
+
+/// A container's lower layers: the image's, base first, then the init layer; and the shared
+/// [`init_layers_lock`], to hold until the overlay is mounted.
 pub fn container_layers(
     store: &skiff_image::Store,
     image_id: &str,
-) -> Result<Vec<PathBuf>, crate::lifecycle::EngineError> {
+) -> Result<(Vec<PathBuf>, std::fs::File), crate::lifecycle::EngineError> {
     let id = skiff_image::Digest::parse(image_id)
         .map_err(|e| crate::lifecycle::EngineError::Sys(format!("image id {image_id}: {e}")))?;
     let mut layers = store.unpacked_layers(&id)?;
+    let lock = init_layers_lock(store.root(), false)?;
     let init = init_layer(store.root(), &store.tmp_dir(), &layers)?;
     layers.push(init);
-    Ok(layers)
+    Ok((layers, lock))
+}
+
+/// Removes the init layers no container of `images` (the image ids of every container in the
+/// store) uses; returns how many. Layers of an earlier naming scheme are left alone (a container
+/// started by an earlier skiff may have one mounted). Nothing is removed when an image's layers
+/// cannot be read: its init layer could not be told apart.
+pub fn collect_init_layers<'a>(
+    store: &skiff_image::Store,
+    images: impl IntoIterator<Item = &'a str>,
+) -> Result<usize, crate::lifecycle::EngineError> {
+    let _lock = init_layers_lock(store.root(), true)?;
+    let mut keep = std::collections::HashSet::new();
+    for image_id in images {
+        let Ok(id) = skiff_image::Digest::parse(image_id) else { return Ok(0) };
+        let Ok(layers) = store.unpacked_layers(&id) else { return Ok(0) };
+        keep.insert(init_layer_of(store.root(), &layers).1);
+    }
+    let mut removed = 0;
+    let prefix = format!("{INIT_LAYER}-");
+    for e in std::fs::read_dir(store.root().join("init-layers")).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) && !keep.contains(&e.path()) {
+            std::fs::remove_dir_all(e.path()).map_err(|source| RootfsError::Io {
+                op: "remove",
+                path: e.path(),
+                source,
+            })?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// Unmounts the overlay (lazily, so a straggling process cannot pin it).

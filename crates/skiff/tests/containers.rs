@@ -821,7 +821,21 @@ fn the_init_layer_keeps_the_images_directory_metadata() {
     assert_eq!(stat("withetc"), "700 5 6 1000000000\n");
     // An image without /etc gets the layer's plain one; the two images use different init layers.
     assert_eq!(stat("busybox").split(' ').take(3).collect::<Vec<_>>(), ["755", "0", "0"]);
-    assert_eq!(std::fs::read_dir(env.root().join("init-layers")).unwrap().count(), 2);
+    let layers = || {
+        let names = std::fs::read_dir(env.root().join("init-layers")).unwrap().flatten().map(|e| e.file_name());
+        names.filter(|n| n.to_string_lossy().starts_with("init-layer")).count()
+    };
+    assert_eq!(layers(), 2);
+    // `container prune` collects the layers no container uses: a running busybox container keeps
+    // its own (and can still use it); withetc's goes, and is made again when needed.
+    let id = env.run(&["run", "-d", "busybox", "sleep", "600"]).ok().stdout().trim().to_string();
+    env.run(&["container", "prune", "-f"]).ok();
+    assert_eq!(layers(), 1);
+    assert_eq!(env.run(&["exec", &id, "cat", "/etc/hostname"]).ok().stdout(), format!("{}\n", &id[..12]));
+    env.run(&["rm", "-f", &id]).ok();
+    env.run(&["container", "prune", "-f"]).ok();
+    assert_eq!(layers(), 0);
+    assert_eq!(stat("withetc"), "700 5 6 1000000000\n");
 }
 
 /// `cp CONTAINER:SRC -` writes a tar stream as Docker's (directories ending in "/", hard links
