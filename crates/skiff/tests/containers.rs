@@ -995,3 +995,26 @@ fn container_prune_sweeps_orphaned_cgroups() {
         std::fs::remove_dir_all(d).unwrap();
     }
 }
+
+/// Pruning asks first, as Docker does, unless -f; it reports what the removed containers' writable
+/// layers held; `system prune` removes stopped containers as well as dangling images.
+#[test]
+fn prunes_ask_first_and_report_what_they_reclaimed() {
+    let env = busybox();
+    env.run(&["run", "busybox", "sh", "-c", "head -c 300000 /bin/busybox > /blob"]).ok();
+    let id = env.run(&["ps", "-aq", "--no-trunc"]).ok().stdout().trim().to_string();
+    let r = env.run_stdin(&["container", "prune"], Some(b"n\n")).ok();
+    assert!(r.stderr().contains("WARNING! This will remove all stopped containers."), "{}", r.stderr());
+    assert_eq!(env.run(&["ps", "-aq", "--no-trunc"]).ok().stdout().trim(), id, "kept on no");
+    let r = env.run_stdin(&["container", "prune"], Some(b"y\n")).ok();
+    assert!(r.stdout().starts_with(&format!("Deleted Containers:\n{id}\n\nTotal reclaimed space: ")), "{}", r.stdout());
+    assert!(r.stdout().contains("Total reclaimed space: 300kB"), "{}", r.stdout());
+    // system prune: the stopped container goes too.
+    env.run(&["run", "busybox", "true"]).ok();
+    let r = env.run_stdin(&["system", "prune"], Some(b"\n")).ok();
+    assert!(r.stderr().contains("  - all stopped containers\n"), "{}", r.stderr());
+    assert!(!env.run(&["ps", "-aq"]).ok().stdout().is_empty(), "no answer: nothing removed");
+    let r = env.run(&["system", "prune", "-f"]).ok();
+    assert!(r.stdout().starts_with("Deleted Containers:\n"), "{}", r.stdout());
+    assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
+}

@@ -191,9 +191,24 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
-pub fn prune(g: &GlobalOpts, _a: PruneArgs) -> anyhow::Result<u8> {
+pub fn prune(g: &GlobalOpts, a: PruneArgs) -> anyhow::Result<u8> {
+    if !a.force && !super::rmi::confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(0);
+    }
     let store = open_store(g)?;
-    let gone = lifecycle::prune(&store)?;
+    let reclaimed = prune_containers(&store)?;
+    println!("Total reclaimed space: {}", crate::output::units::human_size(reclaimed));
+    Ok(0)
+}
+
+/// Removes the stopped containers, printing Docker's "Deleted Containers:" list; returns the
+/// bytes their writable layers held.
+pub fn prune_containers(store: &skiff_image::Store) -> anyhow::Result<u64> {
+    let sizes: std::collections::HashMap<String, u64> = container::list(store)?
+        .iter()
+        .map(|c| (c.id.clone(), super::ps::dir_size(&c.dir(store).join("upper"))))
+        .collect();
+    let gone = lifecycle::prune(store)?;
     if !gone.is_empty() {
         println!("Deleted Containers:");
         for id in &gone {
@@ -201,8 +216,7 @@ pub fn prune(g: &GlobalOpts, _a: PruneArgs) -> anyhow::Result<u8> {
         }
         println!();
     }
-    println!("Total reclaimed space: 0B");
-    Ok(0)
+    Ok(gone.iter().filter_map(|id| sizes.get(id)).sum())
 }
 
 #[derive(Args, Debug)]

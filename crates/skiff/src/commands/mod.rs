@@ -246,7 +246,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 
         Command::System(SystemCommand::Df(a)) => system::df(g, a),
         Command::System(SystemCommand::Check(a)) => system::check(g, a),
-        Command::System(SystemCommand::Prune(a)) => rmi::prune(g, a),
+        Command::System(SystemCommand::Prune(a)) => rmi::system_prune(g, a),
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::info(g, a),
         Command::Version(a) => info::version(g, a),
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(g, a),

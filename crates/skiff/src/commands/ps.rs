@@ -60,7 +60,8 @@ pub fn status_text(s: &Status, now: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
-fn dir_size(p: &std::path::Path) -> u64 {
+/// The bytes of the regular files under `p` (a container's writable layer: `ps -s`, prune).
+pub fn dir_size(p: &std::path::Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(p) else { return 0 };
     let mut n = 0;
     for e in rd.flatten() {

@@ -54,32 +54,58 @@ pub struct PruneArgs {
     pub force: bool,
 }
 
+/// Docker's prompt before a prune: the warning, then "Are you sure you want to continue? [y/N]";
+/// true on "y" or "yes". Without a terminal the answer is read from stdin (none: no).
+pub fn confirm(warning: &str) -> bool {
+    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let stdin = std::io::stdin();
+    let mut answer = String::new();
+    if stdin.lock().read_line(&mut answer).unwrap_or(0) == 0 && !stdin.is_terminal() {
+        eprintln!();
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
 pub fn prune(g: &GlobalOpts, a: PruneArgs) -> anyhow::Result<u8> {
-    if !a.force {
-        let warning = if a.all {
-            "WARNING! This will remove all images without at least one container associated to them."
-        } else {
-            "WARNING! This will remove all dangling images."
-        };
-        eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
-        let stdin = std::io::stdin();
-        let mut answer = String::new();
-        if !stdin.is_terminal() && stdin.lock().read_line(&mut answer).unwrap_or(0) == 0 {
-            eprintln!();
-        } else if stdin.is_terminal() {
-            let _ = stdin.lock().read_line(&mut answer);
-        }
-        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-            return Ok(0);
-        }
+    let warning = if a.all {
+        "WARNING! This will remove all images without at least one container associated to them."
+    } else {
+        "WARNING! This will remove all dangling images."
+    };
+    if !a.force && !confirm(warning) {
+        return Ok(0);
     }
     let store = open_store(g)?;
-    let (events, reclaimed) = store.prune(a.all)?;
+    let reclaimed = prune_images(&store, a.all)?;
+    println!("Total reclaimed space: {}", human_size(reclaimed));
+    Ok(0)
+}
+
+/// Prunes images, printing Docker's "Deleted Images:" list; returns the bytes reclaimed.
+fn prune_images(store: &skiff_image::Store, all: bool) -> anyhow::Result<u64> {
+    let (events, reclaimed) = store.prune(all)?;
     if !events.is_empty() {
         println!("Deleted Images:");
         print_events(&events, true);
         println!();
     }
+    Ok(reclaimed)
+}
+
+/// `docker system prune`: stopped containers, then dangling (with -a: unused) images, as Docker
+/// does (skiff has no networks or build cache to prune yet).
+pub fn system_prune(g: &GlobalOpts, a: PruneArgs) -> anyhow::Result<u8> {
+    let images =
+        if a.all { "all images without at least one container associated to them" } else { "all dangling images" };
+    let warning = format!(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n  - {images}\n  - all dangling build cache\n"
+    );
+    if !a.force && !confirm(&warning) {
+        return Ok(0);
+    }
+    let store = open_store(g)?;
+    let containers = super::container::prune_containers(&store)?;
+    let reclaimed = containers + prune_images(&store, a.all)?;
     println!("Total reclaimed space: {}", human_size(reclaimed));
     Ok(0)
 }
