@@ -9,10 +9,11 @@ use crate::lifecycle::EngineError;
 use crate::rootfs;
 use skiff_image::Store;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -123,16 +124,26 @@ fn errno_io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(rustix::io::Err
     move |e| EngineError::Io { op, path: path.to_path_buf(), source: e.into() }
 }
 
+/// Files with several links met in a copy, by (device, inode) of the source: where the first copy
+/// went (its directory and name), so the others become hard links to it, as in the source.
+type Links = std::collections::HashMap<(u64, u64), (Rc<OwnedFd>, std::ffi::OsString)>;
+
+/// A directory to copy into, shareable with [`Links`].
+fn dest_dir(f: std::fs::File) -> Rc<OwnedFd> {
+    Rc::new(OwnedFd::from(f))
+}
+
 /// Copies the entry `name` of directory `sdir` to `dname` in directory `ddir`, a directory with
 /// everything below it. Every step is relative to an open directory and never follows a symlink,
 /// so a tree on either side cannot lead the copy anywhere else; `shown` names the source in errors.
 fn copy_entry(
     sdir: BorrowedFd<'_>,
     name: &std::ffi::OsStr,
-    ddir: BorrowedFd<'_>,
+    ddir: &Rc<OwnedFd>,
     dname: &std::ffi::OsStr,
     shown: &Path,
     o: CopyOptions,
+    links: &mut Links,
 ) -> Result<()> {
     use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
     let st = rustix::fs::statat(sdir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(errno_io("stat", shown))?;
@@ -142,12 +153,12 @@ fn copy_entry(
         last_access: rustix::fs::Timespec { tv_sec: st.st_atime as _, tv_nsec: st.st_atime_nsec as _ },
         last_modification: rustix::fs::Timespec { tv_sec: st.st_mtime as _, tv_nsec: st.st_mtime_nsec as _ },
     };
-    let existing = rustix::fs::statat(ddir, dname, AtFlags::SYMLINK_NOFOLLOW).ok();
+    let existing = rustix::fs::statat(&**ddir, dname, AtFlags::SYMLINK_NOFOLLOW).ok();
     let existing_dir = existing.as_ref().is_some_and(|e| FileType::from_raw_mode(e.st_mode) == FileType::Directory);
     let nofollow = OFlags::NOFOLLOW | OFlags::CLOEXEC;
     // The copy made, open when it is a directory or a regular file: its mode, owner and times go
     // through the fd; others (symlinks, fifos, devices) by name without following.
-    let made: Option<std::os::fd::OwnedFd> = match ft {
+    let made: Option<Rc<OwnedFd>> = match ft {
         FileType::Directory => {
             if existing.is_some() && !existing_dir {
                 return Err(EngineError::Sys(format!(
@@ -157,14 +168,15 @@ fn copy_entry(
                 )));
             }
             if !existing_dir {
-                rustix::fs::mkdirat(ddir, dname, Mode::from_raw_mode(0o700)).map_err(errno_io("create", shown))?;
+                rustix::fs::mkdirat(&**ddir, dname, Mode::from_raw_mode(0o700)).map_err(errno_io("create", shown))?;
             }
             let s = rustix::fs::openat(sdir, name, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())
                 .map_err(errno_io("open", shown))?;
-            let d = rustix::fs::openat(ddir, dname, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())
+            let d = rustix::fs::openat(&**ddir, dname, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())
                 .map_err(errno_io("open the destination of", shown))?;
+            let d = Rc::new(d);
             for n in dir_names(s.as_fd(), shown)? {
-                copy_entry(s.as_fd(), &n, d.as_fd(), &n, &shown.join(&n), o)?;
+                copy_entry(s.as_fd(), &n, &d, &n, &shown.join(&n), o, links)?;
             }
             Some(d)
         }
@@ -176,30 +188,45 @@ fn copy_entry(
             )));
         }
         FileType::RegularFile => {
+            let key = (st.st_dev, st.st_ino);
+            if let Some((first_dir, first_name)) = links.get(&key).filter(|_| st.st_nlink > 1) {
+                if existing.is_some() {
+                    rustix::fs::unlinkat(&**ddir, dname, AtFlags::empty()).map_err(errno_io("replace", shown))?;
+                }
+                // Another name of a file already copied: a hard link, as in the source.
+                let linked = rustix::fs::linkat(&**first_dir, first_name, &**ddir, dname, AtFlags::empty());
+                if linked.is_ok() {
+                    return Ok(());
+                }
+            }
             let mut src = std::fs::File::from(
                 rustix::fs::openat(sdir, name, OFlags::RDONLY | nofollow, Mode::empty())
                     .map_err(errno_io("open", shown))?,
             );
-            if existing.as_ref().is_some_and(|e| FileType::from_raw_mode(e.st_mode) != FileType::RegularFile) {
-                rustix::fs::unlinkat(ddir, dname, AtFlags::empty()).map_err(errno_io("replace", shown))?;
+            // Replaced, not rewritten: the old file may have other names that must keep their data.
+            if existing.is_some() {
+                rustix::fs::unlinkat(&**ddir, dname, AtFlags::empty()).map_err(errno_io("replace", shown))?;
             }
-            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | nofollow;
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | nofollow;
             let mut dst = std::fs::File::from(
-                rustix::fs::openat(ddir, dname, flags, Mode::from_raw_mode(0o600))
+                rustix::fs::openat(&**ddir, dname, flags, Mode::from_raw_mode(0o600))
                     .map_err(errno_io("create", shown))?,
             );
             std::io::copy(&mut src, &mut dst).map_err(io("copy", shown))?;
-            Some(dst.into())
+            if st.st_nlink > 1 {
+                links.insert(key, (Rc::clone(ddir), dname.to_os_string()));
+            }
+            Some(Rc::new(dst.into()))
         }
         _ => {
             if existing.is_some() {
-                rustix::fs::unlinkat(ddir, dname, AtFlags::empty()).map_err(errno_io("replace", shown))?;
+                rustix::fs::unlinkat(&**ddir, dname, AtFlags::empty()).map_err(errno_io("replace", shown))?;
             }
             if ft == FileType::Symlink {
                 let target = rustix::fs::readlinkat(sdir, name, Vec::new()).map_err(errno_io("read link", shown))?;
-                rustix::fs::symlinkat(target.as_c_str(), ddir, dname).map_err(errno_io("create", shown))?;
+                rustix::fs::symlinkat(target.as_c_str(), &**ddir, dname).map_err(errno_io("create", shown))?;
             } else {
-                rustix::fs::mknodat(ddir, dname, ft, mode, st.st_rdev as _).map_err(errno_io("create", shown))?;
+                rustix::fs::mknodat(&**ddir, dname, ft, mode, st.st_rdev as _).map_err(errno_io("create", shown))?;
             }
             None
         }
@@ -216,10 +243,10 @@ fn copy_entry(
         }
         None => {
             if o.archive {
-                rustix::fs::chownat(ddir, dname, owner, group, AtFlags::SYMLINK_NOFOLLOW)
+                rustix::fs::chownat(&**ddir, dname, owner, group, AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(errno_io("chown", shown))?;
             }
-            rustix::fs::utimensat(ddir, dname, &times, AtFlags::SYMLINK_NOFOLLOW)
+            rustix::fs::utimensat(&**ddir, dname, &times, AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(errno_io("set times of", shown))?;
         }
     }
@@ -321,8 +348,8 @@ pub fn copy_out(store: &Store, c: &Container, src: &str, dest: &Path, o: CopyOpt
     let contents_only = src.ends_with("/.");
     let (dparent, dname) =
         destination(&dest_s, dm.as_ref().is_some_and(|m| m.is_dir()), dm.is_some(), &sname, contents_only)?;
-    let ddir = std::fs::File::open(&dparent).map_err(io("open", Path::new(&dparent)))?;
-    copy_entry(sdir.as_fd(), &sname, ddir.as_fd(), &dname, Path::new(src), o)
+    let ddir = dest_dir(std::fs::File::open(&dparent).map_err(io("open", Path::new(&dparent)))?);
+    copy_entry(sdir.as_fd(), &sname, &ddir, &dname, Path::new(src), o, &mut Links::new())
 }
 
 /// `docker cp CONTAINER:SRC -`: SRC (resolved inside the container's root) as a tar stream on
@@ -466,7 +493,7 @@ pub fn copy_in(store: &Store, c: &Container, src: &Path, dest: &str, o: CopyOpti
         let next = if target.starts_with('/') { target.into_owned() } else { format!("{dparent}/{target}") };
         (dparent, dname) = split_last(&next);
     };
-    copy_entry(sdir.as_fd(), &sname, ddir.as_fd(), &dname, src, o)
+    copy_entry(sdir.as_fd(), &sname, &dest_dir(ddir), &dname, src, o, &mut Links::new())
 }
 
 /// `docker cp - CONTAINER:DEST`: the tar stream `input` (plain, gzip, xz or zstd) extracted into
@@ -525,8 +552,9 @@ pub fn copy_in_tar(
         }
         let unpacked = std::fs::File::open(&scratch).map_err(io("open", &scratch))?;
         let keep = CopyOptions { archive: true, follow_link: false };
+        let (ddir, mut links) = (dest_dir(ddir), Links::new());
         for n in dir_names(unpacked.as_fd(), &scratch)? {
-            copy_entry(unpacked.as_fd(), &n, ddir.as_fd(), &n, Path::new(&n), keep)?;
+            copy_entry(unpacked.as_fd(), &n, &ddir, &n, Path::new(&n), keep, &mut links)?;
         }
         Ok(())
     })();
@@ -551,8 +579,9 @@ pub fn copy_up(root: &Path, dest: &str, volume: &Path) -> Result<()> {
         .map_err(io("chmod", volume))?;
     let vol = std::fs::File::open(volume).map_err(io("open", volume))?;
     let keep = CopyOptions { archive: true, follow_link: false };
+    let (vol, mut links) = (dest_dir(vol), Links::new());
     for n in dir_names(dir.as_fd(), Path::new(dest))? {
-        copy_entry(dir.as_fd(), &n, vol.as_fd(), &n, &Path::new(dest).join(&n), keep)?;
+        copy_entry(dir.as_fd(), &n, &vol, &n, &Path::new(dest).join(&n), keep, &mut links)?;
     }
     Ok(())
 }

@@ -713,7 +713,7 @@ fn cp_copies_trees_both_ways_and_stays_inside_the_container() {
     let id = env.run(&["run", "-d", "busybox", "sleep", "600"]).ok().stdout().trim().to_string();
     let sh = |script: &str| env.run(&["exec", &id, "sh", "-c", script]).ok().stdout();
     sh("mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b && chmod 750 /data/sub \
-        && ln -s /etc/passwd /data/link && chown 1000:1000 /data/a && mkfifo /data/fifo");
+        && ln -s /etc/passwd /data/link && chown 1000:1000 /data/a && mkfifo /data/fifo && ln /data/a /data/sub/a2");
 
     // Out: a directory into an existing directory lands under its own name, with modes, a
     // symlink kept as a symlink (not followed), a fifo; ownership goes to the copying user
@@ -728,6 +728,8 @@ fn cp_copies_trees_both_ways_and_stays_inside_the_container() {
     assert_eq!(std::fs::read_link(d.join("link")).unwrap(), std::path::Path::new("/etc/passwd"));
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&std::fs::symlink_metadata(d.join("fifo")).unwrap().file_type()));
     assert_eq!(std::fs::metadata(d.join("a")).unwrap().uid(), 0);
+    // Hard links inside the tree stay links to one file.
+    assert_eq!(std::fs::metadata(d.join("a")).unwrap().ino(), std::fs::metadata(d.join("sub/a2")).unwrap().ino());
     let archived = env.path("archived");
     env.run(&["cp", "-a", &format!("{id}:/data/a"), archived.to_str().unwrap()]).ok();
     assert_eq!(std::fs::metadata(&archived).unwrap().uid(), 1000);
@@ -892,6 +894,12 @@ fn cp_streams_tar_archives_both_ways() {
     assert_eq!(sh("cat /d/new/f; stat -c '%u %a' /d/new /d/new/f; cat /d/a"), "abc0 750\n0 640\nhi\n");
     env.run_stdin(&["cp", "-a", "-", &format!("{id}:/d/sub")], Some(&common::gzip(&plain))).ok();
     assert_eq!(sh("stat -c '%u' /d/sub/new/f"), "1234\n");
+    // The stream written above, back in: its hard link is one again.
+    env.run_stdin(&["cp", "-", &format!("{id}:/d/sub")], Some(&out)).ok();
+    let inodes = sh("stat -c %i /d/sub/d/a /d/sub/d/hard");
+    let inodes: Vec<&str> = inodes.lines().collect();
+    assert_eq!(inodes.len(), 2);
+    assert_eq!(inodes[0], inodes[1]);
 
     // Not a directory, or missing: refused, naming the destination.
     for dest in ["/d/a", "/missing"] {
