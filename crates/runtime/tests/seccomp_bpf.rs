@@ -44,16 +44,21 @@ fn run(prog: &[(u16, u8, u8, u32)], nr: i64, arch: u32, args: [u64; 6]) -> u32 {
     panic!("the program did not return");
 }
 
+/// The seccomp section of the OCI config Docker generated (in the fixtures).
+fn dockers_profile() -> LinuxSeccomp {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures.join("facts/docker-oci-config.json")).unwrap()).unwrap();
+    serde_json::from_value(config["linux"]["seccomp"].clone()).unwrap()
+}
+
 fn nr(name: &str) -> i64 {
     syscall_number(name).unwrap()
 }
 
 #[test]
 fn dockers_default_profile_decides_as_libseccomp() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures.join("facts/docker-oci-config.json")).unwrap()).unwrap();
-    let profile: LinuxSeccomp = serde_json::from_value(config["linux"]["seccomp"].clone()).unwrap();
+    let profile = dockers_profile();
     let prog = compile(&profile).unwrap().instructions();
     assert!(prog.len() < 4096);
     let eperm = ret::ERRNO | libc::EPERM as u32;
@@ -83,10 +88,7 @@ fn dockers_default_profile_decides_as_libseccomp() {
 /// same decisions, by their own ABI's syscall numbers.
 #[test]
 fn i386_and_x32_syscalls_are_decided_by_their_own_numbers() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures.join("facts/docker-oci-config.json")).unwrap()).unwrap();
-    let mut profile: LinuxSeccomp = serde_json::from_value(config["linux"]["seccomp"].clone()).unwrap();
+    let mut profile = dockers_profile();
     let prog = compile(&profile).unwrap().instructions();
     let eperm = ret::ERRNO | libc::EPERM as u32;
     let none = [0; 6];
@@ -181,10 +183,7 @@ fn every_comparison_on_64_bit_arguments() {
 /// may swallow a neighbour with another action.
 #[test]
 fn every_number_decides_as_the_profile_says() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures.join("facts/docker-oci-config.json")).unwrap()).unwrap();
-    let profile: LinuxSeccomp = serde_json::from_value(config["linux"]["seccomp"].clone()).unwrap();
+    let profile = dockers_profile();
     let prog = compile(&profile).unwrap().instructions();
     let default = ret::ERRNO | libc::EPERM as u32;
     let mut expected = std::collections::BTreeMap::new();

@@ -442,29 +442,28 @@ fn commit_makes_an_image_of_the_changes() {
     env.run(&["rm", "maker"]).ok();
 }
 
-#[test]
-fn foreground_run_forwards_signals() {
-    let env = busybox();
+/// A foreground `run --name NAME busybox sh -c "TRAP; echo ready; sleep forever"`, returned once
+/// it has printed "ready" (its trap is set).
+fn run_until_ready(env: &Env, name: &str, trap: &str) -> std::process::Child {
+    let script = format!("{trap}; echo ready; while true; do sleep 1; done");
     let mut cli = env
         .cmd()
-        .args([
-            "run",
-            "--name",
-            "fg",
-            "busybox",
-            "sh",
-            "-c",
-            "trap 'exit 42' INT; echo ready; while true; do sleep 1; done",
-        ])
+        .args(["run", "--name", name, "busybox", "sh", "-c", &script])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Once the trap is set (it printed), interrupt the CLI as a terminal's Ctrl-C would.
-    let mut out = cli.stdout.take().unwrap();
     let mut first = [0u8; 6];
-    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    std::io::Read::read_exact(cli.stdout.as_mut().unwrap(), &mut first).unwrap();
     assert_eq!(&first, b"ready\n");
+    cli
+}
+
+#[test]
+fn foreground_run_forwards_signals() {
+    let env = busybox();
+    let mut cli = run_until_ready(&env, "fg", "trap 'exit 42' INT");
+    // Once the trap is set (it printed), interrupt the CLI as a terminal's Ctrl-C would.
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(cli.id() as i32, libc::SIGINT) };
     let status = cli.wait().unwrap();
@@ -478,25 +477,7 @@ fn foreground_run_forwards_signals() {
 #[test]
 fn a_foreground_run_can_be_logged_exec_d_and_stopped_from_elsewhere() {
     let env = busybox();
-    let mut cli = env
-        .cmd()
-        .args([
-            "run",
-            "--name",
-            "fg2",
-            "busybox",
-            "sh",
-            "-c",
-            "trap 'exit 3' TERM; echo ready; while true; do sleep 1; done",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = cli.stdout.take().unwrap();
-    let mut first = [0u8; 6];
-    std::io::Read::read_exact(&mut out, &mut first).unwrap();
-    assert_eq!(&first, b"ready\n");
+    let mut cli = run_until_ready(&env, "fg2", "trap 'exit 3' TERM");
     assert_eq!(env.run(&["exec", "fg2", "echo", "hi"]).ok().stdout(), "hi\n");
     assert_eq!(env.run(&["logs", "fg2"]).ok().stdout(), "ready\n");
     env.run(&["stop", "-t", "30", "fg2"]).ok();
