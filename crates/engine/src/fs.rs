@@ -21,6 +21,21 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> En
     move |source| EngineError::Io { op, path: path.to_path_buf(), source }
 }
 
+/// The bytes of the regular files under `p` (a container's writable layer: `ps -s`, prune).
+pub fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
+    let mut n = 0;
+    for e in rd.flatten() {
+        let Ok(m) = e.metadata() else { continue };
+        if m.is_dir() {
+            n += dir_size(&e.path());
+        } else if m.is_file() {
+            n += m.len();
+        }
+    }
+    n
+}
+
 /// Mounts the container's root (if it is not) and returns its path.
 pub fn mounted_root(store: &Store, c: &Container) -> Result<PathBuf> {
     let (layers, _init_lock) = rootfs::container_layers(store, &c.image_id)?;

@@ -681,12 +681,7 @@ fn monitor_child(m: MonitorChild) -> ! {
         unsafe { libc::syscall(libc::SYS_close_range, keep, u32::MAX, 0) };
         crate::monitor::run(&args, &streams, false);
     }
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
-        for fd in 0..3 {
-            // SAFETY: replacing our own stdio with /dev/null.
-            unsafe { libc::dup2(null.as_raw_fd(), fd) };
-        }
-    }
+    crate::monitor::stdio_to_null();
     write_fd(&m.ready, &format!("P{}", spawned.pid));
     drop(m.ready);
     let err = std::os::unix::process::CommandExt::exec(std::process::Command::new(&m.monitor).args(args.to_args()));
@@ -1111,12 +1106,13 @@ pub fn update(store: &Store, c: &Container, u: &Update) -> Result<()> {
 }
 
 /// `docker container prune`: removes every stopped container; returns their ids.
-pub fn prune(store: &Store) -> Result<Vec<String>> {
+pub fn prune(store: &Store) -> Result<Vec<(String, u64)>> {
     let mut gone = Vec::new();
     for c in container::list(store)? {
         if !status(store, &c).is_running() {
+            let size = crate::fs::dir_size(&c.dir(store).join("upper"));
             remove(store, &c, false)?;
-            gone.push(c.id);
+            gone.push((c.id, size));
         }
     }
     sweep_cgroups(store)?;

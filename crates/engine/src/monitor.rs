@@ -328,16 +328,21 @@ fn trim_resident() {
     }
 }
 
-/// Tells the CLI the exit is recorded, then deletes what it hands back, if anything.
-fn hand_back(done: RawFd, after: RawFd) {
-    // Nothing more goes to the terminal or the CLI's pipes: let go of them, so a caller reading
-    // the CLI's output to its end does not wait for us.
+/// Points our stdin, stdout and stderr at /dev/null.
+pub(crate) fn stdio_to_null() {
     if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
         for fd in 0..3 {
             // SAFETY: replacing our own stdio with /dev/null.
             unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
         }
     }
+}
+
+/// Tells the CLI the exit is recorded, then deletes what it hands back, if anything.
+fn hand_back(done: RawFd, after: RawFd) {
+    // Nothing more goes to the terminal or the CLI's pipes: let go of them, so a caller reading
+    // the CLI's output to its end does not wait for us.
+    stdio_to_null();
     // SAFETY: both fds were handed to us for this and are closed once, here.
     let (done, mut after) = unsafe { (std::fs::File::from_raw_fd(done), std::fs::File::from_raw_fd(after)) };
     let _ = (&done).write_all(b"X");

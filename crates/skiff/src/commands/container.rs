@@ -204,19 +204,15 @@ pub fn prune(g: &GlobalOpts, a: PruneArgs) -> anyhow::Result<u8> {
 /// Removes the stopped containers, printing Docker's "Deleted Containers:" list; returns the
 /// bytes their writable layers held.
 pub fn prune_containers(store: &skiff_image::Store) -> anyhow::Result<u64> {
-    let sizes: std::collections::HashMap<String, u64> = container::list(store)?
-        .iter()
-        .map(|c| (c.id.clone(), super::ps::dir_size(&c.dir(store).join("upper"))))
-        .collect();
     let gone = lifecycle::prune(store)?;
     if !gone.is_empty() {
         println!("Deleted Containers:");
-        for id in &gone {
+        for (id, _) in &gone {
             println!("{id}");
         }
         println!();
     }
-    Ok(gone.iter().filter_map(|id| sizes.get(id)).sum())
+    Ok(gone.iter().map(|(_, size)| size).sum())
 }
 
 #[derive(Args, Debug)]

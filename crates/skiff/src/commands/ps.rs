@@ -60,21 +60,6 @@ pub fn status_text(s: &Status, now: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
-/// The bytes of the regular files under `p` (a container's writable layer: `ps -s`, prune).
-pub fn dir_size(p: &std::path::Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
-    let mut n = 0;
-    for e in rd.flatten() {
-        let Ok(m) = e.metadata() else { continue };
-        if m.is_dir() {
-            n += dir_size(&e.path());
-        } else if m.is_file() {
-            n += m.len();
-        }
-    }
-    n
-}
-
 fn matches(store: &Store, c: &Container, s: &Status, filters: &[(String, String)]) -> anyhow::Result<bool> {
     for (k, v) in filters {
         let ok = match k.as_str() {
@@ -153,7 +138,7 @@ pub fn row(store: &Store, c: &Container, s: &Status, trunc: bool, with_size: boo
         "LocalVolumes": "0",
     });
     if with_size {
-        let rw = dir_size(&c.dir(store).join("upper"));
+        let rw = skiff_engine::fs::dir_size(&c.dir(store).join("upper"));
         let virt = skiff_image::Digest::parse(&c.image_id).ok().and_then(|d| store.image(&d).ok()).map(|i| i.size);
         v["Size"] = json!(format!("{} (virtual {})", human_size(rw), human_size(rw + virt.unwrap_or(0))));
     }
