@@ -601,7 +601,7 @@ fn monitor_child(m: MonitorChild) -> ! {
                 stderr: if m.tty { None } else { Some(m.err.1) },
             };
             match crate::oci_runtime::create_and_start(rt, &m.id, &m.bundle, &m.state_dir, m.tty, stdio) {
-                Ok(s) => skiff_runtime::Spawned { pid: s.pid, pty_master: s.pty_master, start_fd: None },
+                Ok(s) => skiff_runtime::Spawned { pid: s.pid, pty_master: s.pty_master, start_fd: None, sync: None },
                 Err(e) => {
                     write_fd(&m.ready, &format!("E{}\t{e}", e.exit_code()));
                     std::process::exit(e.exit_code());
@@ -620,6 +620,7 @@ fn monitor_child(m: MonitorChild) -> ! {
                 cgroup_root: PathBuf::from(CGROUP_ROOT),
                 wait_for_start: false,
                 preserve_fds: Vec::new(),
+                bundle: m.bundle.clone(),
             };
             match skiff_runtime::spawn(&m.spec, opts) {
                 Ok(s) => s,

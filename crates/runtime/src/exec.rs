@@ -100,6 +100,7 @@ pub fn exec(
         preserve: Vec::new(),
         cgroup_binds: Vec::new(),
         cgroup_join,
+        hooks: None,
     };
     let helper_pid = sys::fork().map_err(|e| RuntimeError::sys("fork", e))?;
     if helper_pid == 0 {
@@ -136,7 +137,7 @@ pub fn exec(
     drop(child_sock);
     drop(stdio);
     drop(joins);
-    let outcome = drive(&parent_sock, helper_pid, spec, false);
+    let outcome = drive(&parent_sock, helper_pid, spec, false, None);
     let _ = sys::waitpid(helper_pid);
     let outcome = outcome?;
     if let Some(e) = outcome.error {
@@ -147,5 +148,5 @@ pub fn exec(
         return Err(child_error(e));
     }
     let pid = outcome.pid.ok_or_else(|| RuntimeError::sys("exec helper exited without a pid", libc::ECHILD))?;
-    Ok(Spawned { pid, pty_master: outcome.pty, start_fd: None })
+    Ok(Spawned { pid, pty_master: outcome.pty, start_fd: None, sync: None })
 }

@@ -15,6 +15,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use oci_spec::runtime::{Process, Spec};
 
 use crate::capabilities::{self, CapabilityMasks};
+use crate::hooks::{self, HookContext, HookKind};
 use crate::seccomp::{self, CompiledSeccomp};
 use crate::{rootfs, sys};
 
@@ -29,10 +30,15 @@ pub(crate) struct ChildError {
 pub(crate) const KIND_OTHER: u8 = 0;
 pub(crate) const KIND_NOT_FOUND: u8 = 1;
 pub(crate) const KIND_NOT_EXECUTABLE: u8 = 2;
+/// A failure the message says all of (a hook's), with no errno.
+pub(crate) const KIND_MESSAGE: u8 = 3;
 
 impl ChildError {
     pub fn new(message: String, errno: i32) -> Self {
         Self { message, errno, kind: KIND_OTHER }
+    }
+    pub fn message(message: String) -> Self {
+        Self { message, errno: 0, kind: KIND_MESSAGE }
     }
     pub fn encode(&self) -> Vec<u8> {
         let mut v = vec![b'E', self.kind];
@@ -70,6 +76,8 @@ pub(crate) struct Plan<'a> {
     /// Files the helper writes "0" to, joining the container's cgroups itself (see
     /// `CgroupManager::self_join_files`).
     pub cgroup_join: Vec<String>,
+    /// What hooks are told of the container (spawn only).
+    pub hooks: Option<HookContext>,
 }
 
 /// Runs the child side of spawn (`init` = true) or exec, and never returns.
@@ -114,10 +122,13 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
         unsafe { libc::close(w) };
     }
     let mut pty_slave: Option<OwnedFd> = None;
+    // Our pid as the host sees it, learnt when hooks need it.
+    let mut host_pid = 0;
     if init {
         crate::timing::mark("init: started");
         let rootfd = rootfs::prepare(spec, &plan.cgroup_binds)?;
         crate::timing::mark("init: mounts done");
+        host_pid = hook_phase(plan)?;
         if plan.pty {
             let (master, slave) = open_pty_in(&rootfd, plan.process)?;
             // /dev/console is the pty, as in runc.
@@ -251,6 +262,14 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
             seccomp::install(s).map_err(|e| c("installing the seccomp filter", e))?;
         }
     }
+    if let Some(ctx) = plan.hooks.as_ref().filter(|_| init) {
+        // As runc: in the container, with its user, capabilities and seccomp filter.
+        let start = hooks::of_kind(spec.hooks().as_ref(), HookKind::StartContainer);
+        if !start.is_empty() {
+            without_sigpipe(|| hooks::run_all(HookKind::StartContainer, start, &ctx.state("created", host_pid)))
+                .map_err(ChildError::message)?;
+        }
+    }
     let mut argv: Vec<*const libc::c_char> = c_args.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = c_env.iter().map(|a| a.as_ptr()).collect();
@@ -266,6 +285,41 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
         _ => KIND_OTHER,
     };
     Err(ce)
+}
+
+/// Before pivot_root: when the spec has hooks that run before the process, asks the caller to
+/// run `prestart` and `createRuntime` (it answers with our host pid), then runs `createContainer`.
+/// Returns the host pid (0 without such hooks).
+fn hook_phase(plan: &Plan<'_>) -> Result<i32, ChildError> {
+    let Some(ctx) = &plan.hooks else { return Ok(0) };
+    let h = plan.spec.hooks().as_ref();
+    let kinds = [HookKind::Prestart, HookKind::CreateRuntime, HookKind::CreateContainer, HookKind::StartContainer];
+    if kinds.iter().all(|k| hooks::of_kind(h, *k).is_empty()) {
+        return Ok(0);
+    }
+    sys::send_msg(plan.sock, b"H", None).map_err(|e| c("asking for the createRuntime hooks", e))?;
+    let pid = match sys::recv_msg(plan.sock) {
+        Ok((m, _)) if m.len() == 5 && m[0] == b'h' => i32::from_le_bytes([m[1], m[2], m[3], m[4]]),
+        // The caller failed (and said why) or is gone.
+        _ => sys::exit_now(125),
+    };
+    let create = hooks::of_kind(h, HookKind::CreateContainer);
+    if !create.is_empty() {
+        without_sigpipe(|| hooks::run_all(HookKind::CreateContainer, create, &ctx.state("creating", pid)))
+            .map_err(ChildError::message)?;
+    }
+    Ok(pid)
+}
+
+/// Runs `f` with SIGPIPE ignored (a hook that does not read its stdin must not kill us), then
+/// restores its disposition.
+fn without_sigpipe<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: SIG_IGN is a valid disposition; the previous one is restored below.
+    let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let r = f();
+    // SAFETY: restoring the disposition signal() returned.
+    unsafe { libc::signal(libc::SIGPIPE, old) };
+    r
 }
 
 /// Restores default dispositions and an empty mask: ignored signals survive execve, and the

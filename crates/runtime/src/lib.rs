@@ -4,7 +4,10 @@
 //! - [`spawn`] creates a container init as a direct child of the caller: namespaces (created or
 //!   joined by path), cgroup, mounts resolved inside the rootfs, devices, pivot_root, masked and
 //!   read-only paths, hostname, rlimits, user and groups, capabilities, no_new_privs, seccomp.
-//! - [`start_created`] releases a container spawned with `wait_for_start` (`create` semantics).
+//! - [`start_created`] releases a container spawned with `wait_for_start` (`create` semantics);
+//!   [`wait_exec`] then tells when it has executed its process, or why it failed to.
+//! - [`hooks`] runs OCI lifecycle hooks: `spawn` runs those before the process starts, the
+//!   caller `poststart` and `poststop`.
 //! - [`exec`] runs another process in a running container's namespaces and cgroup with the same
 //!   security settings.
 //! - [`cgroups`] manages a container's cgroup (v1 and v2).
@@ -18,6 +21,7 @@
 pub mod capabilities;
 pub mod cgroups;
 mod exec;
+pub mod hooks;
 mod init;
 pub mod rootfs;
 pub mod seccomp;
@@ -31,7 +35,7 @@ use std::path::PathBuf;
 
 pub use exec::exec;
 pub use oci_spec;
-pub use spawn::{spawn, start_created};
+pub use spawn::{spawn, start_created, wait_exec};
 /// One message over an AF_UNIX socket, optionally carrying one fd (SCM_RIGHTS), e.g. runc's
 /// `--console-socket` protocol. Errors are errno values.
 pub use sys::{recv_msg, send_msg};
@@ -68,6 +72,8 @@ pub struct SpawnOptions {
     pub wait_for_start: bool,
     /// Passed to the process as fds 3, 4, ...
     pub preserve_fds: Vec<OwnedFd>,
+    /// The bundle directory, as hooks are told (empty: none).
+    pub bundle: PathBuf,
 }
 
 /// A spawned (or exec'd) process.
@@ -77,6 +83,8 @@ pub struct Spawned {
     pub pty_master: Option<OwnedFd>,
     /// With `wait_for_start`: write one byte (or call [`start_created`]) to start the process.
     pub start_fd: Option<OwnedFd>,
+    /// With `wait_for_start`: the sync socket, for [`wait_exec`] after the start.
+    pub sync: Option<OwnedFd>,
 }
 
 /// Errors of spawn, start, exec and signal.

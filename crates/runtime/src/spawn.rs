@@ -13,6 +13,7 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 
 use crate::capabilities::CapabilityMasks;
 use crate::cgroups::CgroupManager;
+use crate::hooks::{self, HookContext, HookKind};
 use crate::init::{self, ChildError, Plan};
 use crate::seccomp::{self, CompiledSeccomp};
 use crate::{sys, RuntimeError, SpawnOptions, Spawned, StdioSpec, Terminal};
@@ -186,9 +187,41 @@ pub(crate) struct Outcome {
 
 /// The caller's side of the sync socket: answers map requests, collects the pid, the pty master,
 /// readiness or an error; returns at EOF (exec done), at readiness when `until_ready`, or at error.
-pub(crate) fn drive(sock: &OwnedFd, helper_pid: i32, spec: &Spec, until_ready: bool) -> Result<Outcome, RuntimeError> {
+///
+/// With `hooks`, a spawn's init asks ('H') for the `prestart` and `createRuntime` hooks before it
+/// pivots; they run here once the init's pid is known, and the answer carries that pid.
+pub(crate) fn drive(
+    sock: &OwnedFd,
+    helper_pid: i32,
+    spec: &Spec,
+    until_ready: bool,
+    hooks: Option<&HookContext>,
+) -> Result<Outcome, RuntimeError> {
     let mut out = Outcome { pid: None, pty: None, error: None };
+    let mut hooks_asked = false;
     loop {
+        if let (true, Some(pid), Some(ctx)) = (hooks_asked, out.pid, hooks) {
+            hooks_asked = false;
+            let state = ctx.state("creating", pid);
+            let h = spec.hooks().as_ref();
+            let ran =
+                hooks::run_all(HookKind::Prestart, hooks::of_kind(h, HookKind::Prestart), &state).and_then(|_| {
+                    hooks::run_all(HookKind::CreateRuntime, hooks::of_kind(h, HookKind::CreateRuntime), &state)
+                });
+            match ran {
+                Ok(()) => {
+                    let mut m = vec![b'h'];
+                    m.extend_from_slice(&pid.to_le_bytes());
+                    sys::send_msg(sock.as_raw_fd(), &m, None)
+                        .map_err(|e| RuntimeError::sys("answering the container init", e))?;
+                }
+                Err(message) => {
+                    let _ = sys::send_msg(sock.as_raw_fd(), b"x", None);
+                    out.error = Some(ChildError::message(message));
+                    break;
+                }
+            }
+        }
         let (msg, fd) = sys::recv_msg(sock.as_raw_fd()).map_err(|e| RuntimeError::sys("reading the sync socket", e))?;
         match msg.first() {
             None => break,
@@ -201,6 +234,7 @@ pub(crate) fn drive(sock: &OwnedFd, helper_pid: i32, spec: &Spec, until_ready: b
             }
             Some(b'P') if msg.len() == 5 => out.pid = Some(i32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]])),
             Some(b'T') => out.pty = fd,
+            Some(b'H') => hooks_asked = true,
             Some(b'R') if until_ready => break,
             Some(b'E') => {
                 out.error = ChildError::decode(&msg);
@@ -223,7 +257,9 @@ pub(crate) fn child_error(e: ChildError) -> RuntimeError {
     RuntimeError::Child { message, errno: e.errno, exit_code }
 }
 
-/// Creates the container process described by `spec` as a direct child of the caller.
+/// Creates the container process described by `spec` as a direct child of the caller. Runs the
+/// spec's `prestart`, `createRuntime`, `createContainer` and `startContainer` hooks (see
+/// [`crate::hooks`]); `poststart` and `poststop` are the caller's, which knows when they are due.
 pub fn spawn(spec: &Spec, opts: SpawnOptions) -> Result<Spawned, RuntimeError> {
     let process = spec.process().as_ref().ok_or_else(|| RuntimeError::InvalidSpec("no process".into()))?;
     let root = spec.root().as_ref().ok_or_else(|| RuntimeError::InvalidSpec("no root".into()))?;
@@ -286,6 +322,7 @@ fn spawn_in(
         preserve: opts.preserve_fds.iter().map(|f| f.as_raw_fd()).collect(),
         cgroup_binds: cgroup.v1_dirs(),
         cgroup_join: cgroup.self_join_files().iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+        hooks: spec.hooks().is_some().then(|| HookContext::new(spec, &opts.id, &opts.bundle)),
     };
     let helper_pid = sys::fork().map_err(|e| RuntimeError::sys("fork", e))?;
     if helper_pid == 0 {
@@ -307,7 +344,7 @@ fn spawn_in(
         .and_then(|_| {
             sys::send_msg(parent_sock.as_raw_fd(), b"G", None).map_err(|e| RuntimeError::sys("starting the helper", e))
         })
-        .and_then(|_| drive(&parent_sock, helper_pid, spec, opts.wait_for_start));
+        .and_then(|_| drive(&parent_sock, helper_pid, spec, opts.wait_for_start, plan.hooks.as_ref()));
     let helper_status = sys::waitpid(helper_pid);
     let fail = |pid: Option<i32>| {
         if let Some(pid) = pid {
@@ -332,7 +369,26 @@ fn spawn_in(
             libc::ECHILD,
         ));
     };
-    Ok(Spawned { pid, pty_master: outcome.pty, start_fd })
+    let sync = start_fd.is_some().then_some(parent_sock);
+    Ok(Spawned { pid, pty_master: outcome.pty, start_fd, sync })
+}
+
+/// After [`start_created`]: waits until the process has been executed (Ok) or its init failed on
+/// the way (the error, e.g. a failed `startContainer` hook). `sync` is [`Spawned::sync`].
+pub fn wait_exec(sync: OwnedFd) -> Result<(), RuntimeError> {
+    loop {
+        match sys::recv_msg(sync.as_raw_fd()) {
+            Ok((m, _)) if m.is_empty() => return Ok(()),
+            Ok((m, _)) if m.first() == Some(&b'E') => {
+                return match ChildError::decode(&m) {
+                    Some(e) => Err(child_error(e)),
+                    None => Err(RuntimeError::sys("the container init failed", libc::EIO)),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => return Err(RuntimeError::sys("reading the sync socket", e)),
+        }
+    }
 }
 
 /// Starts a container spawned with `wait_for_start`.

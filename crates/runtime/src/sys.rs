@@ -178,6 +178,16 @@ pub(crate) fn write_all(fd: RawFd, data: &[u8]) -> Result<(), i32> {
 }
 
 /// Reads one byte; `Ok(None)` on EOF.
+pub(crate) fn set_nonblocking(fd: RawFd) -> Result<(), i32> {
+    // SAFETY: F_GETFL/F_SETFL on an fd number take and return integers only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
 pub(crate) fn read_byte(fd: RawFd) -> Result<Option<u8>, i32> {
     let mut b = 0u8;
     loop {

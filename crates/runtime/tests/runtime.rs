@@ -68,6 +68,7 @@ fn opts(name: &str) -> SpawnOptions {
         cgroup_root: "/sys/fs/cgroup".into(),
         wait_for_start: false,
         preserve_fds: Vec::new(),
+        bundle: Default::default(),
     }
 }
 

@@ -415,3 +415,163 @@ fn terminal_goes_to_the_console_socket() {
     assert_eq!(line.trim_end(), "/dev/pts/0");
     rt.run(&["delete", "-f", &id]).ok();
 }
+
+/// A hook running `sh -c SCRIPT` (the host's /bin/sh, or the container's after pivot_root).
+fn sh_hook(script: &str) -> serde_json::Value {
+    serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+}
+
+/// The lines of the hooks' log: (kind, the rest).
+fn hook_log(path: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (k, rest) = l.split_once(' ').unwrap_or((l, ""));
+            (k.to_string(), rest.to_string())
+        })
+        .collect()
+}
+
+impl Rt {
+    /// Sets the bundle's hooks (and an annotation hooks must see).
+    fn set_hooks(&self, hooks: serde_json::Value) {
+        let path = self.bundle().join("config.json");
+        let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        spec["hooks"] = hooks;
+        spec["annotations"] = serde_json::json!({"org.skiff.test": "hooks"});
+        std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn hooks_run_where_and_when_the_spec_says_with_the_state_on_stdin() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sleep", "1000"]);
+    let log = rt.dir.path().join("hooks.log");
+    let l = log.to_str().unwrap();
+    // Each host-side hook logs its kind, its mount namespace and the state it read.
+    let logged = |kind: &str| sh_hook(&format!("echo {kind} $(readlink /proc/self/ns/mnt) $(cat) >> {l}"));
+    let mut start = sh_hook("cat > /dev/shm/start-state; echo \"$HOOKVAR\" > /dev/shm/start-env");
+    start["env"] = serde_json::json!(["HOOKVAR=from the spec"]);
+    rt.set_hooks(serde_json::json!({
+        "prestart": [logged("prestart")],
+        "createRuntime": [logged("createRuntime"), logged("createRuntime2")],
+        "createContainer": [logged("createContainer")],
+        "startContainer": [start],
+        "poststart": [logged("poststart")],
+        "poststop": [logged("poststop")],
+    }));
+    let id = rt.id("hooks");
+    let b = rt.bundle();
+    rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]).ok();
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap().to_string_lossy().into_owned();
+    let ctr_mnt = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap().to_string_lossy().into_owned();
+    assert_ne!(host_mnt, ctr_mnt);
+    let state_of = |rest: &str| -> (String, serde_json::Value) {
+        let (ns, json) = rest.split_once(' ').unwrap();
+        (ns.to_string(), serde_json::from_str(json).unwrap())
+    };
+    let lines = hook_log(&log);
+    let kinds: Vec<&str> = lines.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["prestart", "createRuntime", "createRuntime2", "createContainer"], "{lines:?}");
+    for (kind, rest) in &lines {
+        let (ns, st) = state_of(rest);
+        // createContainer runs in the container's namespaces, the others in the runtime's.
+        assert_eq!(&ns, if kind == "createContainer" { &ctr_mnt } else { &host_mnt }, "{kind}");
+        assert_eq!(st["status"], "creating", "{kind}");
+        assert_eq!(st["pid"], pid, "{kind}");
+        assert_eq!(st["id"], id.as_str());
+        assert_eq!(st["bundle"], b.to_str().unwrap());
+        assert_eq!(st["annotations"]["org.skiff.test"], "hooks");
+    }
+    // startContainer waits for start; poststart has run when start returns.
+    assert!(!Path::new(&format!("/proc/{pid}/root/dev/shm/start-state")).exists());
+    rt.run(&["start", &id]).ok();
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("/proc/{pid}/root/dev/shm/start-state")).unwrap())
+            .unwrap();
+    assert_eq!((st["status"].as_str(), st["pid"].as_i64()), (Some("created"), Some(pid)));
+    let env = std::fs::read_to_string(format!("/proc/{pid}/root/dev/shm/start-env")).unwrap();
+    assert_eq!(env.trim(), "from the spec");
+    let lines = hook_log(&log);
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    let (ns, st) = state_of(&lines[4].1);
+    assert_eq!(
+        (lines[4].0.as_str(), ns.as_str(), st["status"].as_str()),
+        ("poststart", host_mnt.as_str(), Some("running"))
+    );
+    assert!(std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap().starts_with("sleep"));
+    rt.run(&["kill", &id, "KILL"]).ok();
+    eventually("the container to stop", || rt.state(&id)["status"] == "stopped");
+    rt.run(&["delete", &id]).ok();
+    let lines = hook_log(&log);
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    let (_, st) = state_of(&lines[5].1);
+    assert_eq!((lines[5].0.as_str(), st["status"].as_str()), ("poststop", Some("stopped")));
+}
+
+#[test]
+fn a_failing_hook_fails_its_step_or_warns_as_the_spec_says() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sleep", "1000"]);
+    let b = rt.bundle();
+    let failing = sh_hook("echo out-text; echo err-text >&2; exit 3");
+    // Before the process: create fails with the hook's words, and nothing is left.
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        rt.set_hooks(serde_json::json!({ kind: [failing] }));
+        let id = rt.id(kind);
+        let r = rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]);
+        assert_eq!(r.code(), 1, "{kind}");
+        let e = r.stderr();
+        assert!(e.contains(&format!("error running {kind} hook #0 (/bin/sh): exit status 3")), "{kind}: {e}");
+        assert!(e.contains("stdout: out-text") && e.contains("stderr: err-text"), "{kind}: {e}");
+        assert!(rt.run(&["state", &id]).stderr().contains("container does not exist"), "{kind}");
+        assert!(!Path::new("/sys/fs/cgroup/pids/skiff-runtime").join(&id).exists(), "{kind}: cgroup left");
+    }
+    // A hook that is not absolute, and one past its timeout.
+    rt.set_hooks(serde_json::json!({"createRuntime": [{"path": "sh", "args": ["sh"]}]}));
+    let r = rt.run_files(&["create", "-b", b.to_str().unwrap(), &rt.id("relative")]);
+    assert!(r.stderr().contains("the hook path must be absolute"), "{}", r.stderr());
+    let mut slow = sh_hook("exec sleep 100");
+    slow["timeout"] = 1.into();
+    rt.set_hooks(serde_json::json!({ "createRuntime": [slow] }));
+    let r = rt.run_files(&["create", "-b", b.to_str().unwrap(), &rt.id("slow")]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("hook ran past its timeout of 1s"), "{}", r.stderr());
+
+    // startContainer: start fails and the container is stopped.
+    rt.set_hooks(serde_json::json!({ "startContainer": [failing] }));
+    let id = rt.id("startc");
+    rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]).ok();
+    let r = rt.run(&["start", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("error running startContainer hook #0"), "{}", r.stderr());
+    eventually("the container to stop", || rt.state(&id)["status"] == "stopped");
+    rt.run(&["delete", &id]).ok();
+
+    // poststart and poststop: warnings; the container runs, is deleted, and later hooks still run.
+    let log = rt.dir.path().join("after.log");
+    let after = sh_hook(&format!("echo ran >> {}", log.display()));
+    rt.set_hooks(serde_json::json!({ "poststart": [failing, after], "poststop": [failing, after] }));
+    let id = rt.id("post");
+    rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]).ok();
+    let r = rt.run(&["start", &id]).ok();
+    assert!(
+        r.stderr().contains("level=warning") && r.stderr().contains("error running poststart hook #0"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(rt.state(&id)["status"], "running");
+    let r = rt.run(&["delete", "-f", &id]).ok();
+    assert!(r.stderr().contains("error running poststop hook #0"), "{}", r.stderr());
+    assert!(rt.run(&["state", &id]).stderr().contains("container does not exist"));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\nran\n");
+}

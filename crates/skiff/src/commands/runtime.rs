@@ -163,6 +163,9 @@ struct Record {
     annotations: BTreeMap<String, String>,
     /// The cgroup path (relative to each hierarchy).
     cgroup: PathBuf,
+    /// The spec's hooks: `start` runs the poststart ones, `delete` the poststop ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hooks: Option<skiff_runtime::oci_spec::runtime::Hooks>,
 }
 
 /// The argv after the word `runtime` (skiff's global options before it are skipped).
@@ -208,19 +211,26 @@ fn now() -> String {
 
 /// Writes an error as runc does: a logrus line to `--log` (and the bare message to stderr), else the line to stderr.
 fn log_error(cli: &RtCli, msg: &str) {
+    log_line(cli, "error", msg)
+}
+
+/// A logrus line of `level` to `--log`, else to stderr; an error's bare message also goes to stderr with `--log`.
+fn log_line(cli: &RtCli, level: &str, msg: &str) {
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let quoted = serde_json::to_string(msg).unwrap_or_default();
     let line = if cli.log_format == "json" {
-        format!("{{\"level\":\"error\",\"msg\":{quoted},\"time\":\"{time}\"}}\n")
+        format!("{{\"level\":\"{level}\",\"msg\":{quoted},\"time\":\"{time}\"}}\n")
     } else {
-        format!("time=\"{time}\" level=error msg={quoted}\n")
+        format!("time=\"{time}\" level={level} msg={quoted}\n")
     };
     match &cli.log {
         Some(p) => {
             if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
                 let _ = f.write_all(line.as_bytes());
             }
-            eprintln!("{msg}");
+            if level == "error" {
+                eprintln!("{msg}");
+            }
         }
         None => eprint!("{line}"),
     }
@@ -521,10 +531,12 @@ fn create_with(cli: &RtCli, o: &CreateOpts, foreground: bool) -> anyhow::Result<
                 spec.set_linux(Some(l));
             }
         }
-        let fifo = std::ffi::CString::new(dir.join("start").as_os_str().as_encoded_bytes())?;
-        // SAFETY: `fifo` is a valid NUL-terminated path.
-        if unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) } != 0 {
-            bail!("mkfifo {}: {}", dir.join("start").display(), errno_msg());
+        for name in ["start", "execd"] {
+            let fifo = std::ffi::CString::new(dir.join(name).as_os_str().as_encoded_bytes())?;
+            // SAFETY: `fifo` is a valid NUL-terminated path.
+            if unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) } != 0 {
+                bail!("mkfifo {}: {}", dir.join(name).display(), errno_msg());
+            }
         }
         let plan = HolderPlan {
             id: o.id.clone(),
@@ -597,6 +609,7 @@ fn holder(plan: HolderPlan, report: OwnedFd) -> ! {
         cgroup_root: PathBuf::from(skiff_engine::lifecycle::CGROUP_ROOT),
         wait_for_start: true,
         preserve_fds: preserve,
+        bundle: plan.bundle.clone(),
     };
     let spawned = skiff_runtime::spawn(&plan.spec, opts).unwrap_or_else(|e| fail(e.to_string()));
     let pid = spawned.pid;
@@ -621,6 +634,7 @@ fn holder(plan: HolderPlan, report: OwnedFd) -> ! {
         created: now(),
         annotations: plan.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         cgroup: plan.spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()).unwrap_or_default(),
+        hooks: plan.spec.hooks().clone(),
     };
     let tmp = plan.dir.join("state.json.tmp");
     let written = serde_json::to_vec(&rec)
@@ -630,12 +644,18 @@ fn holder(plan: HolderPlan, report: OwnedFd) -> ! {
     if let Err(e) = written {
         kill_fail(format!("writing the container state: {e}"));
     }
-    let fifo_path = plan.dir.join("start");
-    let fifo = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&fifo_path)
-        .unwrap_or_else(|e| kill_fail(format!("open {}: {e}", fifo_path.display())));
+    let open_fifo = |name: &str| {
+        let path = plan.dir.join(name);
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| kill_fail(format!("open {}: {e}", path.display())))
+    };
+    let fifo = open_fifo("start");
+    // Where `start` learns that the process runs (or why it does not).
+    let execd = open_fifo("execd");
+    let mut sync = spawned.sync;
     // SAFETY: pidfd_open takes a pid and flags; the result is checked below.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
     if pidfd < 0 {
@@ -683,7 +703,13 @@ fn holder(plan: HolderPlan, report: OwnedFd) -> ! {
             let r = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
             if r == 1 {
                 if let Some(fd) = start_fd.take() {
-                    let _ = skiff_runtime::start_created(fd);
+                    let started = skiff_runtime::start_created(fd)
+                        .and_then(|_| sync.take().map(skiff_runtime::wait_exec).unwrap_or(Ok(())));
+                    let word = match started {
+                        Ok(()) => "0\n".to_string(),
+                        Err(e) => format!("E{}\n", e.to_string().replace('\n', " ")),
+                    };
+                    write_fd(execd.as_raw_fd(), word.as_bytes());
                 }
             }
         }
@@ -728,13 +754,43 @@ fn start(cli: &RtCli, id: &str) -> anyhow::Result<()> {
         _ => bail!("cannot start an already running container"),
     }
     std::fs::write(dir.join("started"), now()).with_context(|| format!("write {}", dir.join("started").display()))?;
+    // Opened before the start, without waiting for a writer: if the holder is gone, reads see EOF.
+    let execd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(dir.join("execd"))
+        .map_err(|e| anyhow!("cannot start a container that has stopped: {e}"))?;
+    // SAFETY: F_SETFL on our own fd, clearing O_NONBLOCK so the read below waits for the word.
+    unsafe { libc::fcntl(execd.as_raw_fd(), libc::F_SETFL, 0) };
     let fifo = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(dir.join("start"))
         .map_err(|e| anyhow!("cannot start a container that has stopped: {e}"))?;
     (&fifo).write_all(b"1").context("starting the container")?;
+    let word = read_line(execd.as_raw_fd());
+    if let Some(e) = word.strip_prefix('E') {
+        bail!("{e}");
+    }
+    if word != "0" {
+        bail!("container {id} exited before it started");
+    }
+    let hooks = skiff_runtime::hooks::of_kind(rec.hooks.as_ref(), skiff_runtime::hooks::HookKind::Poststart);
+    if !hooks.is_empty() {
+        let state = hook_context(&rec).state("running", rec.pid);
+        for w in skiff_runtime::hooks::run_all_warn(skiff_runtime::hooks::HookKind::Poststart, hooks, &state) {
+            log_line(cli, "warning", &w);
+        }
+    }
     Ok(())
+}
+
+fn hook_context(rec: &Record) -> skiff_runtime::hooks::HookContext {
+    skiff_runtime::hooks::HookContext {
+        id: rec.id.clone(),
+        bundle: rec.bundle.clone(),
+        annotations: rec.annotations.clone(),
+    }
 }
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -789,6 +845,13 @@ fn delete(cli: &RtCli, id: &str, force: bool) -> anyhow::Result<()> {
         let _ = cg.remove();
     }
     std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
+    let hooks = skiff_runtime::hooks::of_kind(rec.hooks.as_ref(), skiff_runtime::hooks::HookKind::Poststop);
+    if !hooks.is_empty() {
+        let state = hook_context(&rec).state("stopped", rec.pid);
+        for w in skiff_runtime::hooks::run_all_warn(skiff_runtime::hooks::HookKind::Poststop, hooks, &state) {
+            log_line(cli, "warning", &w);
+        }
+    }
     Ok(())
 }
 
