@@ -575,3 +575,72 @@ fn a_failing_hook_fails_its_step_or_warns_as_the_spec_says() {
     assert!(rt.run(&["state", &id]).stderr().contains("container does not exist"));
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\nran\n");
 }
+
+#[test]
+fn exec_runs_processes_in_the_container_as_runc_exec() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sleep", "1000"]);
+    for applet in ["id", "grep", "pwd", "readlink"] {
+        std::os::unix::fs::symlink("busybox", rt.bundle().join("rootfs/bin").join(applet)).unwrap();
+    }
+    let b = rt.bundle();
+    let id = rt.id("exec");
+    rt.run_files(&["run", "-d", "-b", b.to_str().unwrap(), &id]).ok();
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    // The container's process settings, its namespaces, the exit code.
+    let r = rt.run(&["exec", &id, "sh", "-c", "readlink /proc/1/exe; echo $PATH; exit 4"]);
+    assert_eq!(r.code(), 4, "{}", r.stderr());
+    assert_eq!(r.stdout(), "/bin/busybox\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).unwrap();
+    let r = rt.run(&["exec", &id, "readlink", "/proc/self/ns/pid"]).ok();
+    assert_eq!(r.stdout().trim(), ns(&pid.to_string()).to_string_lossy());
+    assert_ne!(ns("self"), ns(&pid.to_string()));
+    // runc's flags: user, cwd, env, an added capability.
+    let r = rt.run(&[
+        "exec",
+        "-u",
+        "1000:1001",
+        "--cwd",
+        "/bin",
+        "-e",
+        "FOO=bar",
+        "--cap",
+        "CAP_NET_ADMIN",
+        &id,
+        "sh",
+        "-c",
+        "id; pwd; echo $FOO; grep CapBnd /proc/self/status",
+    ]);
+    let out = r.ok().stdout();
+    assert!(out.starts_with("uid=1000 gid=1001\n/bin\nbar\nCapBnd:\t0000000020001420\n"), "{out}");
+    // A whole process from a file.
+    let pj = rt.dir.path().join("process.json");
+    std::fs::write(&pj, r#"{"args":["sh","-c","echo from the file; id -u"],"cwd":"/","user":{"uid":5,"gid":6}}"#)
+        .unwrap();
+    assert_eq!(rt.run(&["exec", "-p", pj.to_str().unwrap(), &id]).ok().stdout(), "from the file\n5\n");
+    // Detached: returns at once, the pid in the file is the process in the container.
+    let pf = rt.dir.path().join("exec.pid");
+    rt.run_files(&["exec", "-d", "--pid-file", pf.to_str().unwrap(), &id, "sleep", "1000"]).ok();
+    let epid: i32 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
+    assert!(std::fs::read_to_string(format!("/proc/{epid}/cmdline")).unwrap().starts_with("sleep"));
+    let listed = rt.run(&["ps", "--format", "json", &id]).ok().stdout();
+    assert!(listed.contains(&epid.to_string()), "{listed}");
+    // Errors as runc's.
+    let r = rt.run(&["exec", &id]);
+    assert!(r.code() == 1 && r.stderr().contains("exec args cannot be empty"), "{}", r.stderr());
+    let r = rt.run(&["exec", "--cap", "CAP_BOGUS", &id, "true"]);
+    assert!(r.code() == 1 && r.stderr().contains("unknown capability"), "{}", r.stderr());
+    rt.run(&["pause", &id]).ok();
+    let r = rt.run(&["exec", &id, "true"]);
+    assert!(r.code() == 1 && r.stderr().contains("cannot exec in a paused container"), "{}", r.stderr());
+    rt.run(&["resume", &id]).ok();
+    rt.run(&["kill", &id, "KILL"]).ok();
+    eventually("the container to stop", || rt.state(&id)["status"] == "stopped");
+    let r = rt.run(&["exec", &id, "true"]);
+    assert!(r.code() == 1 && r.stderr().contains("cannot exec in a stopped container"), "{}", r.stderr());
+    rt.run(&["delete", &id]).ok();
+    assert!(!alive(epid as i64));
+}

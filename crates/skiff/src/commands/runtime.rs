@@ -1,6 +1,6 @@
 //! `skiff runtime`: an OCI runtime command line with runc's commands, flags,
 //! output and exit codes (`create`, `start`, `state`, `kill`, `delete`,
-//! `run`, `spec`, `list`), built on `skiff-runtime`.
+//! `run`, `exec`, `spec`, `list`, `ps`, `pause`, `resume`), built on `skiff-runtime`.
 //!
 //! State lives under `--root` (default `/run/skiff-runtime`), one directory
 //! per container: `state.json` (pid, bundle, creation time, cgroup),
@@ -21,7 +21,7 @@
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
-use skiff_runtime::oci_spec::runtime::Spec;
+use skiff_runtime::oci_spec::runtime::{Process, Spec};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
@@ -93,6 +93,8 @@ enum RtCommand {
     },
     /// Create and run a container
     Run(RunOpts),
+    /// Execute new process inside the container
+    Exec(ExecOpts),
     /// Suspend all processes inside the container
     Pause { id: String },
     /// Resume all processes that have been previously paused
@@ -136,6 +138,50 @@ struct CreateOpts {
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
     id: String,
+}
+
+#[derive(Args, Debug)]
+struct ExecOpts {
+    /// Path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal
+    #[arg(long = "console-socket", value_name = "PATH")]
+    console_socket: Option<PathBuf>,
+    /// Current working directory in the container
+    #[arg(long)]
+    cwd: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// UID (format: <uid>[:<gid>])
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Additional gids
+    #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
+    additional_gids: Vec<u32>,
+    /// Path to the process.json
+    #[arg(short = 'p', long)]
+    process: Option<PathBuf>,
+    /// Detach from the container's process
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Specify the file to write the process id to
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pid_file: Option<PathBuf>,
+    /// Set the no new privileges value for the process
+    #[arg(long = "no-new-privs")]
+    no_new_privs: bool,
+    /// Add a capability to the bounding set for the process
+    #[arg(short = 'c', long = "cap", value_name = "CAP")]
+    cap: Vec<String>,
+    /// Allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    ignore_paused: bool,
+    id: String,
+    /// The command and its arguments (unless --process)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -279,6 +325,7 @@ fn dispatch(cli: &RtCli) -> anyhow::Result<u8> {
             Ok(0)
         }
         RtCommand::Run(o) => run_container(cli, o),
+        RtCommand::Exec(o) => exec(cli, o),
         RtCommand::Pause { id } => {
             cgroup_when(cli, id, &["running"], "running")?.freeze()?;
             Ok(0)
@@ -310,12 +357,18 @@ fn dispatch(cli: &RtCli) -> anyhow::Result<u8> {
 }
 
 fn write_pid_file(o: &CreateOpts, pid: i32) -> anyhow::Result<()> {
-    if let Some(p) = &o.pid_file {
-        let p = absolute(p)?;
-        let tmp = p.with_file_name(format!(".{}", p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-        std::fs::write(&tmp, pid.to_string()).with_context(|| format!("open {}", tmp.display()))?;
-        std::fs::rename(&tmp, &p).with_context(|| format!("rename {}", p.display()))?;
+    match &o.pid_file {
+        Some(p) => write_pid_file_at(p, pid),
+        None => Ok(()),
     }
+}
+
+/// Writes `pid` to `p` as runc does: a hidden temporary file renamed into place.
+fn write_pid_file_at(p: &Path, pid: i32) -> anyhow::Result<()> {
+    let p = absolute(p)?;
+    let tmp = p.with_file_name(format!(".{}", p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    std::fs::write(&tmp, pid.to_string()).with_context(|| format!("open {}", tmp.display()))?;
+    std::fs::rename(&tmp, &p).with_context(|| format!("rename {}", p.display()))?;
     Ok(())
 }
 
@@ -531,6 +584,9 @@ fn create_with(cli: &RtCli, o: &CreateOpts, foreground: bool) -> anyhow::Result<
                 spec.set_linux(Some(l));
             }
         }
+        // `exec` builds on the spec the container was created from, whatever the bundle holds later.
+        std::fs::write(dir.join("config.json"), serde_json::to_vec(&spec)?)
+            .with_context(|| format!("write {}", dir.join("config.json").display()))?;
         for name in ["start", "execd"] {
             let fifo = std::ffi::CString::new(dir.join(name).as_os_str().as_encoded_bytes())?;
             // SAFETY: `fifo` is a valid NUL-terminated path.
@@ -865,18 +921,7 @@ fn run_container(cli: &RtCli, o: &RunOpts) -> anyhow::Result<u8> {
     }
     // Signals to forward are blocked before the holder is forked (it unblocks nothing it needs:
     // the init resets its signal mask before exec).
-    // SAFETY: plain libc calls on a local, initialised signal set.
-    let set = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in
-            [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH]
-        {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    };
+    let set = block_forwarded_signals();
     let (rec, holder_pid) = create_with(cli, &o.create, true)?;
     let dir = cli.root.join(&rec.id);
     let started = start(cli, &rec.id);
@@ -893,6 +938,161 @@ fn run_container(cli: &RtCli, o: &RunOpts) -> anyhow::Result<u8> {
     let code = std::fs::read_to_string(dir.join("exit")).ok().and_then(|s| s.trim().parse::<i32>().ok()).unwrap_or(255);
     delete(cli, &rec.id, true)?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// Blocks the signals a foreground `run` or `exec` forwards to the container (so they queue for
+/// a signalfd) and returns their set.
+fn block_forwarded_signals() -> libc::sigset_t {
+    // SAFETY: plain libc calls on a local, initialised signal set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in
+            [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH]
+        {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+/// A wait status as an exit code: the code, or 128 + the signal.
+fn exit_code(status: libc::c_int) -> u8 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status) as u8
+    } else if libc::WIFSIGNALED(status) {
+        (128 + libc::WTERMSIG(status)).min(255) as u8
+    } else {
+        255
+    }
+}
+
+/// The process `exec` runs: `--process`'s, else the container's with the command line's changes (runc's rules).
+fn exec_process(o: &ExecOpts, dir: &Path, rec: &Record) -> anyhow::Result<(Spec, Process)> {
+    let spec_path = dir.join("config.json");
+    let spec: Spec = match std::fs::read(&spec_path) {
+        Ok(t) => serde_json::from_slice(&t).with_context(|| format!("reading {}", spec_path.display()))?,
+        // Created by an earlier skiff, which kept no copy.
+        Err(_) => load_spec(&rec.bundle)?,
+    };
+    if let Some(p) = &o.process {
+        let text = std::fs::read(p).with_context(|| format!("open {}", p.display()))?;
+        let process: Process =
+            serde_json::from_slice(&text).with_context(|| format!("invalid process {}", p.display()))?;
+        return Ok((spec, process));
+    }
+    if o.command.is_empty() {
+        bail!("exec args cannot be empty");
+    }
+    let mut p = spec.process().clone().unwrap_or_default();
+    p.set_args(Some(o.command.clone()));
+    p.set_terminal(Some(o.tty));
+    if let Some(cwd) = &o.cwd {
+        p.set_cwd(PathBuf::from(cwd));
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(o.env.iter().cloned());
+    p.set_env(Some(env));
+    let mut user = p.user().clone();
+    if let Some(u) = &o.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (u.as_str(), None),
+        };
+        user.set_uid(uid.parse().map_err(|_| anyhow!("parsing {uid} as int for uid failed"))?);
+        if let Some(g) = gid {
+            user.set_gid(g.parse().map_err(|_| anyhow!("parsing {g} as int for gid failed"))?);
+        }
+    }
+    if !o.additional_gids.is_empty() {
+        user.set_additional_gids(Some(o.additional_gids.clone()));
+    }
+    p.set_user(user);
+    if o.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !o.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        for name in &o.cap {
+            let upper = name.to_uppercase();
+            let cap: skiff_runtime::oci_spec::runtime::Capability = upper
+                .strip_prefix("CAP_")
+                .unwrap_or(&upper)
+                .parse()
+                .map_err(|_| anyhow!("unknown capability {name:?}"))?;
+            let add = |set: &Option<skiff_runtime::oci_spec::runtime::Capabilities>| {
+                let mut set = set.clone().unwrap_or_default();
+                set.insert(cap);
+                Some(set)
+            };
+            caps.set_bounding(add(caps.bounding()));
+            caps.set_effective(add(caps.effective()));
+            caps.set_permitted(add(caps.permitted()));
+        }
+        p.set_capabilities(Some(caps));
+    }
+    Ok((spec, p))
+}
+
+/// `exec`: runs another process in a created or running container; in the foreground, waits and
+/// exits with its code (forwarding signals); with `-d`, returns at once.
+fn exec(cli: &RtCli, o: &ExecOpts) -> anyhow::Result<u8> {
+    let (dir, rec) = load(cli, &o.id)?;
+    match status(&dir, &rec) {
+        "stopped" => bail!("cannot exec in a stopped container"),
+        "paused" if !o.ignore_paused => bail!("cannot exec in a paused container (use --ignore-paused to override)"),
+        _ => {}
+    }
+    let (spec, process) = exec_process(o, &dir, &rec)?;
+    let tty = process.terminal().unwrap_or(false);
+    if tty && o.detach && o.console_socket.is_none() {
+        bail!("cannot allocate tty if runc will detach without setting console socket");
+    }
+    if !tty && o.console_socket.is_some() {
+        bail!("cannot use console socket if runc will not detach or allocate tty");
+    }
+    let stdio = if tty || o.detach {
+        skiff_runtime::StdioSpec::default()
+    } else {
+        skiff_runtime::StdioSpec {
+            stdin: Some(dup_cloexec(0)?),
+            stdout: Some(dup_cloexec(1)?),
+            stderr: Some(dup_cloexec(2)?),
+        }
+    };
+    let set = (!o.detach && !tty).then(block_forwarded_signals);
+    let terminal = if tty { skiff_runtime::Terminal::Pty } else { skiff_runtime::Terminal::None };
+    let spawned = skiff_runtime::exec(rec.pid, &process, &spec, stdio, terminal)?;
+    let pid = spawned.pid;
+    let mut pty = spawned.pty_master;
+    if let (Some(sock), Some(m)) = (&o.console_socket, &pty) {
+        send_console(&absolute(sock)?, m.as_raw_fd())?;
+        pty = None;
+    }
+    if let Some(p) = &o.pid_file {
+        write_pid_file_at(p, pid)?;
+    }
+    if o.detach {
+        return Ok(0);
+    }
+    let status = match (&set, &pty) {
+        (Some(set), _) => skiff_engine::lifecycle::reap_forwarding_signals(pid, set, |sig| {
+            if sig != libc::SIGWINCH {
+                let _ = skiff_runtime::signal(pid, sig);
+            }
+        }),
+        (None, master) => {
+            if let Some(m) = master {
+                skiff_engine::exec::relay_pty(m, true);
+            }
+            let mut status = 0;
+            // SAFETY: reaping our own child (the process is cloned as our child); `status` is a valid out pointer.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            status
+        }
+    };
+    Ok(exit_code(status))
 }
 
 /// The name of user `uid` from /etc/passwd, else the number.
