@@ -196,19 +196,43 @@ fn apply_one(cfg: &mut ContainerConfig, line: &str) -> Result<(), ChangeError> {
     Ok(())
 }
 
+/// A HEALTHCHECK duration: Go's syntax, or a bare number of seconds.
 fn duration_ns(line: &str, s: &str) -> Result<i64, ChangeError> {
-    let (num, unit) = s.find(|c: char| c.is_ascii_alphabetic()).map(|i| s.split_at(i)).unwrap_or((s, "s"));
-    let n: f64 = num.parse().map_err(|_| syntax(line, &format!("invalid duration {s:?}")))?;
-    let mult = match unit {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" => 60e9,
-        "h" => 3600e9,
-        _ => return Err(syntax(line, &format!("invalid duration {s:?}"))),
-    };
-    Ok((n * mult) as i64)
+    let bare = s.parse::<f64>().ok().map(|n| (n * 1e9) as i64);
+    bare.or_else(|| parse_duration(s)).ok_or_else(|| syntax(line, &format!("invalid duration {s:?}")))
+}
+
+/// Parses a Go duration (`30s`, `1m30s`, `500ms`) to nanoseconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    if s == "0" {
+        return Some(0);
+    }
+    let mut total: f64 = 0.0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_end == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_end].parse().ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let mult = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += n * mult;
+        rest = &rest[unit_end..];
+    }
+    Some(total as i64)
 }
 
 fn healthcheck(line: &str, rest: &str) -> Result<Value, ChangeError> {
@@ -252,6 +276,17 @@ fn healthcheck(line: &str, rest: &str) -> Result<Value, ChangeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("1m30s"), Some(90_000_000_000));
+        assert_eq!(parse_duration("500ms"), Some(500_000_000));
+        assert_eq!(parse_duration("1.5h"), Some(5_400_000_000_000));
+        assert_eq!(parse_duration("0"), Some(0));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration(""), None);
+    }
 
     fn apply(lines: &[&str]) -> Result<ContainerConfig, ChangeError> {
         let mut c = ContainerConfig::default();

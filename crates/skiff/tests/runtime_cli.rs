@@ -644,3 +644,65 @@ fn exec_runs_processes_in_the_container_as_runc_exec() {
     rt.run(&["delete", &id]).ok();
     assert!(!alive(epid as i64));
 }
+
+#[test]
+fn update_sets_limits_and_events_reports_them() {
+    if !static_busybox() {
+        return;
+    }
+    let rt = Rt::new();
+    rt.make_bundle(&["sleep", "1000"]);
+    let b = rt.bundle();
+    let id = rt.id("update");
+    rt.run_files(&["run", "-d", "-b", b.to_str().unwrap(), &id]).ok();
+    let cg = |h: &str, f: &str| {
+        std::fs::read_to_string(Path::new("/sys/fs/cgroup").join(h).join("skiff-runtime").join(&id).join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    rt.run(&[
+        "update",
+        "--memory",
+        "8000000",
+        "--pids-limit",
+        "42",
+        "--cpu-period",
+        "100000",
+        "--cpu-quota",
+        "50000",
+        &id,
+    ])
+    .ok();
+    // The kernel rounds to pages, as for docker update.
+    assert_eq!(cg("memory", "memory.limit_in_bytes"), "7999488");
+    assert_eq!(cg("pids", "pids.max"), "42");
+    assert_eq!(cg("cpu", "cpu.cfs_quota_us"), "50000");
+    // -r: an OCI resources object, here from stdin; flags win over it.
+    let mut child = rt.cmd(&["update", "-r", "-", "--pids-limit", "64", &id]).stdin(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), br#"{"pids":{"limit":77},"memory":{"limit":16777216}}"#)
+        .unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(cg("pids", "pids.max"), "64");
+    assert_eq!(cg("memory", "memory.limit_in_bytes"), "16777216");
+    let r = rt.run(&["update", "--memory", "12x", &id]);
+    assert!(r.code() == 1 && r.stderr().contains("invalid value for --memory"), "{}", r.stderr());
+    assert_eq!(cg("memory", "memory.limit_in_bytes"), "16777216");
+
+    let ev: serde_json::Value = serde_json::from_str(&rt.run(&["events", "--stats", &id]).ok().stdout()).unwrap();
+    assert_eq!((ev["type"].as_str(), ev["id"].as_str()), (Some("stats"), Some(id.as_str())));
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 16777216);
+    assert_eq!(ev["data"]["pids"], serde_json::json!({"current": 1, "limit": 64}));
+    assert!(ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0);
+    // The stream ends when the container stops.
+    let mut stream = rt.cmd(&["events", "--interval", "50ms", &id]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stream.stdout.as_mut().unwrap()), &mut first).unwrap();
+    assert!(first.starts_with("{\"type\":\"stats\""), "{first}");
+    rt.run(&["kill", &id, "KILL"]).ok();
+    assert!(stream.wait().unwrap().success());
+    let r = rt.run(&["update", "--pids-limit", "5", &id]);
+    assert!(r.code() == 1 && r.stderr().contains("container not running"), "{}", r.stderr());
+    rt.run(&["delete", &id]).ok();
+}

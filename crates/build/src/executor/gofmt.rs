@@ -35,39 +35,6 @@ pub(super) fn random_id() -> String {
     hex::encode(b)
 }
 
-/// Parses a Go duration (`30s`, `1m30s`, `500ms`) to nanoseconds.
-pub(super) fn parse_duration(s: &str) -> Option<i64> {
-    if s == "0" {
-        return Some(0);
-    }
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if num_end == 0 {
-            return None;
-        }
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let mult = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += n * mult;
-        rest = &rest[unit_end..];
-    }
-    Some(total as i64)
-}
-
 /// Go's `time.Duration.String()`.
 pub(super) fn duration_string(ns: i64) -> String {
     if ns == 0 {
@@ -139,8 +106,6 @@ mod tests {
             go_quote_list(&["/bin/sh".into(), "-c".into(), "echo \"hi\"".into()]),
             r#"["/bin/sh" "-c" "echo \"hi\""]"#
         );
-        assert_eq!(parse_duration("1m30s"), Some(90_000_000_000));
-        assert_eq!(parse_duration("500ms"), Some(500_000_000));
         assert_eq!(duration_string(90_000_000_000), "1m30s");
         assert_eq!(duration_string(5_000_000_000), "5s");
         assert_eq!(duration_string(0), "0s");

@@ -1,6 +1,7 @@
 //! `skiff runtime`: an OCI runtime command line with runc's commands, flags,
 //! output and exit codes (`create`, `start`, `state`, `kill`, `delete`,
-//! `run`, `exec`, `spec`, `list`, `ps`, `pause`, `resume`), built on `skiff-runtime`.
+//! `run`, `exec`, `update`, `events`, `spec`, `list`, `ps`, `pause`, `resume`), built on
+//! `skiff-runtime`.
 //!
 //! State lives under `--root` (default `/run/skiff-runtime`), one directory
 //! per container: `state.json` (pid, bundle, creation time, cgroup),
@@ -95,6 +96,18 @@ enum RtCommand {
     Run(RunOpts),
     /// Execute new process inside the container
     Exec(ExecOpts),
+    /// Update container resource constraints
+    Update(UpdateOpts),
+    /// Display container events such as OOM notifications and cpu, memory, and IO usage statistics
+    Events {
+        /// Display the container's stats then exit
+        #[arg(long)]
+        stats: bool,
+        /// Set the stats collection interval
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
     /// Suspend all processes inside the container
     Pause { id: String },
     /// Resume all processes that have been previously paused
@@ -182,6 +195,44 @@ struct ExecOpts {
     /// The command and its arguments (unless --process)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct UpdateOpts {
+    /// Path to a file containing the resources to update or '-' to read from the standard input
+    #[arg(short = 'r', long)]
+    resources: Option<PathBuf>,
+    /// Specifies per cgroup weight, range is from 10 to 1000
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<u16>,
+    /// CPU CFS period to be used for hardcapping (in usecs). 0 to use system default
+    #[arg(long = "cpu-period")]
+    cpu_period: Option<u64>,
+    /// CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    cpu_quota: Option<i64>,
+    /// CPU shares (relative weight vs. other containers)
+    #[arg(long = "cpu-share")]
+    cpu_share: Option<u64>,
+    /// CPU(s) to use
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Memory node(s) to use
+    #[arg(long = "cpuset-mems")]
+    cpuset_mems: Option<String>,
+    /// Memory limit (in bytes)
+    #[arg(long, allow_hyphen_values = true)]
+    memory: Option<String>,
+    /// Memory reservation or soft_limit (in bytes)
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    memory_reservation: Option<String>,
+    /// Total memory usage (memory + swap); set '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Maximum number of pids allowed in the container
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    id: String,
 }
 
 #[derive(Args, Debug)]
@@ -326,6 +377,11 @@ fn dispatch(cli: &RtCli) -> anyhow::Result<u8> {
         }
         RtCommand::Run(o) => run_container(cli, o),
         RtCommand::Exec(o) => exec(cli, o),
+        RtCommand::Update(o) => {
+            update(cli, o)?;
+            Ok(0)
+        }
+        RtCommand::Events { stats, interval, id } => events(cli, id, *stats, interval),
         RtCommand::Pause { id } => {
             cgroup_when(cli, id, &["running"], "running")?.freeze()?;
             Ok(0)
@@ -1093,6 +1149,145 @@ fn exec(cli: &RtCli, o: &ExecOpts) -> anyhow::Result<u8> {
         }
     };
     Ok(exit_code(status))
+}
+
+/// A memory flag of `update`: bytes, with Docker's units; -1 is unlimited.
+fn memory_bytes(flag: &str, v: &str) -> anyhow::Result<i64> {
+    if v == "-1" {
+        return Ok(-1);
+    }
+    skiff_engine::units::ram_in_bytes(v).map_err(|e| anyhow!("invalid value for {flag}: {e}"))
+}
+
+/// `update`: new limits for a created, running or paused container's cgroup, from `-r` (an OCI
+/// `resources` object) and the flags (which win).
+fn update(cli: &RtCli, o: &UpdateOpts) -> anyhow::Result<()> {
+    let (dir, rec) = load(cli, &o.id)?;
+    if status(&dir, &rec) == "stopped" {
+        bail!("container not running");
+    }
+    let mut r: serde_json::Value = match &o.resources {
+        Some(p) => {
+            let text = if p.as_os_str() == "-" {
+                let mut t = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut t)?;
+                t
+            } else {
+                std::fs::read(p).with_context(|| format!("open {}", p.display()))?
+            };
+            serde_json::from_slice(&text).context("decoding the resources")?
+        }
+        None => serde_json::json!({}),
+    };
+    if !r.is_object() {
+        bail!("decoding the resources: not a JSON object");
+    }
+    let mut set = |section: &str, key: &str, v: serde_json::Value| {
+        if !r[section].is_object() {
+            r[section] = serde_json::json!({});
+        }
+        r[section][key] = v;
+    };
+    if let Some(v) = o.blkio_weight {
+        set("blockIO", "weight", v.into());
+    }
+    if let Some(v) = o.cpu_period {
+        set("cpu", "period", v.into());
+    }
+    if let Some(v) = o.cpu_quota {
+        set("cpu", "quota", v.into());
+    }
+    if let Some(v) = o.cpu_share {
+        set("cpu", "shares", v.into());
+    }
+    if let Some(v) = &o.cpuset_cpus {
+        set("cpu", "cpus", v.as_str().into());
+    }
+    if let Some(v) = &o.cpuset_mems {
+        set("cpu", "mems", v.as_str().into());
+    }
+    if let Some(v) = &o.memory {
+        set("memory", "limit", memory_bytes("--memory", v)?.into());
+    }
+    if let Some(v) = &o.memory_reservation {
+        set("memory", "reservation", memory_bytes("--memory-reservation", v)?.into());
+    }
+    if let Some(v) = &o.memory_swap {
+        set("memory", "swap", memory_bytes("--memory-swap", v)?.into());
+    }
+    if let Some(v) = o.pids_limit {
+        set("pids", "limit", v.into());
+    }
+    let res: skiff_runtime::oci_spec::runtime::LinuxResources =
+        serde_json::from_value(r).context("decoding the resources")?;
+    let cg = cgroup(&rec).ok_or_else(|| anyhow!("container {} has no cgroup", o.id))?;
+    cg.update(&res)?;
+    Ok(())
+}
+
+/// One `stats` event as runc prints it (the fields skiff's cgroup manager reads).
+fn stats_event(id: &str, cg: &skiff_runtime::cgroups::CgroupManager) -> anyhow::Result<serde_json::Value> {
+    let s = cg.stats()?;
+    Ok(serde_json::json!({
+        "type": "stats",
+        "id": id,
+        "data": {
+            "cpu": {"usage": {"total": s.cpu_usage_ns}},
+            "memory": {"usage": {"usage": s.memory_usage, "limit": s.memory_limit.unwrap_or(u64::MAX)}},
+            "pids": {"current": s.pids_current, "limit": s.pids_limit.unwrap_or(0)},
+            "blkio": {"ioServiceBytesRecursive": [
+                {"op": "Read", "value": s.blkio_read_bytes},
+                {"op": "Write", "value": s.blkio_write_bytes},
+            ]},
+        },
+    }))
+}
+
+/// `events`: with `--stats`, one stats event; else a stats event every `--interval` and an `oom`
+/// event for each OOM kill, until the container stops.
+fn events(cli: &RtCli, id: &str, once: bool, interval: &str) -> anyhow::Result<u8> {
+    let every = skiff_image::changes::parse_duration(interval)
+        .filter(|ns| *ns >= 0)
+        .map(|ns| std::time::Duration::from_nanos(ns as u64))
+        .ok_or_else(|| anyhow!("invalid --interval {interval:?}"))?;
+    if every.is_zero() {
+        bail!("duration interval must be greater than 0");
+    }
+    let (dir, rec) = load(cli, id)?;
+    if status(&dir, &rec) == "stopped" {
+        bail!("container with id {id} is not running");
+    }
+    let cg = cgroup(&rec).ok_or_else(|| anyhow!("container {id} has no cgroup"))?;
+    let mut out = std::io::stdout().lock();
+    if once {
+        writeln!(out, "{}", serde_json::to_string(&stats_event(id, &cg)?)?)?;
+        return Ok(0);
+    }
+    // A reader that went away (`| head`) ends the stream quietly.
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    let mut ooms = cg.oom_kill_count().unwrap_or(0);
+    let step = std::time::Duration::from_millis(100).min(every);
+    let mut next = std::time::Instant::now();
+    while status(&dir, &rec) != "stopped" {
+        let n = cg.oom_kill_count().unwrap_or(ooms);
+        let mut lines = String::new();
+        for _ in ooms..n {
+            lines.push_str(&format!("{}\n", serde_json::json!({"type": "oom", "id": id})));
+        }
+        ooms = n;
+        if std::time::Instant::now() >= next {
+            if let Ok(ev) = stats_event(id, &cg) {
+                lines.push_str(&format!("{ev}\n"));
+            }
+            next += every;
+        }
+        match out.write_all(lines.as_bytes()).and_then(|_| out.flush()) {
+            Err(e) if gone(&e) => return Ok(0),
+            r => r?,
+        }
+        std::thread::sleep(step);
+    }
+    Ok(0)
 }
 
 /// The name of user `uid` from /etc/passwd, else the number.
