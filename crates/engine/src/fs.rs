@@ -422,9 +422,9 @@ impl TarWalk<'_, '_> {
             FileType::Directory => {
                 h.set_entry_type(tar::EntryType::Directory);
                 // Directories end in "/", as Docker (and tar) name them.
-                let mut named = path.as_os_str().to_os_string();
-                named.push("/");
-                written(tar.append_data(&mut h, named, std::io::empty()))?;
+                let mut named = path.as_os_str().as_bytes().to_vec();
+                named.push(b'/');
+                written(append_named(tar, &mut h, &named, None, std::io::empty()))?;
                 let d = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())
                     .map_err(errno_io("open", shown))?;
                 for n in dir_names(d.as_fd(), shown)? {
@@ -436,7 +436,14 @@ impl TarWalk<'_, '_> {
                 if st.st_nlink > 1 {
                     if let Some(first) = self.seen.get(&key) {
                         h.set_entry_type(tar::EntryType::Link);
-                        return written(tar.append_link(&mut h, path, first));
+                        let first = first.as_os_str().as_bytes();
+                        return written(append_named(
+                            tar,
+                            &mut h,
+                            path.as_os_str().as_bytes(),
+                            Some(first),
+                            std::io::empty(),
+                        ));
                     }
                     self.seen.insert(key, path.to_path_buf());
                 }
@@ -447,12 +454,19 @@ impl TarWalk<'_, '_> {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(st.st_size as u64);
                 // Exactly the size stat saw, should the file change while it is read.
-                written(tar.append_data(&mut h, path, std::io::Read::take(f, st.st_size as u64)))?;
+                let data = std::io::Read::take(f, st.st_size as u64);
+                written(append_named(tar, &mut h, path.as_os_str().as_bytes(), None, data))?;
             }
             FileType::Symlink => {
                 let target = rustix::fs::readlinkat(dir, name, Vec::new()).map_err(errno_io("read link", shown))?;
                 h.set_entry_type(tar::EntryType::Symlink);
-                written(tar.append_link(&mut h, path, std::ffi::OsStr::from_bytes(target.as_bytes())))?;
+                written(append_named(
+                    tar,
+                    &mut h,
+                    path.as_os_str().as_bytes(),
+                    Some(target.as_bytes()),
+                    std::io::empty(),
+                ))?;
             }
             other => {
                 h.set_entry_type(match other {
@@ -465,11 +479,50 @@ impl TarWalk<'_, '_> {
                 let rdev = st.st_rdev;
                 written(h.set_device_major(rustix::fs::major(rdev)))?;
                 written(h.set_device_minor(rustix::fs::minor(rdev)))?;
-                written(tar.append_data(&mut h, path, std::io::empty()))?;
+                written(append_named(tar, &mut h, path.as_os_str().as_bytes(), None, std::io::empty()))?;
             }
         }
         Ok(())
     }
+}
+
+/// Appends an entry named `name` exactly (the tar crate's own setters drop a leading "./", which
+/// Docker keeps for `SRC/.`), with `link` as its link name; names longer than the header's 100
+/// bytes go before it in GNU long-name entries, as GNU tar and Docker write them.
+fn append_named(
+    tar: &mut tar::Builder<&mut dyn Write>,
+    h: &mut tar::Header,
+    name: &[u8],
+    link: Option<&[u8]>,
+    data: impl std::io::Read,
+) -> std::io::Result<()> {
+    let long = |tar: &mut tar::Builder<&mut dyn Write>, kind: tar::EntryType, value: &[u8]| {
+        let mut l = tar::Header::new_gnu();
+        l.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        l.set_mode(0o644);
+        l.set_uid(0);
+        l.set_gid(0);
+        l.set_mtime(0);
+        l.set_entry_type(kind);
+        l.set_size(value.len() as u64 + 1);
+        l.set_cksum();
+        tar.append(&l, value.iter().copied().chain([0]).collect::<Vec<u8>>().as_slice())
+    };
+    if name.len() > 100 {
+        long(tar, tar::EntryType::GNULongName, name)?;
+    }
+    if let Some(link) = link.filter(|l| l.len() > 100) {
+        long(tar, tar::EntryType::GNULongLink, link)?;
+    }
+    let old = h.as_old_mut();
+    old.name = [0; 100];
+    old.name[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
+    old.linkname = [0; 100];
+    if let Some(link) = link {
+        old.linkname[..link.len().min(100)].copy_from_slice(&link[..link.len().min(100)]);
+    }
+    h.set_cksum();
+    tar.append(h, data)
 }
 
 /// `docker cp SRC CONTAINER:DEST`: a file, a directory tree, a symlink or a special file from the

@@ -65,6 +65,20 @@ pub fn of_kind(hooks: Option<&oci_spec::runtime::Hooks>, kind: HookKind) -> &[Ho
     list.as_deref().unwrap_or(&[])
 }
 
+/// Whether `hooks` has any hook at all.
+pub fn any(hooks: Option<&oci_spec::runtime::Hooks>) -> bool {
+    ALL.iter().any(|k| !of_kind(hooks, *k).is_empty())
+}
+
+const ALL: [HookKind; 6] = [
+    HookKind::Prestart,
+    HookKind::CreateRuntime,
+    HookKind::CreateContainer,
+    HookKind::StartContainer,
+    HookKind::Poststart,
+    HookKind::Poststop,
+];
+
 /// What a hook learns of the container besides its status and pid.
 #[derive(Debug, Clone, Default)]
 pub struct HookContext {

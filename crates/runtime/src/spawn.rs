@@ -322,7 +322,7 @@ fn spawn_in(
         preserve: opts.preserve_fds.iter().map(|f| f.as_raw_fd()).collect(),
         cgroup_binds: cgroup.v1_dirs(),
         cgroup_join: cgroup.self_join_files().iter().map(|p| p.to_string_lossy().into_owned()).collect(),
-        hooks: spec.hooks().is_some().then(|| HookContext::new(spec, &opts.id, &opts.bundle)),
+        hooks: hooks::any(spec.hooks().as_ref()).then(|| HookContext::new(spec, &opts.id, &opts.bundle)),
     };
     let helper_pid = sys::fork().map_err(|e| RuntimeError::sys("fork", e))?;
     if helper_pid == 0 {

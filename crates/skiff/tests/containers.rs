@@ -939,6 +939,36 @@ fn cp_streams_tar_archives_both_ways() {
         assert!(r.stderr().contains("hl is outside of /d"), "{}", r.stderr());
         assert_eq!(sh("ls /d/hl 2>/dev/null; echo done"), "done\n");
     }
+
+    // "SRC/." names its entries "./...", as Docker does; names and link names past the header's
+    // 100 bytes stay whole (GNU long-name entries).
+    let long = "x".repeat(120);
+    let id2 = env.run(&["run", "-d", "busybox", "sleep", "600"]).ok().stdout().trim().to_string();
+    let sh2 = |script: &str| env.run(&["exec", &id2, "sh", "-c", script]).ok().stdout();
+    sh2(&format!(
+        "mkdir -p /e/sub && echo hi > /e/a && ln -s a /e/link && echo l > /e/sub/{long} && ln /e/sub/{long} /e/sub/z"
+    ));
+    let out = env.run(&["cp", &format!("{id2}:/e/."), "-"]).ok().out.stdout;
+    let names: Vec<(String, Option<String>)> = tar::Archive::new(&out[..])
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
+            (e.path().unwrap().to_string_lossy().into_owned(), link)
+        })
+        .collect();
+    let long_path = format!("./sub/{long}");
+    let want: Vec<(&str, Option<&str>)> = vec![
+        ("./", None),
+        ("./a", None),
+        ("./link", Some("a")),
+        ("./sub/", None),
+        (&long_path, None),
+        ("./sub/z", Some(&long_path)),
+    ];
+    let got: Vec<(&str, Option<&str>)> = names.iter().map(|(p, l)| (p.as_str(), l.as_deref())).collect();
+    assert_eq!(got, want);
 }
 
 /// `container prune` also removes the empty cgroups of containers that went without cleaning up
