@@ -28,4 +28,4 @@ pub mod state;
 pub mod units;
 pub mod userdb;
 
-pub use options::{NsMode, RunOptions};
+pub use options::{NsMode, Resources, RunOptions};

@@ -1041,67 +1041,21 @@ pub fn rename(store: &Store, c: &Container, new_name: &str) -> Result<()> {
     Ok(())
 }
 
-/// What `docker update` changes.
-#[derive(Debug, Clone, Default)]
-pub struct Update {
-    pub memory: Option<i64>,
-    pub memory_swap: Option<i64>,
-    pub memory_reservation: Option<i64>,
-    pub nano_cpus: Option<i64>,
-    pub cpu_shares: Option<u64>,
-    pub cpuset_cpus: Option<String>,
-    pub pids_limit: Option<i64>,
-    pub blkio_weight: Option<u16>,
-}
-
-/// `docker update`: records the new limits and applies them to a running container's cgroup.
-pub fn update(store: &Store, c: &Container, u: &Update) -> Result<()> {
+/// `docker update`: records the new limits and applies the ones `u` sets to a running container's cgroup.
+pub fn update(store: &Store, c: &Container, u: &crate::options::Resources) -> Result<()> {
     let mut c = c.clone();
-    let o = &mut c.opts;
-    if let Some(m) = u.memory {
-        o.memory = Some(m);
-        // Docker keeps swap at twice the limit unless told otherwise; -1 stays unlimited.
-        if u.memory_swap.is_none() && o.memory_swap.is_none_or(|s| s != -1) {
-            o.memory_swap = Some(m * 2);
-        }
-    }
-    o.memory_swap = u.memory_swap.or(o.memory_swap);
-    o.memory_reservation = u.memory_reservation.or(o.memory_reservation);
-    o.nano_cpus = u.nano_cpus.or(o.nano_cpus);
-    o.cpu_shares = u.cpu_shares.or(o.cpu_shares);
-    o.cpuset_cpus = u.cpuset_cpus.clone().or(o.cpuset_cpus.take());
-    o.pids_limit = u.pids_limit.or(o.pids_limit);
-    o.blkio_weight = u.blkio_weight.or(o.blkio_weight);
+    let new = c.opts.resources.updated(u);
     if status(store, &c).is_running() {
-        let mut r = serde_json::json!({});
-        if let Some(m) = u.memory {
-            r["memory"] = serde_json::json!({"limit": m});
-            if let Some(s) = c.opts.memory_swap {
-                r["memory"]["swap"] = serde_json::json!(s);
-            }
-        }
-        if let Some(res) = u.memory_reservation {
-            r["memory"]["reservation"] = serde_json::json!(res);
-        }
-        if let Some(n) = u.nano_cpus {
-            r["cpu"] = serde_json::json!({"period": 100000, "quota": n / 10000});
-        }
-        if let Some(s) = u.cpu_shares {
-            r["cpu"]["shares"] = serde_json::json!(s);
-        }
-        if let Some(cpus) = &u.cpuset_cpus {
-            r["cpu"]["cpus"] = serde_json::json!(cpus);
-        }
-        if let Some(p) = u.pids_limit {
-            r["pids"] = serde_json::json!({"limit": p});
-        }
-        if let Some(w) = u.blkio_weight {
-            r["blockIO"] = serde_json::json!({"weight": w});
+        // What `u` sets, with the swap limit a new memory limit brings along.
+        let mut delta = u.clone();
+        if u.memory.is_some() {
+            delta.memory_swap = new.memory_swap;
         }
         let res: oci_spec::runtime::LinuxResources =
-            serde_json::from_value(r).map_err(|e| EngineError::Sys(format!("resources: {e}")))?;
+            serde_json::from_value(delta.oci()).map_err(|e| EngineError::Sys(format!("resources: {e}")))?;
         cgroup(&c.id)?.update(&res)?;
     }
+    c.opts.resources = new;
     container::save(store, &c)?;
     Ok(())
 }

@@ -46,6 +46,80 @@ impl NsMode {
     }
 }
 
+/// The cgroup limits of `run`, `create` and `update` (bytes, nano CPUs); `None` is not set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub blkio_weight: Option<u16>,
+}
+
+impl Resources {
+    /// The limits that are set, as an OCI `linux.resources` fragment. Without `memory_swap`, a
+    /// memory limit allows as much swap again, as Docker does.
+    pub fn oci(&self) -> serde_json::Value {
+        let mut r = serde_json::json!({});
+        let mut set = |section: &str, key: &str, v: serde_json::Value| {
+            if !r[section].is_object() {
+                r[section] = serde_json::json!({});
+            }
+            r[section][key] = v;
+        };
+        if let Some(m) = self.memory {
+            set("memory", "limit", m.into());
+            set("memory", "swap", self.memory_swap.unwrap_or(m * 2).into());
+        } else if let Some(s) = self.memory_swap {
+            set("memory", "swap", s.into());
+        }
+        if let Some(res) = self.memory_reservation {
+            set("memory", "reservation", res.into());
+        }
+        if let Some(n) = self.nano_cpus {
+            let period: i64 = 100_000;
+            set("cpu", "period", period.into());
+            set("cpu", "quota", ((n as i128 * period as i128 / 1_000_000_000) as i64).into());
+        }
+        if let Some(s) = self.cpu_shares {
+            set("cpu", "shares", s.into());
+        }
+        if let Some(c) = &self.cpuset_cpus {
+            set("cpu", "cpus", c.as_str().into());
+        }
+        if let Some(p) = self.pids_limit {
+            set("pids", "limit", p.into());
+        }
+        if let Some(w) = self.blkio_weight {
+            set("blockIO", "weight", w.into());
+        }
+        r
+    }
+
+    /// These limits after `docker update` with `u`: what `u` sets replaces ours; a new memory
+    /// limit without a new swap limit moves the swap to twice it, unless swap is unlimited (-1).
+    pub fn updated(&self, u: &Resources) -> Resources {
+        let mut n = self.clone();
+        if let Some(m) = u.memory {
+            n.memory = Some(m);
+            if u.memory_swap.is_none() && n.memory_swap != Some(-1) {
+                n.memory_swap = Some(m * 2);
+            }
+        }
+        n.memory_swap = u.memory_swap.or(n.memory_swap);
+        n.memory_reservation = u.memory_reservation.or(n.memory_reservation);
+        n.nano_cpus = u.nano_cpus.or(n.nano_cpus);
+        n.cpu_shares = u.cpu_shares.or(n.cpu_shares);
+        n.cpuset_cpus = u.cpuset_cpus.clone().or(n.cpuset_cpus);
+        n.pids_limit = u.pids_limit.or(n.pids_limit);
+        n.blkio_weight = u.blkio_weight.or(n.blkio_weight);
+        n
+    }
+}
+
 /// Parsed `run`/`create` options.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunOptions {
@@ -64,14 +138,9 @@ pub struct RunOptions {
     pub interactive: bool,
     pub detach: bool,
     pub auto_remove: bool,
-    pub memory: Option<i64>,
-    pub memory_swap: Option<i64>,
-    pub memory_reservation: Option<i64>,
-    pub nano_cpus: Option<i64>,
-    pub cpu_shares: Option<u64>,
-    pub cpuset_cpus: Option<String>,
-    pub pids_limit: Option<i64>,
-    pub blkio_weight: Option<u16>,
+    /// The cgroup limits (stored flat, as before they were grouped).
+    #[serde(flatten)]
+    pub resources: Resources,
     pub shm_size: Option<i64>,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
@@ -156,6 +225,30 @@ pub fn parse_env_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resources_as_oci_and_after_update() {
+        let r =
+            Resources { memory: Some(100), nano_cpus: Some(1_500_000_000), pids_limit: Some(5), ..Default::default() };
+        assert_eq!(
+            r.oci(),
+            serde_json::json!({"memory": {"limit": 100, "swap": 200}, "cpu": {"period": 100000, "quota": 150000}, "pids": {"limit": 5}})
+        );
+        assert_eq!(Resources::default().oci(), serde_json::json!({}));
+        // A new memory limit moves a derived swap limit along, not an unlimited one.
+        let u = r.updated(&Resources { memory: Some(300), ..Default::default() });
+        assert_eq!((u.memory, u.memory_swap, u.pids_limit), (Some(300), Some(600), Some(5)));
+        let unlimited = Resources { memory: Some(100), memory_swap: Some(-1), ..Default::default() };
+        assert_eq!(unlimited.updated(&Resources { memory: Some(300), ..Default::default() }).memory_swap, Some(-1));
+        let both = r.updated(&Resources { memory: Some(300), memory_swap: Some(400), ..Default::default() });
+        assert_eq!(both.memory_swap, Some(400));
+        // Records keep the limits flat, as before they were grouped.
+        let opts = RunOptions { resources: r.clone(), ..Default::default() };
+        let v = serde_json::to_value(&opts).unwrap();
+        assert_eq!((v["memory"].as_i64(), v["pids_limit"].as_i64()), (Some(100), Some(5)));
+        let back: RunOptions = serde_json::from_value(v).unwrap();
+        assert_eq!(back.resources, r);
+    }
 
     #[test]
     fn ns_modes() {

@@ -378,36 +378,20 @@ fn resources(o: &RunOptions) -> Value {
             {"allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
         ],
         "memory": {"disableOOMKiller": false},
-        "cpu": {"shares": o.cpu_shares.unwrap_or(0)},
-        "blockIO": {"weight": o.blkio_weight.unwrap_or(0)},
+        "cpu": {"shares": 0},
+        "blockIO": {"weight": 0},
     });
     if o.privileged {
         r["devices"] = json!([{"allow": true, "access": "rwm"}]);
     }
-    if let Some(m) = o.memory {
-        r["memory"]["limit"] = json!(m);
-        // Docker: swap defaults to twice the memory limit.
-        let swap = match o.memory_swap {
-            Some(s) => s,
-            None => m * 2,
-        };
-        r["memory"]["swap"] = json!(swap);
-    } else if let Some(s) = o.memory_swap {
-        r["memory"]["swap"] = json!(s);
-    }
-    if let Some(res) = o.memory_reservation {
-        r["memory"]["reservation"] = json!(res);
-    }
-    if let Some(n) = o.nano_cpus {
-        let period: u64 = 100_000;
-        r["cpu"]["period"] = json!(period);
-        r["cpu"]["quota"] = json!((n as i128 * period as i128 / 1_000_000_000) as i64);
-    }
-    if let Some(c) = &o.cpuset_cpus {
-        r["cpu"]["cpus"] = json!(c);
-    }
-    if let Some(p) = o.pids_limit {
-        r["pids"] = json!({"limit": p});
+    if let serde_json::Value::Object(sections) = o.resources.oci() {
+        for (section, fields) in sections {
+            if let serde_json::Value::Object(fields) = fields {
+                for (k, v) in fields {
+                    r[section.as_str()][k.as_str()] = v;
+                }
+            }
+        }
     }
     r
 }

@@ -87,9 +87,12 @@ fn flags_change_what_docker_changes() {
         env: vec!["A=1".into(), "PATH=/x".into()],
         user: Some("redis".into()),
         workdir: Some("/data".into()),
-        memory: Some(skiff_engine::units::ram_in_bytes("32m").unwrap()),
-        pids_limit: Some(50),
-        nano_cpus: Some(1_500_000_000),
+        resources: skiff_engine::Resources {
+            memory: Some(skiff_engine::units::ram_in_bytes("32m").unwrap()),
+            pids_limit: Some(50),
+            nano_cpus: Some(1_500_000_000),
+            ..Default::default()
+        },
         cap_drop: vec!["NET_RAW".into()],
         cap_add: vec!["sys_admin".into()],
         security_opt: vec!["seccomp=unconfined".into(), "no-new-privileges".into()],

@@ -422,7 +422,7 @@ pub fn update(g: &GlobalOpts, a: UpdateArgs) -> anyhow::Result<u8> {
             Some(s) => Some(skiff_engine::units::ram_in_bytes(s)?),
         })
     };
-    let u = lifecycle::Update {
+    let u = skiff_engine::Resources {
         memory: size(&a.memory)?,
         memory_swap: size(&a.memory_swap)?,
         memory_reservation: size(&a.memory_reservation)?,
@@ -523,14 +523,14 @@ pub fn inspect_json(store: &Store, name: &str) -> anyhow::Result<Option<Value>> 
         "Tmpfs": o.tmpfs.iter().map(|t| { let (d, x) = t.split_once(':').unwrap_or((t, "")); (d.to_string(), json!(x)) }).collect::<serde_json::Map<_, _>>(),
         "ShmSize": o.shm_size.unwrap_or(67108864),
         "Runtime": o.runtime.as_deref().unwrap_or("skiff"),
-        "CpuShares": o.cpu_shares.unwrap_or(0),
-        "Memory": o.memory.unwrap_or(0),
-        "NanoCpus": o.nano_cpus.unwrap_or(0),
-        "BlkioWeight": o.blkio_weight.unwrap_or(0),
-        "CpusetCpus": o.cpuset_cpus.clone().unwrap_or_default(),
-        "MemoryReservation": o.memory_reservation.unwrap_or(0),
-        "MemorySwap": o.memory_swap.unwrap_or(0),
-        "PidsLimit": o.pids_limit,
+        "CpuShares": o.resources.cpu_shares.unwrap_or(0),
+        "Memory": o.resources.memory.unwrap_or(0),
+        "NanoCpus": o.resources.nano_cpus.unwrap_or(0),
+        "BlkioWeight": o.resources.blkio_weight.unwrap_or(0),
+        "CpusetCpus": o.resources.cpuset_cpus.clone().unwrap_or_default(),
+        "MemoryReservation": o.resources.memory_reservation.unwrap_or(0),
+        "MemorySwap": o.resources.memory_swap.unwrap_or(0),
+        "PidsLimit": o.resources.pids_limit,
         "Init": o.init,
         "MaskedPaths": spec["linux"]["maskedPaths"],
         "ReadonlyPaths": spec["linux"]["readonlyPaths"],

@@ -173,18 +173,20 @@ pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
         interactive: a.interactive,
         detach,
         auto_remove: a.rm,
-        memory: size("--memory", &a.memory)?,
-        memory_swap: size("--memory-swap", &a.memory_swap)?,
-        memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
-        nano_cpus: a
-            .cpus
-            .as_deref()
-            .map(|c| units::nano_cpus(c).with_context(|| format!("invalid argument {c:?} for \"--cpus\" flag")))
-            .transpose()?,
-        cpu_shares: a.cpu_shares,
-        cpuset_cpus: a.cpuset_cpus.clone(),
-        pids_limit: a.pids_limit,
-        blkio_weight: a.blkio_weight,
+        resources: skiff_engine::Resources {
+            memory: size("--memory", &a.memory)?,
+            memory_swap: size("--memory-swap", &a.memory_swap)?,
+            memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
+            nano_cpus: a
+                .cpus
+                .as_deref()
+                .map(|c| units::nano_cpus(c).with_context(|| format!("invalid argument {c:?} for \"--cpus\" flag")))
+                .transpose()?,
+            cpu_shares: a.cpu_shares,
+            cpuset_cpus: a.cpuset_cpus.clone(),
+            pids_limit: a.pids_limit,
+            blkio_weight: a.blkio_weight,
+        },
         shm_size: size("--shm-size", &a.shm_size)?,
         cap_add: a.cap_add.clone(),
         cap_drop: a.cap_drop.clone(),
