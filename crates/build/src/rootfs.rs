@@ -57,6 +57,20 @@ impl RootView {
 
     /// Follows symlinks (within the image) to the final entry.
     pub fn resolve(&self, path: &str) -> Option<(String, PathBuf)> {
+        let joined = self.follow(path, false)?;
+        self.lookup(&joined).map(|p| (joined, p))
+    }
+
+    /// `path` (absolute) through the image's symlinks where they exist, taken as it is past them
+    /// (a destination that is yet to be made); `None` for a symlink loop.
+    pub fn resolve_lenient(&self, path: &str) -> Option<String> {
+        self.follow(path, true).map(|p| format!("/{p}"))
+    }
+
+    /// The path (relative to the root) `path` leads to through symlinks, which resolve within the
+    /// image (`..` stops at its root). A missing component ends the walk (`None`) unless
+    /// `lenient`; a symlink loop always does.
+    fn follow(&self, path: &str, lenient: bool) -> Option<String> {
         let mut todo: Vec<String> = components(path).into_iter().rev().map(String::from).collect();
         let mut cur: Vec<String> = Vec::new();
         let mut hops = 0;
@@ -66,8 +80,12 @@ impl RootView {
                 continue;
             }
             cur.push(c);
-            let joined = cur.join("/");
-            let real = self.lookup(&joined)?;
+            let Some(real) = self.lookup(&cur.join("/")) else {
+                if lenient {
+                    continue;
+                }
+                return None;
+            };
             if let Ok(target) = std::fs::read_link(&real) {
                 hops += 1;
                 if hops > 255 {
@@ -83,8 +101,7 @@ impl RootView {
                 }
             }
         }
-        let joined = cur.join("/");
-        self.lookup(&joined).map(|p| (joined, p))
+        Some(cur.join("/"))
     }
 
     /// Reads a file (following symlinks), if present.
@@ -216,5 +233,26 @@ mod tests {
         assert!(is_dir_in(&v, "/data"));
         let names: Vec<String> = v.walk("/").into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, vec!["data", "data/keep", "data/keep/a", "etc", "etc/passwd", "opq", "opq/z", "pw"]);
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_image_strictly_or_leniently() {
+        let t = tempfile::tempdir().unwrap();
+        let l = t.path().join("l");
+        std::fs::create_dir_all(l.join("usr/lib")).unwrap();
+        std::os::unix::fs::symlink("usr/lib", l.join("lib")).unwrap();
+        std::os::unix::fs::symlink("../../../../lib", l.join("usr/up")).unwrap();
+        std::os::unix::fs::symlink("loop", l.join("loop")).unwrap();
+        let v = RootView::new(vec![l]);
+        assert_eq!(v.resolve("/lib").map(|(p, _)| p), Some("usr/lib".to_string()));
+        // `..` stops at the image's root.
+        assert_eq!(v.resolve("/usr/up").map(|(p, _)| p), Some("usr/lib".to_string()));
+        assert!(v.resolve("/lib/new/x").is_none());
+        assert!(v.resolve("/loop").is_none());
+        // Lenient: through the links that exist, the rest as written.
+        assert_eq!(v.resolve_lenient("/lib/new/x").as_deref(), Some("/usr/lib/new/x"));
+        assert_eq!(v.resolve_lenient("/usr/up/../y").as_deref(), Some("/usr/y"));
+        assert_eq!(v.resolve_lenient("/nope/../lib/z").as_deref(), Some("/usr/lib/z"));
+        assert_eq!(v.resolve_lenient("/loop/z"), None);
     }
 }

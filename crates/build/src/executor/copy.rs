@@ -190,7 +190,9 @@ impl Builder<'_> {
         let abs_dest =
             if dest.starts_with('/') { dest.clone() } else { format!("{}/{dest}", workdir.trim_end_matches('/')) };
         let dest_is_dir = dest.ends_with('/') || dest.ends_with("/.") || dest == "." || srcs.len() > 1;
-        let dest_path = resolve_lenient(&view, &abs_dest);
+        let dest_path = view
+            .resolve_lenient(&abs_dest)
+            .ok_or_else(|| self.err(line, format!("{kw} failed: {abs_dest}: too many levels of symbolic links")))?;
         let dest_existing_dir = crate::rootfs::is_dir_in(&view, &dest_path);
         let mut entries: Vec<LayerEntry> = Vec::new();
         let apply = |mut e: LayerEntry, keep_owner: bool| -> LayerEntry {
@@ -460,37 +462,4 @@ impl Builder<'_> {
 fn expand_heredoc(text: &str, vars: &HashMap<String, String>) -> String {
     let escaped: String = text.replace('"', "\\\"").replace('\'', "\\'");
     expand_word(&escaped, vars, '\\').unwrap_or_else(|_| text.to_string())
-}
-
-/// Resolves `path` through the image's symlinks where they exist, lexically past that.
-fn resolve_lenient(view: &RootView, path: &str) -> String {
-    let mut todo: Vec<String> =
-        path.split('/').filter(|c| !c.is_empty() && *c != ".").rev().map(String::from).collect();
-    let mut cur: Vec<String> = Vec::new();
-    let mut hops = 0;
-    while let Some(c) = todo.pop() {
-        if c == ".." {
-            cur.pop();
-            continue;
-        }
-        cur.push(c);
-        let joined = cur.join("/");
-        if let Some(real) = view.lookup(&joined) {
-            if let Ok(t) = std::fs::read_link(&real) {
-                hops += 1;
-                if hops > 64 {
-                    break;
-                }
-                cur.pop();
-                let t = t.to_string_lossy().into_owned();
-                if t.starts_with('/') {
-                    cur.clear();
-                }
-                for part in t.split('/').filter(|c| !c.is_empty() && *c != ".").rev() {
-                    todo.push(part.to_string());
-                }
-            }
-        }
-    }
-    format!("/{}", cur.join("/"))
 }
