@@ -596,26 +596,27 @@ pub fn copy_in_tar(
         for entry in archive.entries().map_err(io("read", stdin))? {
             let mut entry = entry.map_err(io("read", stdin))?;
             let path = entry.path().map_err(io("read", stdin))?.into_owned();
-            // tar would skip such an entry; Docker refuses the stream.
+            // tar would skip an entry that climbs out; Docker refuses the stream. So are entries
+            // that would go through a symlink the stream made to somewhere outside it, and hard
+            // links to a path outside it (the tar crate refuses both too, but says so only in words).
+            let outside = || EngineError::Sys(format!("{} is outside of {dest}", path.display()));
             if path.components().any(|c| c == std::path::Component::ParentDir) {
-                return Err(EngineError::Sys(format!("{} is outside of {dest}", path.display())));
+                return Err(outside());
             }
-            entry.unpack_in(&scratch).map_err(|e| {
-                let chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join(": ");
-                if chain.contains("outside of destination") {
-                    // Through a symlink the stream made, or a hard link to a path outside it: say
-                    // so in the container's terms.
-                    EngineError::Sys(format!("{} is outside of {dest}", path.display()))
-                } else {
-                    EngineError::Io {
-                        op: "extract",
-                        path: format!("{} from the tar stream on stdin", path.display()).into(),
-                        source: e,
-                    }
+            if !lands_inside(&scratch, path.parent().unwrap_or(Path::new(""))) {
+                return Err(outside());
+            }
+            if entry.header().entry_type() == tar::EntryType::Link {
+                let target = entry.link_name().map_err(io("read", stdin))?.unwrap_or_default().into_owned();
+                let climbs = target.components().any(|c| c == std::path::Component::ParentDir);
+                if target.is_absolute() || climbs || !lands_inside(&scratch, &target) {
+                    return Err(outside());
                 }
+            }
+            entry.unpack_in(&scratch).map_err(|e| EngineError::Io {
+                op: "extract",
+                path: format!("{} from the tar stream on stdin", path.display()).into(),
+                source: e,
             })?;
         }
         let unpacked = std::fs::File::open(&scratch).map_err(io("open", &scratch))?;
@@ -628,6 +629,21 @@ pub fn copy_in_tar(
     })();
     let _ = std::fs::remove_dir_all(&scratch);
     result
+}
+
+/// Whether `rel` under `dir` stays inside `dir` once the symlinks on its way (as far as it exists)
+/// are followed; a dangling symlink on the way could lead anywhere, so it does not.
+fn lands_inside(dir: &Path, rel: &Path) -> bool {
+    let Ok(base) = dir.canonicalize() else { return false };
+    let mut p = dir.join(rel);
+    loop {
+        if let Ok(real) = p.canonicalize() {
+            return real.starts_with(&base);
+        }
+        if p.symlink_metadata().is_ok() || !p.pop() {
+            return false;
+        }
+    }
 }
 
 /// Docker's copy-up: a volume that is still empty gets what the image has at

@@ -912,9 +912,16 @@ fn cp_streams_tar_archives_both_ways() {
         b.into_inner().unwrap()
     };
     let marker = format!("skiff-cp-escape-{}", std::process::id());
-    for stream in [evil(&format!("../../../../tmp/{marker}"), None), evil(&format!("lnk/{marker}"), Some("/tmp"))] {
+    let dangling = format!("/tmp/{marker}-dir");
+    for stream in [
+        evil(&format!("../../../../tmp/{marker}"), None),
+        evil(&format!("lnk/{marker}"), Some("/tmp")),
+        evil(&format!("lnk/{marker}"), Some(&dangling)),
+    ] {
         let r = env.run_stdin(&["cp", "-", &format!("{id}:/d")], Some(&stream));
         assert_ne!(r.code(), 0, "{}", r.stdout());
+        assert!(r.stderr().contains(&format!("{marker} is outside of /d")), "{}", r.stderr());
+        assert!(!std::path::Path::new(&dangling).exists());
         assert!(!std::path::Path::new("/tmp").join(&marker).exists());
         assert!(!env.path("root/tmp").join(&marker).exists());
     }
