@@ -46,6 +46,14 @@ impl NsMode {
     }
 }
 
+/// Sets `key` of `section` in an OCI `linux.resources` object, making the section if need be.
+pub fn set_resource(r: &mut serde_json::Value, section: &str, key: &str, v: serde_json::Value) {
+    if !r[section].is_object() {
+        r[section] = serde_json::json!({});
+    }
+    r[section][key] = v;
+}
+
 /// The cgroup limits of `run`, `create` and `update` (bytes, nano CPUs); `None` is not set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resources {
@@ -64,12 +72,7 @@ impl Resources {
     /// memory limit allows as much swap again, as Docker does.
     pub fn oci(&self) -> serde_json::Value {
         let mut r = serde_json::json!({});
-        let mut set = |section: &str, key: &str, v: serde_json::Value| {
-            if !r[section].is_object() {
-                r[section] = serde_json::json!({});
-            }
-            r[section][key] = v;
-        };
+        let mut set = |section: &str, key: &str, v: serde_json::Value| set_resource(&mut r, section, key, v);
         if let Some(m) = self.memory {
             set("memory", "limit", m.into());
             set("memory", "swap", self.memory_swap.unwrap_or(m * 2).into());

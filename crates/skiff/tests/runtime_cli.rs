@@ -78,6 +78,15 @@ impl Rt {
         let r = self.run(&["state", id]).ok();
         serde_json::from_str(&r.stdout()).unwrap()
     }
+    /// A new runtime root with a bundle running `args`; `None` (the test skips) without a static busybox.
+    fn with_bundle(args: &[&str]) -> Option<Rt> {
+        if !static_busybox() {
+            return None;
+        }
+        let rt = Rt::new();
+        rt.make_bundle(args);
+        Some(rt)
+    }
     /// A bundle: rootfs with /bin/busybox and a few applet links, config.json from `spec` with
     /// no terminal and `args`.
     fn make_bundle(&self, args: &[&str]) {
@@ -136,11 +145,7 @@ fn static_busybox() -> bool {
 
 #[test]
 fn create_start_kill_delete() {
-    if !static_busybox() {
-        return;
-    }
-    let rt = Rt::new();
-    rt.make_bundle(&["sleep", "1000"]);
+    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
     let id = rt.id("life");
     let pid_file = rt.dir.path().join("pid");
     let b = rt.bundle();
@@ -211,11 +216,11 @@ fn create_start_kill_delete() {
 
 #[test]
 fn default_sigterm_and_numbers_and_delete_of_created() {
-    if !static_busybox() {
+    let Some(rt) =
+        Rt::with_bundle(&["sh", "-c", "trap 'exit 0' TERM; echo > /dev/shm/ready; while true; do sleep 1; done"])
+    else {
         return;
-    }
-    let rt = Rt::new();
-    rt.make_bundle(&["sh", "-c", "trap 'exit 0' TERM; echo > /dev/shm/ready; while true; do sleep 1; done"]);
+    };
     let b = rt.bundle();
     let id = rt.id("term");
     rt.run_files(&["run", "-d", "-b", b.to_str().unwrap(), &id]).ok();
@@ -251,11 +256,10 @@ fn default_sigterm_and_numbers_and_delete_of_created() {
 
 #[test]
 fn run_in_the_foreground_exits_with_the_code_and_deletes() {
-    if !static_busybox() {
+    let Some(rt) = Rt::with_bundle(&["sh", "-c", "echo hello from $(cat /proc/self/stat | cut -d' ' -f1); exit 3"])
+    else {
         return;
-    }
-    let rt = Rt::new();
-    rt.make_bundle(&["sh", "-c", "echo hello from $(cat /proc/self/stat | cut -d' ' -f1); exit 3"]);
+    };
     std::os::unix::fs::symlink("busybox", rt.bundle().join("rootfs/bin/cut")).unwrap();
     let id = rt.id("fg");
     let b = rt.bundle();
@@ -346,11 +350,7 @@ fn errors_like_runc() {
 
 #[test]
 fn duplicate_ids_are_refused() {
-    if !static_busybox() {
-        return;
-    }
-    let rt = Rt::new();
-    rt.make_bundle(&["sleep", "1000"]);
+    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
     let id = rt.id("dup");
     let b = rt.bundle();
     rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]).ok();
@@ -384,11 +384,7 @@ fn recv_fd(sock: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
 
 #[test]
 fn terminal_goes_to_the_console_socket() {
-    if !static_busybox() {
-        return;
-    }
-    let rt = Rt::new();
-    rt.make_bundle(&["sh", "-c", "tty; sleep 1000"]);
+    let Some(rt) = Rt::with_bundle(&["sh", "-c", "tty; sleep 1000"]) else { return };
     let path = rt.bundle().join("config.json");
     let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     spec["process"]["terminal"] = true.into();
@@ -446,11 +442,7 @@ impl Rt {
 
 #[test]
 fn hooks_run_where_and_when_the_spec_says_with_the_state_on_stdin() {
-    if !static_busybox() {
-        return;
-    }
-    let rt = Rt::new();
-    rt.make_bundle(&["sleep", "1000"]);
+    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
     let log = rt.dir.path().join("hooks.log");
     let l = log.to_str().unwrap();
     // Each host-side hook logs its kind, its mount namespace and the state it read.
@@ -517,11 +509,7 @@ fn hooks_run_where_and_when_the_spec_says_with_the_state_on_stdin() {
 
 #[test]
 fn a_failing_hook_fails_its_step_or_warns_as_the_spec_says() {
-    if !static_busybox() {
-        return;
-    }
-    let rt = Rt::new();
-    rt.make_bundle(&["sleep", "1000"]);
+    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
     let b = rt.bundle();
     let failing = sh_hook("echo out-text; echo err-text >&2; exit 3");
     // Before the process: create fails with the hook's words, and nothing is left.
@@ -578,11 +566,7 @@ fn a_failing_hook_fails_its_step_or_warns_as_the_spec_says() {
 
 #[test]
 fn exec_runs_processes_in_the_container_as_runc_exec() {
-    if !static_busybox() {
-        return;
-    }
-    let rt = Rt::new();
-    rt.make_bundle(&["sleep", "1000"]);
+    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
     for applet in ["id", "grep", "pwd", "readlink"] {
         std::os::unix::fs::symlink("busybox", rt.bundle().join("rootfs/bin").join(applet)).unwrap();
     }
@@ -647,11 +631,7 @@ fn exec_runs_processes_in_the_container_as_runc_exec() {
 
 #[test]
 fn update_sets_limits_and_events_reports_them() {
-    if !static_busybox() {
-        return;
-    }
-    let rt = Rt::new();
-    rt.make_bundle(&["sleep", "1000"]);
+    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
     let b = rt.bundle();
     let id = rt.id("update");
     rt.run_files(&["run", "-d", "-b", b.to_str().unwrap(), &id]).ok();

@@ -1182,12 +1182,8 @@ fn update(cli: &RtCli, o: &UpdateOpts) -> anyhow::Result<()> {
     if !r.is_object() {
         bail!("decoding the resources: not a JSON object");
     }
-    let mut set = |section: &str, key: &str, v: serde_json::Value| {
-        if !r[section].is_object() {
-            r[section] = serde_json::json!({});
-        }
-        r[section][key] = v;
-    };
+    let mut set =
+        |section: &str, key: &str, v: serde_json::Value| skiff_engine::options::set_resource(&mut r, section, key, v);
     if let Some(v) = o.blkio_weight {
         set("blockIO", "weight", v.into());
     }
