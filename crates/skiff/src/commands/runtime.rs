@@ -1221,20 +1221,34 @@ fn update(cli: &RtCli, o: &UpdateOpts) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One `stats` event as runc prints it (the fields skiff's cgroup manager reads).
+/// One `stats` event as runc prints it (the fields skiff's cgroup manager reads; as in runc's,
+/// an unlimited pids limit and empty block I/O counters are left out, an unlimited memory limit
+/// is the cgroup's own figure for it).
 fn stats_event(id: &str, cg: &skiff_runtime::cgroups::CgroupManager) -> anyhow::Result<serde_json::Value> {
     let s = cg.stats()?;
+    let unlimited = match cg.version() {
+        skiff_runtime::cgroups::CgroupVersion::V1 => 9_223_372_036_854_771_712,
+        skiff_runtime::cgroups::CgroupVersion::V2 => u64::MAX,
+    };
+    let mut pids = serde_json::json!({"current": s.pids_current});
+    if let Some(l) = s.pids_limit {
+        pids["limit"] = l.into();
+    }
+    let mut blkio = serde_json::json!({});
+    if s.blkio_read_bytes > 0 || s.blkio_write_bytes > 0 {
+        blkio["ioServiceBytesRecursive"] = serde_json::json!([
+            {"op": "Read", "value": s.blkio_read_bytes},
+            {"op": "Write", "value": s.blkio_write_bytes},
+        ]);
+    }
     Ok(serde_json::json!({
         "type": "stats",
         "id": id,
         "data": {
             "cpu": {"usage": {"total": s.cpu_usage_ns}},
-            "memory": {"usage": {"usage": s.memory_usage, "limit": s.memory_limit.unwrap_or(u64::MAX)}},
-            "pids": {"current": s.pids_current, "limit": s.pids_limit.unwrap_or(0)},
-            "blkio": {"ioServiceBytesRecursive": [
-                {"op": "Read", "value": s.blkio_read_bytes},
-                {"op": "Write", "value": s.blkio_write_bytes},
-            ]},
+            "memory": {"usage": {"usage": s.memory_usage, "limit": s.memory_limit.unwrap_or(unlimited)}},
+            "pids": pids,
+            "blkio": blkio,
         },
     }))
 }
