@@ -12,6 +12,7 @@
 //! a little `unsafe` (fork before exec'ing the monitor, waitpid, signalfd,
 //! termios, poll): each block carries a `// SAFETY:` comment.
 
+pub mod apparmor;
 pub mod commit;
 pub mod container;
 pub mod exec;

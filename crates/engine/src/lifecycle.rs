@@ -212,6 +212,14 @@ pub fn generate_spec(store: &Store, c: &Container) -> Result<oci_spec::runtime::
         Some(f) => Some(std::fs::read_to_string(f).map_err(io("read seccomp profile", Path::new(f)))?),
         None => None,
     };
+    let apparmor_profile = crate::apparmor::choose(
+        skiff_runtime::apparmor_enabled(),
+        crate::apparmor::requested(&c.opts.security_opt),
+        c.opts.privileged,
+    );
+    if apparmor_profile.as_deref() == Some(crate::apparmor::DEFAULT_PROFILE) {
+        crate::apparmor::ensure_default_loaded(&store.tmp_dir())?;
+    }
     let dir = c.dir(store);
     let rootfs = c.rootfs(store);
     let input = SpecInput {
@@ -224,6 +232,7 @@ pub fn generate_spec(store: &Store, c: &Container) -> Result<oci_spec::runtime::
         join: join_paths(store, &c.opts)?,
         seccomp_profile,
         volumes_dir: &store.root().join("volumes"),
+        apparmor_profile,
     };
     let mut spec = spec::generate(&input)?;
     if c.opts.init {

@@ -137,6 +137,8 @@ pub struct SpecInput<'a> {
     pub seccomp_profile: Option<String>,
     /// Where named volumes live (`volumes/` under the store root).
     pub volumes_dir: &'a Path,
+    /// The AppArmor profile to run under (see [`crate::apparmor::choose`]).
+    pub apparmor_profile: Option<String>,
 }
 
 /// The hostname Docker gives a container: the first 12 characters of its id.
@@ -431,6 +433,9 @@ pub fn generate_json(input: &SpecInput<'_>) -> Result<Value, SpecError> {
     });
     if o.no_new_privileges() {
         process["noNewPrivileges"] = json!(true);
+    }
+    if let Some(p) = &input.apparmor_profile {
+        process["apparmorProfile"] = json!(p);
     }
     if !o.tty {
         process.as_object_mut().map(|p| p.remove("terminal"));

@@ -30,6 +30,10 @@ fn busybox_config() -> ImageConfig {
 const ID: &str = "fc2d9fbb148b664bb63974f811ba9ee59f05bda2750a53eaa435a225bd42f86a";
 
 fn gen(opts: &RunOptions, users: &UserDb) -> Value {
+    gen_with_apparmor(opts, users, None)
+}
+
+fn gen_with_apparmor(opts: &RunOptions, users: &UserDb, apparmor_profile: Option<String>) -> Value {
     let img = busybox_config();
     let dir = PathBuf::from(format!("/tmp/docker-root/containers/{ID}"));
     let input = SpecInput {
@@ -42,6 +46,7 @@ fn gen(opts: &RunOptions, users: &UserDb) -> Value {
         join: Default::default(),
         seccomp_profile: None,
         volumes_dir: Path::new("/var/lib/skiff/volumes"),
+        apparmor_profile,
     };
     // The typed spec must accept it too.
     generate(&input).unwrap();
@@ -125,6 +130,10 @@ fn flags_change_what_docker_changes() {
     assert!(mounts.iter().any(|m| m["destination"] == "/run" && m["type"] == "tmpfs"));
     assert!(mounts.contains(&json!({"destination": "/data", "type": "bind",
                                     "source": "/var/lib/skiff/volumes/data/_data", "options": ["rbind", "rprivate"]})));
+    // No AppArmor (this spec's host has none), no profile; with one, the process names it.
+    assert!(p.get("apparmorProfile").is_none());
+    let s = gen_with_apparmor(&opts, &users, Some("skiff-default".into()));
+    assert_eq!(s["process"]["apparmorProfile"], json!("skiff-default"));
 }
 
 #[test]
@@ -143,6 +152,7 @@ fn errors_name_the_input() {
             join: Default::default(),
             seccomp_profile: None,
             volumes_dir: Path::new("/v"),
+            apparmor_profile: None,
         })
         .unwrap_err()
         .to_string()

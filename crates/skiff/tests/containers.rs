@@ -1044,3 +1044,38 @@ fn prunes_ask_first_and_report_what_they_reclaimed() {
     assert!(r.stdout().starts_with("Deleted Containers:\n"), "{}", r.stdout());
     assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "");
 }
+
+/// AppArmor as Docker applies it where the kernel has it (skiff's default profile, loaded by
+/// skiff; unconfined when privileged; `--security-opt apparmor=` otherwise), and plainly said to
+/// be missing where it has not.
+#[test]
+fn apparmor_is_applied_where_the_kernel_has_it_and_its_absence_is_said() {
+    let env = busybox();
+    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y");
+    let info = env.run(&["info"]).ok().stdout();
+    assert_eq!(info.contains("  apparmor\n"), enabled, "{info}");
+    if !enabled {
+        eprintln!("this kernel has no AppArmor: checking that its absence is reported");
+        let r = env.run(&["run", "--rm", "--security-opt", "apparmor=skiff-default", "busybox", "true"]).ok();
+        assert!(r.stderr().contains("WARNING: AppArmor is not enabled"), "{}", r.stderr());
+        let r = env.run(&["run", "--rm", "--security-opt", "apparmor=unconfined", "busybox", "true"]).ok();
+        assert!(!r.stderr().contains("AppArmor"), "{}", r.stderr());
+        let id = env.run(&["create", "busybox", "true"]).ok().stdout().trim().to_string();
+        assert_eq!(env.run(&["inspect", "-f", "{{.AppArmorProfile}}", &id]).ok().stdout(), "\n");
+        return;
+    }
+    let current = |args: &[&str]| {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["busybox", "cat", "/proc/self/attr/current"]);
+        env.run(&a).ok().stdout().trim().to_string()
+    };
+    assert_eq!(current(&[]), "skiff-default (enforce)");
+    assert_eq!(current(&["--privileged"]), "unconfined");
+    assert_eq!(current(&["--security-opt", "apparmor=unconfined"]), "unconfined");
+    let id = env.run(&["create", "busybox", "true"]).ok().stdout().trim().to_string();
+    assert_eq!(env.run(&["inspect", "-f", "{{.AppArmorProfile}}", &id]).ok().stdout(), "skiff-default\n");
+    // The profile denies mounts even to a container with CAP_SYS_ADMIN.
+    let r = env.run(&["run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "mount", "-t", "tmpfs", "t", "/mnt"]);
+    assert_ne!(r.code(), 0, "{}", r.stdout());
+}

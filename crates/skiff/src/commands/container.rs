@@ -589,7 +589,12 @@ pub fn inspect_json(store: &Store, name: &str) -> anyhow::Result<Option<Value>> 
         "Platform": "linux",
         "MountLabel": "",
         "ProcessLabel": "",
-        "AppArmorProfile": "",
+        "AppArmorProfile": skiff_engine::apparmor::choose(
+            skiff_runtime::apparmor_enabled(),
+            skiff_engine::apparmor::requested(&o.security_opt),
+            o.privileged
+        )
+        .unwrap_or_default(),
         "ExecIDs": Value::Null,
         "HostConfig": host_config,
         "GraphDriver": {

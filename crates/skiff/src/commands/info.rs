@@ -111,7 +111,9 @@ pub fn info(g: &GlobalOpts, a: InfoArgs) -> anyhow::Result<u8> {
     writeln!(out, " Server Version: {} (skiff, daemonless)", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, " Storage Driver: overlay\n  Backing Filesystem: {}\n  Supports d_type: true", backing_fs(&g.root))?;
     writeln!(out, " Logging Driver: json-file\n Cgroup Driver: cgroupfs\n Cgroup Version: {}", cgroup_version())?;
-    writeln!(out, " Security Options:\n  seccomp\n   Profile: default")?;
+    // As Docker lists them: apparmor only where the kernel has it.
+    let apparmor = if skiff_runtime::apparmor_enabled() { "  apparmor\n" } else { "" };
+    writeln!(out, " Security Options:\n{apparmor}  seccomp\n   Profile: default")?;
     writeln!(
         out,
         " Kernel Version: {kernel}\n Operating System: {}\n OSType: linux\n Architecture: {arch}",

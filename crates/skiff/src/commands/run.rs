@@ -160,7 +160,7 @@ pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
         }
     }
     let network = a.network.as_deref().unwrap_or("");
-    Ok(RunOptions {
+    let opts = RunOptions {
         image: a.image_and_command[0].clone(),
         cmd: a.image_and_command[1..].to_vec(),
         entrypoint: a.entrypoint.clone(),
@@ -205,7 +205,13 @@ pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
         stop_timeout: a.stop_timeout,
         anonymous_volumes: Vec::new(),
         runtime: a.runtime.clone(),
-    })
+    };
+    if let Some(p) = skiff_engine::apparmor::requested(&opts.security_opt) {
+        if p != "unconfined" && !skiff_runtime::apparmor_enabled() {
+            eprintln!("WARNING: AppArmor is not enabled in this host's kernel: the profile {p:?} is not applied");
+        }
+    }
+    Ok(opts)
 }
 
 fn fail(e: impl std::fmt::Display, code: i32) -> anyhow::Result<u8> {
