@@ -18,8 +18,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo"
 
-# Debian packages the tests need. Add to this list (e.g. docker-registry for the registry tests).
-test_apt_packages=(busybox-static shellcheck docker-registry runc tini)
+# Debian packages the tests need. Add to this list (e.g. docker-registry for the registry tests;
+# apparmor for apparmor_parser, which checks that skiff's default profile compiles).
+test_apt_packages=(busybox-static shellcheck docker-registry runc tini apparmor)
 
 [[ $(id -u) -eq 0 ]] || die "scripts/test.sh runs as root (tests mount, unpack device nodes and chown)"
 
