@@ -805,10 +805,11 @@ fn set_forwarded_signals(how: libc::c_int) -> libc::sigset_t {
 }
 
 /// Puts stdin's terminal in raw mode until dropped.
-pub(crate) struct RawTerminal(libc::termios);
+pub struct RawTerminal(libc::termios);
 
 impl RawTerminal {
-    pub(crate) fn enter() -> Option<RawTerminal> {
+    /// Raw mode, when stdin is a terminal.
+    pub fn enter() -> Option<RawTerminal> {
         // SAFETY: termios is plain data; tcgetattr fills it or fails (not a terminal).
         unsafe {
             let mut t: libc::termios = std::mem::zeroed();

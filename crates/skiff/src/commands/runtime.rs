@@ -986,6 +986,13 @@ fn run_container(cli: &RtCli, o: &RunOpts) -> anyhow::Result<u8> {
         return Err(e);
     }
     write_pid_file(&o.create, rec.pid)?;
+    // With a terminal (the holder copies it to ours), keys go to the container unprocessed.
+    let terminal = std::fs::read(dir.join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_slice::<Spec>(&t).ok())
+        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false);
+    let _raw = terminal.then(skiff_engine::lifecycle::RawTerminal::enter).flatten();
     skiff_engine::lifecycle::reap_forwarding_signals(holder_pid, &set, |sig| {
         if sig != libc::SIGWINCH {
             let _ = skiff_runtime::signal(rec.pid, sig);
@@ -1140,6 +1147,8 @@ fn exec(cli: &RtCli, o: &ExecOpts) -> anyhow::Result<u8> {
         }),
         (None, master) => {
             if let Some(m) = master {
+                // Keys go to the process's terminal unprocessed, as with runc exec -t.
+                let _raw = skiff_engine::lifecycle::RawTerminal::enter();
                 skiff_engine::exec::relay_pty(m, true);
             }
             let mut status = 0;
