@@ -107,13 +107,7 @@ pub fn exec(store: &Store, c: &Container, o: &ExecOptions) -> Result<i32> {
     if r != spawned.pid {
         return Ok(0);
     }
-    Ok(if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else if libc::WIFSIGNALED(status) {
-        128 + libc::WTERMSIG(status)
-    } else {
-        255
-    })
+    Ok(skiff_runtime::ExitStatus::from_wait_status(status).code())
 }
 
 /// Copies a pty master to stdout (and stdin to it) until the pty closes.

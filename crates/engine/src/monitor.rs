@@ -271,13 +271,7 @@ fn reap(pid: i32) -> i32 {
             return 255;
         }
     }
-    if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else if libc::WIFSIGNALED(status) {
-        128 + libc::WTERMSIG(status)
-    } else {
-        255
-    }
+    skiff_runtime::ExitStatus::from_wait_status(status).code()
 }
 
 fn oom_kills(memcg: &std::path::Path) -> u64 {

@@ -139,6 +139,15 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// A status as waitpid(2) reports it.
+    pub fn from_wait_status(st: libc::c_int) -> ExitStatus {
+        if libc::WIFSIGNALED(st) {
+            ExitStatus::Signaled(libc::WTERMSIG(st))
+        } else {
+            ExitStatus::Exited(libc::WEXITSTATUS(st))
+        }
+    }
+
     /// The shell's (and Docker's) exit code: the status, or 128 + the signal.
     pub fn code(self) -> i32 {
         match self {
@@ -151,9 +160,5 @@ impl ExitStatus {
 /// Waits for a child process (the container init or an exec'd process) to end, and reaps it.
 pub fn wait(pid: i32) -> Result<ExitStatus, RuntimeError> {
     let st = sys::waitpid(pid).map_err(|e| RuntimeError::sys(format!("waiting for pid {pid}"), e))?;
-    Ok(if libc::WIFSIGNALED(st) {
-        ExitStatus::Signaled(libc::WTERMSIG(st))
-    } else {
-        ExitStatus::Exited(libc::WEXITSTATUS(st))
-    })
+    Ok(ExitStatus::from_wait_status(st))
 }

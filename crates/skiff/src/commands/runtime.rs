@@ -987,11 +987,8 @@ fn run_container(cli: &RtCli, o: &RunOpts) -> anyhow::Result<u8> {
     }
     write_pid_file(&o.create, rec.pid)?;
     // With a terminal (the holder copies it to ours), keys go to the container unprocessed.
-    let terminal = std::fs::read(dir.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_slice::<Spec>(&t).ok())
-        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false);
+    let terminal =
+        stored_spec(&dir, &rec).ok().and_then(|s| s.process().as_ref().and_then(|p| p.terminal())).unwrap_or(false);
     let _raw = terminal.then(skiff_engine::lifecycle::RawTerminal::enter).flatten();
     skiff_engine::lifecycle::reap_forwarding_signals(holder_pid, &set, |sig| {
         if sig != libc::SIGWINCH {
@@ -1020,25 +1017,19 @@ fn block_forwarded_signals() -> libc::sigset_t {
     }
 }
 
-/// A wait status as an exit code: the code, or 128 + the signal.
-fn exit_code(status: libc::c_int) -> u8 {
-    if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status) as u8
-    } else if libc::WIFSIGNALED(status) {
-        (128 + libc::WTERMSIG(status)).min(255) as u8
-    } else {
-        255
+/// The spec container `rec` (state in `dir`) was created from.
+fn stored_spec(dir: &Path, rec: &Record) -> anyhow::Result<Spec> {
+    let path = dir.join("config.json");
+    match std::fs::read(&path) {
+        Ok(t) => serde_json::from_slice(&t).with_context(|| format!("reading {}", path.display())),
+        // Created by an earlier skiff, which kept no copy.
+        Err(_) => load_spec(&rec.bundle),
     }
 }
 
 /// The process `exec` runs: `--process`'s, else the container's with the command line's changes (runc's rules).
 fn exec_process(o: &ExecOpts, dir: &Path, rec: &Record) -> anyhow::Result<(Spec, Process)> {
-    let spec_path = dir.join("config.json");
-    let spec: Spec = match std::fs::read(&spec_path) {
-        Ok(t) => serde_json::from_slice(&t).with_context(|| format!("reading {}", spec_path.display()))?,
-        // Created by an earlier skiff, which kept no copy.
-        Err(_) => load_spec(&rec.bundle)?,
-    };
+    let spec = stored_spec(dir, rec)?;
     if let Some(p) = &o.process {
         let text = std::fs::read(p).with_context(|| format!("open {}", p.display()))?;
         let process: Process =
@@ -1157,7 +1148,7 @@ fn exec(cli: &RtCli, o: &ExecOpts) -> anyhow::Result<u8> {
             status
         }
     };
-    Ok(exit_code(status))
+    Ok(skiff_runtime::ExitStatus::from_wait_status(status).code().clamp(0, 255) as u8)
 }
 
 /// A memory flag of `update`: bytes, with Docker's units; -1 is unlimited.
