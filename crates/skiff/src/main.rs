@@ -30,8 +30,37 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
+            if stdout_closed(&e) {
+                die_of_sigpipe();
+            }
             eprintln!("Error: {}", commands::describe(&e));
             ExitCode::from(commands::exit_code(&e))
         }
     }
+}
+
+/// Whether the command failed because its reader went away (`skiff ps | head -1`).
+fn stdout_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(c);
+        while let Some(err) = cur {
+            if err.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                return true;
+            }
+            cur = err.source();
+        }
+        false
+    })
+}
+
+/// Ends the process as Docker's CLI ends when its reader goes away: silently, killed by SIGPIPE.
+/// (Rust ignores SIGPIPE, so writes fail with EPIPE instead; only here, at the very end, does
+/// skiff take the signal's default action.)
+fn die_of_sigpipe() -> ! {
+    // SAFETY: restoring the default disposition and raising the signal in our own process.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(141)
 }

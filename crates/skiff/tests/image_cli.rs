@@ -256,3 +256,25 @@ fn import_of_an_empty_stream_is_refused() {
     assert!(r.stderr().contains("import -: the input is empty"), "{}", r.stderr());
     assert_eq!(env.run(&["images", "-q"]).ok().stdout(), "");
 }
+
+/// `skiff images | head -0`: when the reader has gone, skiff ends as Docker's CLI does, killed
+/// by SIGPIPE without a word, rather than printing an error.
+#[test]
+fn a_closed_stdout_ends_the_command_silently_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new();
+    for args in [&["images"][..], &["ps", "-a"], &["version"]] {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two fds pipe2 returns.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both are new fds owned by nobody else; the read end is closed at once.
+        let (read, write) = unsafe {
+            use std::os::fd::FromRawFd;
+            (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1]))
+        };
+        drop(read);
+        let out = env.cmd().args(args).stdout(write).stderr(std::process::Stdio::piped()).output().unwrap();
+        assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{args:?}: {:?}", out.status);
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}
