@@ -11,7 +11,7 @@ use oci_spec::runtime::{Process, Spec};
 
 use crate::capabilities::CapabilityMasks;
 use crate::init::{self, ChildError, Plan};
-use crate::spawn::{child_error, compiled_seccomp, drive, join_cgroups, prepare_stdio};
+use crate::spawn::{check_apparmor, child_error, compiled_seccomp, drive, join_cgroups, prepare_stdio};
 use crate::{sys, RuntimeError, Spawned, StdioSpec, Terminal};
 
 /// Namespaces in the order they are joined; the user namespace first, mount last.
@@ -70,6 +70,7 @@ pub fn exec(
     terminal: Terminal,
 ) -> Result<Spawned, RuntimeError> {
     let caps = CapabilityMasks::from_spec(process.capabilities().as_ref())?;
+    check_apparmor(process)?;
     let seccomp = compiled_seccomp(spec)?;
     let mut joins: Vec<(OwnedFd, libc::c_int)> = Vec::new();
     for (name, flag) in NAMESPACES {

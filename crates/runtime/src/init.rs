@@ -240,10 +240,9 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
     }
     reset_signals();
     crate::timing::mark("init: process set up");
+    // (The caller refused a profile where the kernel has no AppArmor.)
     if let Some(profile) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
-        if crate::apparmor_enabled() {
-            apply_apparmor(profile)?;
-        }
+        apply_apparmor(profile)?;
     }
     // Security settings, last.
     let nnp = process.no_new_privileges().unwrap_or(false);

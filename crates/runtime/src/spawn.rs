@@ -34,6 +34,17 @@ pub(crate) fn compiled_seccomp(spec: &Spec) -> Result<Option<CompiledSeccomp>, R
     Ok(Some(compiled))
 }
 
+/// A process that names an AppArmor profile needs a kernel with AppArmor: without it, the
+/// profile could not confine anything, and that is said rather than passed over.
+pub(crate) fn check_apparmor(process: &oci_spec::runtime::Process) -> Result<(), RuntimeError> {
+    match process.apparmor_profile().as_deref() {
+        Some(p) if !p.is_empty() && !crate::apparmor_enabled() => Err(RuntimeError::InvalidSpec(format!(
+            "the process is to run under the AppArmor profile {p:?}, but this kernel has no AppArmor"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Stdio fds for the child, moved to numbers >= `min` (close-on-exec); `None` becomes /dev/null.
 pub(crate) fn prepare_stdio(stdio: StdioSpec, min: RawFd) -> Result<Vec<OwnedFd>, RuntimeError> {
     let mut out = Vec::new();
@@ -272,6 +283,7 @@ pub fn spawn(spec: &Spec, opts: SpawnOptions) -> Result<Spawned, RuntimeError> {
         return Err(RuntimeError::InvalidSpec("a new mount namespace is required".into()));
     }
     let caps = CapabilityMasks::from_spec(process.capabilities().as_ref())?;
+    check_apparmor(process)?;
     let seccomp = compiled_seccomp(spec)?;
     crate::timing::mark("runtime: seccomp compiled");
     let cg_path = linux

@@ -687,3 +687,27 @@ fn update_sets_limits_and_events_reports_them() {
     assert!(r.code() == 1 && r.stderr().contains("container not running"), "{}", r.stderr());
     rt.run(&["delete", &id]).ok();
 }
+
+/// A process that names an AppArmor profile: applied where the kernel has AppArmor (not testable
+/// here without loading a profile), refused in plain words where it has not.
+#[test]
+fn an_apparmor_profile_without_apparmor_is_refused_plainly() {
+    if std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y") {
+        eprintln!("skipped: this kernel has AppArmor");
+        return;
+    }
+    let Some(rt) = Rt::with_bundle(&["true"]) else { return };
+    let path = rt.bundle().join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["apparmorProfile"] = "some-profile".into();
+    std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+    let id = rt.id("aa");
+    let r = rt.run(&["run", "-b", rt.bundle().to_str().unwrap(), &id]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("AppArmor profile \\\"some-profile\\\", but this kernel has no AppArmor"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(rt.run(&["list", "-q"]).ok().stdout(), "");
+}

@@ -191,6 +191,9 @@ struct ExecOpts {
     /// Allow exec in a paused container
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
+    /// Set the apparmor profile for the process
+    #[arg(long, value_name = "PROFILE")]
+    apparmor: Option<String>,
     id: String,
     /// The command and its arguments (unless --process)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -1065,6 +1068,9 @@ fn exec_process(o: &ExecOpts, dir: &Path, rec: &Record) -> anyhow::Result<(Spec,
     p.set_user(user);
     if o.no_new_privs {
         p.set_no_new_privileges(Some(true));
+    }
+    if let Some(profile) = &o.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
     }
     if !o.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
