@@ -21,6 +21,36 @@ pub enum OptionsError {
     NsMode { flag: &'static str, value: String },
     #[error("invalid env file line in {path}: {line:?}")]
     EnvFile { path: String, line: String },
+    /// Docker's two messages: 1 for an option that is no `key=value`, 2 for an unknown key or value.
+    #[error("invalid --security-opt {which}: {opt:?}")]
+    SecurityOpt { which: u8, opt: String },
+}
+
+/// Go's strconv.ParseBool, which Docker uses for `no-new-privileges=VALUE`.
+fn go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Checks `--security-opt` values as Docker does: `no-new-privileges[=BOOL]`, `label=...` (or
+/// `disable`), `apparmor=PROFILE`, `seccomp=unconfined|FILE`, with `=` (or the old `:`).
+pub fn check_security_opt(opts: &[String]) -> Result<(), OptionsError> {
+    for opt in opts {
+        if opt == "no-new-privileges" || opt == "disable" {
+            continue;
+        }
+        let err = |which| OptionsError::SecurityOpt { which, opt: opt.clone() };
+        let (key, value) = opt.split_once('=').or_else(|| opt.split_once(':')).ok_or_else(|| err(1))?;
+        match key {
+            "label" | "apparmor" | "seccomp" => {}
+            "no-new-privileges" if go_bool(value).is_some() => {}
+            _ => return Err(err(2)),
+        }
+    }
+    Ok(())
 }
 
 impl NsMode {
@@ -184,11 +214,19 @@ impl RunOptions {
             .find(|f| *f != "unconfined")
     }
 
-    /// `--security-opt no-new-privileges[=true]`.
+    /// `--security-opt no-new-privileges[=BOOL]` (the last one says).
     pub fn no_new_privileges(&self) -> bool {
         self.security_opt
             .iter()
-            .any(|s| s == "no-new-privileges" || s == "no-new-privileges=true" || s == "no-new-privileges:true")
+            .filter_map(|s| match s.as_str() {
+                "no-new-privileges" => Some(true),
+                _ => s
+                    .strip_prefix("no-new-privileges=")
+                    .or_else(|| s.strip_prefix("no-new-privileges:"))
+                    .and_then(go_bool),
+            })
+            .last()
+            .unwrap_or(false)
     }
 }
 
@@ -228,6 +266,29 @@ pub fn parse_env_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn security_opts_are_checked_as_docker_checks_them() {
+        let check = |v: &[&str]| check_security_opt(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        for ok in [
+            &["no-new-privileges", "seccomp=unconfined", "apparmor=x", "label=disable", "disable"][..],
+            &["seccomp:unconfined", "no-new-privileges=1", "no-new-privileges:false"],
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok:?}");
+        }
+        assert_eq!(check(&["foo"]).unwrap_err().to_string(), "invalid --security-opt 1: \"foo\"");
+        assert_eq!(check(&["foo=bar"]).unwrap_err().to_string(), "invalid --security-opt 2: \"foo=bar\"");
+        assert_eq!(
+            check(&["no-new-privileges=maybe"]).unwrap_err().to_string(),
+            "invalid --security-opt 2: \"no-new-privileges=maybe\""
+        );
+        let nnp = |v: &[&str]| {
+            RunOptions { security_opt: v.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+                .no_new_privileges()
+        };
+        assert!(nnp(&["no-new-privileges"]) && nnp(&["no-new-privileges=1"]) && nnp(&["no-new-privileges:true"]));
+        assert!(!nnp(&[]) && !nnp(&["no-new-privileges", "no-new-privileges=false"]));
+    }
 
     #[test]
     fn resources_as_oci_and_after_update() {

@@ -206,6 +206,7 @@ pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
         anonymous_volumes: Vec::new(),
         runtime: a.runtime.clone(),
     };
+    skiff_engine::options::check_security_opt(&opts.security_opt)?;
     if let Some(p) = skiff_engine::apparmor::requested(&opts.security_opt) {
         if p != "unconfined" && !skiff_runtime::apparmor_enabled() {
             eprintln!("WARNING: AppArmor is not enabled in this host's kernel: the profile {p:?} is not applied");
