@@ -218,14 +218,14 @@ impl RunOptions {
     pub fn no_new_privileges(&self) -> bool {
         self.security_opt
             .iter()
-            .filter_map(|s| match s.as_str() {
+            .rev()
+            .find_map(|s| match s.as_str() {
                 "no-new-privileges" => Some(true),
                 _ => s
                     .strip_prefix("no-new-privileges=")
                     .or_else(|| s.strip_prefix("no-new-privileges:"))
                     .and_then(go_bool),
             })
-            .last()
             .unwrap_or(false)
     }
 }
