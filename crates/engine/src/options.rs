@@ -21,9 +21,12 @@ pub enum OptionsError {
     NsMode { flag: &'static str, value: String },
     #[error("invalid env file line in {path}: {line:?}")]
     EnvFile { path: String, line: String },
-    /// Docker's two messages: 1 for an option that is no `key=value`, 2 for an unknown key or value.
-    #[error("invalid --security-opt {which}: {opt:?}")]
-    SecurityOpt { which: u8, opt: String },
+    /// Docker's CLI's message for an option that is no `key=value`.
+    #[error("Invalid --security-opt: {0:?}")]
+    SecurityOptForm(String),
+    /// Docker's daemon's message for an unknown key or value.
+    #[error("invalid --security-opt 2: {0:?}")]
+    SecurityOpt(String),
 }
 
 /// Go's strconv.ParseBool, which Docker uses for `no-new-privileges=VALUE`.
@@ -42,12 +45,14 @@ pub fn check_security_opt(opts: &[String]) -> Result<(), OptionsError> {
         if opt == "no-new-privileges" || opt == "disable" {
             continue;
         }
-        let err = |which| OptionsError::SecurityOpt { which, opt: opt.clone() };
-        let (key, value) = opt.split_once('=').or_else(|| opt.split_once(':')).ok_or_else(|| err(1))?;
+        let (key, value) = opt
+            .split_once('=')
+            .or_else(|| opt.split_once(':'))
+            .ok_or_else(|| OptionsError::SecurityOptForm(opt.clone()))?;
         match key {
             "label" | "apparmor" | "seccomp" => {}
             "no-new-privileges" if go_bool(value).is_some() => {}
-            _ => return Err(err(2)),
+            _ => return Err(OptionsError::SecurityOpt(opt.clone())),
         }
     }
     Ok(())
@@ -276,7 +281,8 @@ mod tests {
         ] {
             assert_eq!(check(ok), Ok(()), "{ok:?}");
         }
-        assert_eq!(check(&["foo"]).unwrap_err().to_string(), "invalid --security-opt 1: \"foo\"");
+        // Docker 20.10's words (checked against the peer Docker).
+        assert_eq!(check(&["foo"]).unwrap_err().to_string(), "Invalid --security-opt: \"foo\"");
         assert_eq!(check(&["foo=bar"]).unwrap_err().to_string(), "invalid --security-opt 2: \"foo=bar\"");
         assert_eq!(
             check(&["no-new-privileges=maybe"]).unwrap_err().to_string(),
