@@ -101,7 +101,7 @@ impl HookContext {
     /// The OCI state a hook reads on stdin.
     pub fn state(&self, status: &str, pid: i32) -> Vec<u8> {
         let v = serde_json::json!({
-            "ociVersion": "1.0.2",
+            "ociVersion": crate::OCI_VERSION,
             "id": self.id,
             "status": status,
             "pid": pid,

@@ -40,6 +40,9 @@ pub use spawn::{spawn, start_created, wait_exec};
 /// `--console-socket` protocol. Errors are errno values.
 pub use sys::{recv_msg, send_msg};
 
+/// The version of the OCI runtime spec whose state and configs skiff speaks (as runc 1.1).
+pub const OCI_VERSION: &str = "1.0.2";
+
 /// The container's standard streams; `None` is `/dev/null`.
 #[derive(Debug, Default)]
 pub struct StdioSpec {

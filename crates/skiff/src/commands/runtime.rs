@@ -508,7 +508,7 @@ fn status(dir: &Path, rec: &Record) -> &'static str {
 fn state_json(dir: &Path, rec: &Record, owner: &str) -> serde_json::Value {
     let st = status(dir, rec);
     serde_json::json!({
-        "ociVersion": skiff_runtime_spec_version(),
+        "ociVersion": skiff_runtime::OCI_VERSION,
         "id": rec.id,
         "pid": if st == "stopped" { 0 } else { rec.pid },
         "status": st,
@@ -518,10 +518,6 @@ fn state_json(dir: &Path, rec: &Record, owner: &str) -> serde_json::Value {
         "owner": owner,
         "annotations": rec.annotations,
     })
-}
-
-fn skiff_runtime_spec_version() -> &'static str {
-    "1.0.2"
 }
 
 fn load_spec(bundle: &Path) -> anyhow::Result<Spec> {
@@ -1378,7 +1374,7 @@ fn list(cli: &RtCli, quiet: bool, format: &str) -> anyhow::Result<u8> {
 /// The default bundle configuration `spec` writes: runc's, field for field.
 fn default_spec() -> serde_json::Value {
     serde_json::json!({
-        "ociVersion": skiff_runtime_spec_version(),
+        "ociVersion": skiff_runtime::OCI_VERSION,
         "process": {
             "terminal": true,
             "user": {"uid": 0, "gid": 0},
