@@ -60,8 +60,12 @@ impl Rt {
         Out { out, stdout_file: String::new() }
     }
     /// Runs with stdout/stderr in files: a created container keeps the runtime's stdio.
+    /// Where `run_files` puts the stdout of `args`.
+    fn out_path(&self, args: &[&str]) -> PathBuf {
+        self.dir.path().join(format!("out-{}", args.join("_").replace('/', "")))
+    }
     fn run_files(&self, args: &[&str]) -> Out {
-        let o = self.dir.path().join(format!("out-{}", args.join("_").replace('/', "")));
+        let o = self.out_path(args);
         let e = o.with_extension("err");
         let status = self
             .cmd(args)
@@ -605,9 +609,13 @@ fn exec_runs_processes_in_the_container_as_runc_exec() {
     std::fs::write(&pj, r#"{"args":["sh","-c","echo from the file; id -u"],"cwd":"/","user":{"uid":5,"gid":6}}"#)
         .unwrap();
     assert_eq!(rt.run(&["exec", "-p", pj.to_str().unwrap(), &id]).ok().stdout(), "from the file\n5\n");
-    // Detached: returns at once, the pid in the file is the process in the container.
+    // Detached: returns at once, the pid in the file is the process in the container, and the
+    // process writes to the stdio it was given (as a shim relies on with runc).
     let pf = rt.dir.path().join("exec.pid");
-    rt.run_files(&["exec", "-d", "--pid-file", pf.to_str().unwrap(), &id, "sleep", "1000"]).ok();
+    let args = ["exec", "-d", "--pid-file", pf.to_str().unwrap(), &id, "sh", "-c", "echo detached; exec sleep 1000"];
+    rt.run_files(&args).ok();
+    let out = rt.out_path(&args);
+    eventually("the detached process to write", || std::fs::read_to_string(&out).unwrap_or_default() == "detached\n");
     let epid: i32 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
     assert!(std::fs::read_to_string(format!("/proc/{epid}/cmdline")).unwrap().starts_with("sleep"));
     let listed = rt.run(&["ps", "--format", "json", &id]).ok().stdout();

@@ -1108,7 +1108,8 @@ fn exec(cli: &RtCli, o: &ExecOpts) -> anyhow::Result<u8> {
     if !tty && o.console_socket.is_some() {
         bail!("cannot use console socket if runc will not detach or allocate tty");
     }
-    let stdio = if tty || o.detach {
+    // Detached or not, the process gets our stdio (a shim hands its pipes over this way), unless it has a terminal.
+    let stdio = if tty {
         skiff_runtime::StdioSpec::default()
     } else {
         skiff_runtime::StdioSpec {
