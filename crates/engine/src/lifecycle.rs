@@ -788,16 +788,25 @@ fn wait_forwarding_signals(fd: BorrowedFd<'_>, set: &libc::sigset_t, mut forward
     }
 }
 
+/// The signals an attached CLI forwards to its container.
+pub const FORWARDED_SIGNALS: [libc::c_int; 6] =
+    [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2];
+
 /// Blocks (`SIG_BLOCK`) or unblocks (`SIG_UNBLOCK`) the signals an attached CLI forwards to
 /// its container; returns their set.
 fn set_forwarded_signals(how: libc::c_int) -> libc::sigset_t {
+    mask_signals(how, &FORWARDED_SIGNALS)
+}
+
+/// Applies `how` (`SIG_BLOCK`, `SIG_UNBLOCK`) to `signals` in our signal mask; returns their set.
+pub fn mask_signals(how: libc::c_int, signals: &[libc::c_int]) -> libc::sigset_t {
     // SAFETY: sigset_t is plain data, initialised by sigemptyset before use; sigprocmask
     // only reads the set.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2] {
-            libc::sigaddset(&mut set, s);
+        for s in signals {
+            libc::sigaddset(&mut set, *s);
         }
         libc::sigprocmask(how, &set, std::ptr::null_mut());
         set

@@ -41,16 +41,8 @@ fn main() -> ExitCode {
 
 /// Whether the command failed because its reader went away (`skiff ps | head -1`).
 fn stdout_closed(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(c);
-        while let Some(err) = cur {
-            if err.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
-                return true;
-            }
-            cur = err.source();
-        }
-        false
-    })
+    // `chain` walks the error and every source below it.
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 /// Ends the process as Docker's CLI ends when its reader goes away: silently, killed by SIGPIPE.

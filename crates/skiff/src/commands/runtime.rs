@@ -886,21 +886,24 @@ fn start(cli: &RtCli, id: &str) -> anyhow::Result<()> {
     if word != "0" {
         bail!("container {id} exited before it started");
     }
-    let hooks = skiff_runtime::hooks::of_kind(rec.hooks.as_ref(), skiff_runtime::hooks::HookKind::Poststart);
-    if !hooks.is_empty() {
-        let state = hook_context(&rec).state("running", rec.pid);
-        for w in skiff_runtime::hooks::run_all_warn(skiff_runtime::hooks::HookKind::Poststart, hooks, &state) {
-            log_line(cli, "warning", &w);
-        }
-    }
+    run_hooks_warning(cli, &rec, skiff_runtime::hooks::HookKind::Poststart, "running");
     Ok(())
 }
 
-fn hook_context(rec: &Record) -> skiff_runtime::hooks::HookContext {
-    skiff_runtime::hooks::HookContext {
+/// Runs the container's `kind` hooks (poststart, poststop) with its state as `status`; their
+/// failures are logged as warnings, as the runtime spec says.
+fn run_hooks_warning(cli: &RtCli, rec: &Record, kind: skiff_runtime::hooks::HookKind, status: &str) {
+    let hooks = skiff_runtime::hooks::of_kind(rec.hooks.as_ref(), kind);
+    if hooks.is_empty() {
+        return;
+    }
+    let ctx = skiff_runtime::hooks::HookContext {
         id: rec.id.clone(),
         bundle: rec.bundle.clone(),
         annotations: rec.annotations.clone(),
+    };
+    for w in skiff_runtime::hooks::run_all_warn(kind, hooks, &ctx.state(status, rec.pid)) {
+        log_line(cli, "warning", &w);
     }
 }
 
@@ -956,13 +959,7 @@ fn delete(cli: &RtCli, id: &str, force: bool) -> anyhow::Result<()> {
         let _ = cg.remove();
     }
     std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
-    let hooks = skiff_runtime::hooks::of_kind(rec.hooks.as_ref(), skiff_runtime::hooks::HookKind::Poststop);
-    if !hooks.is_empty() {
-        let state = hook_context(&rec).state("stopped", rec.pid);
-        for w in skiff_runtime::hooks::run_all_warn(skiff_runtime::hooks::HookKind::Poststop, hooks, &state) {
-            log_line(cli, "warning", &w);
-        }
-    }
+    run_hooks_warning(cli, &rec, skiff_runtime::hooks::HookKind::Poststop, "stopped");
     Ok(())
 }
 
@@ -1002,18 +999,11 @@ fn run_container(cli: &RtCli, o: &RunOpts) -> anyhow::Result<u8> {
 /// Blocks the signals a foreground `run` or `exec` forwards to the container (so they queue for
 /// a signalfd) and returns their set.
 fn block_forwarded_signals() -> libc::sigset_t {
-    // SAFETY: plain libc calls on a local, initialised signal set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in
-            [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH]
-        {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    }
+    use skiff_engine::lifecycle::{mask_signals, FORWARDED_SIGNALS};
+    // SIGWINCH too: the foreground waits take it from the queue and do not forward it.
+    let mut signals = FORWARDED_SIGNALS.to_vec();
+    signals.push(libc::SIGWINCH);
+    mask_signals(libc::SIG_BLOCK, &signals)
 }
 
 /// The spec container `rec` (state in `dir`) was created from.
