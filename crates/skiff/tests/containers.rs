@@ -821,6 +821,18 @@ fn the_init_layer_keeps_the_images_directory_metadata() {
     assert_eq!(stat("withetc"), "700 5 6 1000000000\n");
 }
 
+/// A GNU tar header of `kind`, owned by `id`:`id`, with `mode` and `size`, dated 0.
+fn tar_header(kind: tar::EntryType, mode: u32, id: u64, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_uid(id);
+    h.set_gid(id);
+    h.set_mtime(0);
+    h.set_size(size);
+    h
+}
+
 /// `cp CONTAINER:SRC -` writes a tar stream as Docker's (directories ending in "/", hard links
 /// inside the tree as links, symlinks kept); `cp - CONTAINER:DIR` extracts one (plain or gzip)
 /// into an existing directory, owned by root unless -a; entries that would land outside refuse the
@@ -855,21 +867,8 @@ fn cp_streams_tar_archives_both_ways() {
 
     // In: into an existing directory, merged; root's unless -a; gzip detected.
     let mut b = tar::Builder::new(Vec::new());
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(T::Directory);
-    h.set_mode(0o750);
-    h.set_uid(1234);
-    h.set_gid(1234);
-    h.set_mtime(0);
-    h.set_size(0);
-    b.append_data(&mut h, "new/", std::io::empty()).unwrap();
-    let mut h = tar::Header::new_gnu();
-    h.set_mode(0o640);
-    h.set_uid(1234);
-    h.set_gid(1234);
-    h.set_mtime(0);
-    h.set_size(3);
-    b.append_data(&mut h, "new/f", &b"abc"[..]).unwrap();
+    b.append_data(&mut tar_header(T::Directory, 0o750, 1234, 0), "new/", std::io::empty()).unwrap();
+    b.append_data(&mut tar_header(T::Regular, 0o640, 1234, 3), "new/f", &b"abc"[..]).unwrap();
     let plain = b.into_inner().unwrap();
     env.run_stdin(&["cp", "-", &format!("{id}:/d")], Some(&plain)).ok();
     assert_eq!(sh("cat /d/new/f; stat -c '%u %a' /d/new /d/new/f; cat /d/a"), "abc0 750\n0 640\nhi\n");
@@ -891,19 +890,8 @@ fn cp_streams_tar_archives_both_ways() {
     // An entry climbing out, or one through a symlink the stream itself made to a host path.
     let evil = |name: &str, link: Option<&str>| {
         let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(T::Symlink);
-        h.set_size(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        b.append_link(&mut h, "lnk", link.unwrap_or("/tmp")).unwrap();
-        let mut h = tar::Header::new_gnu();
-        h.set_size(2);
-        h.set_mode(0o644);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
+        b.append_link(&mut tar_header(T::Symlink, 0o777, 0, 0), "lnk", link.unwrap_or("/tmp")).unwrap();
+        let mut h = tar_header(T::Regular, 0o644, 0, 2);
         // Written raw: the tar crate refuses to build a path with "..".
         let raw = &mut h.as_old_mut().name;
         raw[..name.len()].copy_from_slice(name.as_bytes());
@@ -929,13 +917,7 @@ fn cp_streams_tar_archives_both_ways() {
     // A hard link to a host file (absolute, or climbing) would copy the host's data in: refused.
     for target in ["/etc/hostname", "../../../../../../etc/hostname"] {
         let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(T::Link);
-        h.set_size(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_mtime(0);
-        h.set_mode(0o644);
+        let mut h = tar_header(T::Link, 0o644, 0, 0);
         let raw = &mut h.as_old_mut().linkname;
         raw[..target.len()].copy_from_slice(target.as_bytes());
         h.set_path("hl").unwrap();
