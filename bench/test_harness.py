@@ -1,5 +1,7 @@
 """Unit tests of the benchmark harness's bookkeeping (no engines needed): python3 -m unittest bench/test_harness.py"""
 
+import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -103,6 +105,60 @@ class Spawn(unittest.TestCase):
             self.assertEqual(rc, 3)
             self.assertEqual(out.read_text(), "hi\n")
             self.assertGreater(seconds, 0)
+
+
+class KernelFloor(unittest.TestCase):
+    """bench/floor.c, which the runtime suite times beside the engines: it must really run the container."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("skipped: floor.c needs root (mounts, namespaces, cgroups)")
+        self.runtime = harness.load_suites()["runtime"]
+        if not self.runtime.ROOTFS_TAR.exists():
+            self.skipTest(f"skipped: no {self.runtime.ROOTFS_TAR}")
+        self.dir = tempfile.TemporaryDirectory()
+        self.ctx = Context([], 1, 1, Path(self.dir.name), None)
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_runs_the_container_with_its_status_and_leaves_nothing(self):
+        floor = self.runtime.Floor(self.ctx)
+        if floor.reason.startswith("no C compiler"):
+            self.skipTest(f"skipped: {floor.reason}")
+        self.assertEqual(floor.reason, "")
+        self.assertTrue(floor.cgroups, "no cgroup hierarchy found")
+        floor.cat_release()
+        script = "cat /proc/self/cgroup; hostname; cat /etc/hostname; ls /sys/fs/cgroup; readlink /proc/1/exe; exit 7"
+        p = subprocess.run(floor.argv("sh", "-c", script), capture_output=True, text=True)
+        self.assertEqual(p.returncode, 7, p.stderr)
+        lines = p.stdout.splitlines()
+        self.assertIn("floor", lines)
+        # Its own cgroup namespace: every hierarchy is "/" inside.
+        self.assertTrue(all(line.endswith(":/") for line in lines if line.count(":") == 2 and line[0].isdigit()), p.stdout)
+        # The pid namespace: sh is pid 1.
+        self.assertIn("/bin/busybox", lines)
+        self.assertGreater(floor.timed_true(self.ctx.work), 0)
+        self.assertEqual(list(floor.scratch.iterdir()), [])
+        mounts = Path("/proc/self/mountinfo").read_text()
+        self.assertNotIn(str(floor.scratch), mounts)
+        for line in floor.cgroups:
+            hierarchy = Path(line.split("=", 1)[0])
+            self.assertEqual(list(hierarchy.glob("floor-*")), [], hierarchy)
+
+    def test_a_failing_step_is_named_and_undone(self):
+        floor = self.runtime.Floor(self.ctx)
+        if floor.reason:
+            self.skipTest(f"skipped: {floor.reason}")
+        p = subprocess.run(floor.argv("no-such-command"), capture_output=True, text=True)
+        self.assertEqual(p.returncode, 125)
+        self.assertIn("exec no-such-command", p.stderr)
+        floor.lowerdir = self.ctx.work / "missing"
+        p = subprocess.run(floor.argv("true"), capture_output=True, text=True)
+        self.assertEqual(p.returncode, 125)
+        self.assertIn("mount", p.stderr)
+        self.assertEqual(list(floor.scratch.iterdir()), [])
+        self.assertNotIn(str(floor.scratch), Path("/proc/self/mountinfo").read_text())
 
 
 if __name__ == "__main__":

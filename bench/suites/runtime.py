@@ -2,7 +2,9 @@
 
 - `run --rm busybox true`: median for skiff, Docker, Podman and bare `runc run` of an equivalent bundle
   (`runc spec` with the busybox rootfs, `true` as the process, a unique container id per run); targets:
-  skiff at most 1/30 of docker and below bare runc.
+  skiff at most 1/30 of docker and below bare runc. Beside them, the kernel floor: `bench/floor.c`, one C
+  process making only the system calls of such a container (overlay, cgroups, namespaces, Docker's
+  mounts, pivot_root, exec, teardown), a lower bound for any engine on the machine.
 - the monitor of a running `run -d busybox sleep` container: the VmRSS of the container init's parent
   (skiff-monitor, Docker's containerd-shim, Podman's conmon) from /proc; target: skiff's under 1 MiB.
 - 100 `run -d busybox sleep` containers: the wall time of the loop of 100 commands; target: skiff's under
@@ -37,6 +39,8 @@ IMAGE = "busybox:latest"
 RELEASE = "KatacodaPrivateBuild"
 MANY = 100
 PREFIX = "skiff-bench-rt"
+RUNC_ROW = "runc run (bare)"
+FLOOR_ROW = "kernel floor (bench/floor.c)"
 
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -133,20 +137,80 @@ class Runc:
         return s
 
 
+class Floor:
+    """`bench/floor.c`, built here with the C compiler: the same container's system calls and nothing else."""
+
+    SOURCE = REPO / "bench" / "floor.c"
+
+    def __init__(self, ctx: Context):
+        self.lowerdir = ctx.work / "floor-rootfs"
+        self.scratch = ctx.work / "floor-scratch"
+        self.exe = ctx.work / "floor"
+        for d in (self.lowerdir, self.scratch):
+            shutil.rmtree(d, ignore_errors=True)
+            d.mkdir(parents=True)
+        with tarfile.open(ROOTFS_TAR) as tf:
+            tf.extractall(self.lowerdir, filter="fully_trusted")
+        self.cgroups = cgroup_hierarchies()
+        cc = shutil.which("cc") or shutil.which("gcc")
+        self.reason = "" if cc else "no C compiler (cc) to build bench/floor.c"
+        if cc:
+            p = subprocess.run([cc, "-O2", "-Wall", "-Werror", "-o", str(self.exe), str(self.SOURCE)],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                self.reason = f"building bench/floor.c failed: {p.stderr.strip()[:160]}"
+
+    def argv(self, *command: str) -> list[str]:
+        return [str(self.exe), str(self.lowerdir), str(self.scratch), *self.cgroups, "--", *command]
+
+    def cat_release(self) -> None:
+        p = subprocess.run(self.argv("cat", "/release"), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if p.returncode != 0 or RELEASE not in p.stdout:
+            raise ToolFailed(f"floor did not print {RELEASE} (exit {p.returncode}): {p.stderr.strip()[:120]}")
+
+    def timed_true(self, work: Path) -> float:
+        err = work / ".floor.stderr"
+        s, rc = spawn_timed(self.argv("true"), dict(os.environ), stderr=err)
+        if rc != 0:
+            raise ToolFailed(f"floor: exit {rc}: {err.read_text(errors='replace').strip()[:160]}")
+        if any(self.scratch.iterdir()):
+            raise ToolFailed(f"floor exited 0 but left files in {self.scratch}")
+        return s
+
+
+def cgroup_hierarchies() -> list[str]:
+    """`MOUNT=OPTIONS` for floor.c: every cgroup v1 hierarchy under /sys/fs/cgroup (as skiff uses on a v1
+    or hybrid host), or the v2 hierarchy where there is no v1 one."""
+    v1, v2 = [], []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        pre, post = line.split(" - ", 1)
+        mount_point = pre.split()[4]
+        fstype, _source, super_opts = post.split()[:3]
+        if not mount_point.startswith("/sys/fs/cgroup"):
+            continue
+        if fstype == "cgroup":
+            opts = [o for o in super_opts.split(",") if o not in ("rw", "ro")]
+            v1.append(f"{mount_point}={','.join(opts)}")
+        elif fstype == "cgroup2":
+            v2.append(f"{mount_point}=cgroup2")
+    return v1 or v2[:1]
+
+
 # ---------------------------------------------------------------------------------------------- workloads
 
 
-def run_true(ctx: Context, ready: list[Tool], runc: Runc, w: Workload) -> None:
+def run_true(ctx: Context, ready: list[Tool], runc: Runc, floor: Floor, w: Workload) -> None:
     for i in range(ctx.iterations):
         order = [t for t in ctx.rotation(i) if t in ready]
-        log(f"run --rm iteration {i + 1}/{ctx.iterations}: {' '.join(t.name for t in order)} runc")
+        log(f"run --rm iteration {i + 1}/{ctx.iterations}: {' '.join(t.name for t in order)} runc floor")
         turns: list[tuple[str, object]] = [(t.name, t) for t in order]
-        if not runc.reason:
-            # runc takes its turn in the rotation too.
-            turns.insert(i % (len(turns) + 1), ("runc run (bare)", runc))
+        # runc and the floor take their turns in the rotation too.
+        for label, extra in ((RUNC_ROW, runc), (FLOOR_ROW, floor)):
+            if not extra.reason:
+                turns.insert(i % (len(turns) + 1), (label, extra))
         for label, t in turns:
-            if isinstance(t, Runc):
-                w.measure(label, lambda: runc.timed_true(ctx.work))
+            if isinstance(t, (Runc, Floor)):
+                w.measure(label, lambda t=t: t.timed_true(ctx.work))
                 continue
 
             def do_run(t=t, name=f"{PREFIX}-true-{i}-{t.name}"):
@@ -193,10 +257,11 @@ def cgroup_migration_note() -> str:
         why = ("a cgroup hierarchy is mounted with favordynmods" if mounted else
                "no hierarchy is mounted with favordynmods now: it is the kernel's default, or was on earlier "
                "since boot (Linux 6.18 keeps per-threadgroup locking once on)")
-        return (f"cgroup migrations on this kernel: fast ({measured}; {why}): "
-                "no RCU grace period per move, so Docker's, Podman's and runc's starts are faster here than on a "
-                "default kernel, where the first move after a quiet spell waits one (10-20 ms). skiff's start "
-                "never takes that lock (its helper moves itself with `tasks` writes), so its figure is the same either way.")
+        return (f"cgroup migrations on this kernel: fast ({measured}; {why}). On a default kernel the first "
+                "write to `cgroup.procs` after a quiet spell waits an RCU grace period; Docker, Podman and runc "
+                "make such writes, skiff's start does not (its helper moves itself with `tasks` writes). For "
+                "comparison, the figures FIXTURES.md records from 2026-11-24, before any favordynmods mount on "
+                "this machine: Docker 159 ms, Podman 372 ms, bare runc 19 ms.")
     return (f"cgroup migrations on this kernel: default ({measured}): the peers' writes to `cgroup.procs` wait for "
             "RCU grace periods; skiff's start does not write `cgroup.procs`.")
 
@@ -265,6 +330,20 @@ def many_detached(ctx: Context, ready: list[Tool], w: Workload) -> None:
 # ---------------------------------------------------------------------------------------------- run
 
 
+def floor_line(w: Workload) -> str:
+    """Where 1/30 of Docker falls against the kernel floor measured in the same run."""
+    floor = w.series[FLOOR_ROW].median
+    docker = w.series["docker"].median if "docker" in w.series else None
+    if floor is None or docker is None:
+        return "Kernel floor against 1/30 of docker: n/a (one of them has no figure)."
+    side = "below" if docker / 30 < floor else "above"
+    return (f"Kernel floor: `bench/floor.c` makes only the system calls of this container (overlay, a cgroup in "
+            "every hierarchy, new mount, pid, network, ipc, uts and cgroup namespaces, Docker's mounts, masked "
+            "and read-only paths, pivot_root, exec, teardown) from one C process, without seccomp, capability "
+            f"drops, records or logs: {fmt_time(floor)}. 1/30 of docker's median is {fmt_time(docker / 30)}, "
+            f"{side} that floor.")
+
+
 def rss_table(rss: dict[str, tuple[list[int], str, str]], ctx: Context) -> str:
     lines = ["| tool | process | VmRSS median | min – max | runs | target |", "| --- | --- | ---: | ---: | ---: | --- |"]
     for t in ctx.tools:
@@ -289,18 +368,20 @@ def rss_table(rss: dict[str, tuple[list[int], str, str]], ctx: Context) -> str:
 def run(ctx: Context) -> str:
     overhead = ctx.spawn_overhead()
     runc = Runc(ctx)
+    floor = Floor(ctx)
     rows = [(t.name, t.name) for t in ctx.tools]
-    rows.append(("runc run (bare)", "runc"))
+    rows += [(RUNC_ROW, "runc"), (FLOOR_ROW, "floor")]
     true_w = Workload("run --rm true", rows)
     many_w = Workload(f"{MANY} x run -d", [(t.name, t.name) for t in ctx.tools])
-    if runc.reason:
-        true_w.fail("runc run (bare)", runc.reason)
-    else:
+    for label, extra in ((RUNC_ROW, runc), (FLOOR_ROW, floor)):
+        if extra.reason:
+            true_w.fail(label, extra.reason)
+            continue
         try:
-            runc.cat_release()
+            extra.cat_release()
         except ToolFailed as e:
-            true_w.fail("runc run (bare)", str(e))
-            runc.reason = str(e)
+            true_w.fail(label, str(e))
+            extra.reason = str(e)
 
     ready: list[Tool] = []
     for t in ctx.available():
@@ -314,15 +395,17 @@ def run(ctx: Context) -> str:
             true_w.fail(t.name, f"setup: {e}")
             many_w.fail(t.name, f"setup: {e}")
 
-    run_true(ctx, ready, runc, true_w)
+    run_true(ctx, ready, runc, floor, true_w)
     rss = monitor_rss(ctx, ready)
     many_detached(ctx, ready, many_w)
     for t in ready:
         remove_ours(t)
     shutil.rmtree(runc.bundle, ignore_errors=True)
+    shutil.rmtree(floor.scratch, ignore_errors=True)
+    shutil.rmtree(floor.lowerdir, ignore_errors=True)
 
     # "below bare runc": the target row compares skiff with the runc row, not docker.
-    runc_med = true_w.series["runc run (bare)"].median
+    runc_med = true_w.series[RUNC_ROW].median
     skiff_med = true_w.series["skiff"].median
     below_runc = "n/a"
     if skiff_med is not None and runc_med is not None:
@@ -341,6 +424,8 @@ def run(ctx: Context) -> str:
         table(true_w, ctx, Target("≤ 1/30 of docker", max_ratio=1 / 30), {"skiff"}),
         "",
         f"Below bare `runc run` (the issue's second target): {below_runc}.",
+        "",
+        floor_line(true_w),
         "",
         "### monitor RSS of a running `run -d busybox sleep 600` container",
         "",
