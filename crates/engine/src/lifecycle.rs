@@ -69,6 +69,8 @@ pub enum EngineError {
     BadSignal(String),
     #[error(transparent)]
     OciRuntime(#[from] crate::oci_runtime::OciRuntimeError),
+    #[error(transparent)]
+    Options(#[from] crate::options::OptionsError),
 }
 
 impl EngineError {
@@ -273,6 +275,7 @@ pub fn create(store: &Store, opts: RunOptions) -> Result<Container> {
 /// [`create`], also returning the spec it generated, for a [`start_with_spec`] right after
 /// (`run`): generating it again would give the same spec.
 pub fn create_with_spec(store: &Store, opts: RunOptions) -> Result<(Container, oci_spec::runtime::Spec)> {
+    opts.check(crate::options::HostCpus::read)?;
     crate::oci_runtime::resolve(opts.runtime.as_deref())?;
     let img = store.resolve(&opts.image)?;
     let cfg = store.config(&img.id)?;
@@ -1064,6 +1067,7 @@ pub fn rename(store: &Store, c: &Container, new_name: &str) -> Result<()> {
 pub fn update(store: &Store, c: &Container, u: &crate::options::Resources) -> Result<()> {
     let mut c = c.clone();
     let new = c.opts.resources.updated(u);
+    new.check(true, crate::options::HostCpus::read)?;
     if status(store, &c).is_running() {
         // What `u` sets, with the swap limit a new memory limit brings along.
         let mut delta = u.clone();

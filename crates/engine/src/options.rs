@@ -27,7 +27,15 @@ pub enum OptionsError {
     /// Docker's daemon's message for an unknown key or value.
     #[error("invalid --security-opt 2: {0:?}")]
     SecurityOpt(String),
+    #[error("the working directory '{0}' is invalid, it needs to be an absolute path")]
+    RelativeWorkdir(String),
+    /// A limit Docker's daemon refuses, in its words.
+    #[error("{0}")]
+    Limit(String),
 }
+
+/// The smallest memory limit or reservation Docker's daemon accepts.
+pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 /// Go's strconv.ParseBool, which Docker uses for `no-new-privileges=VALUE`.
 fn go_bool(v: &str) -> Option<bool> {
@@ -137,6 +145,50 @@ impl Resources {
         r
     }
 
+    /// Docker's daemon's checks of the limits, before anything is made (`update` checks the
+    /// limits it leads to; only `run` and `create` need a memory limit beside a swap limit).
+    /// `host` gives this host's CPUs, read only when a CPU limit is set.
+    pub fn check(&self, update: bool, host: impl Fn() -> HostCpus) -> Result<(), OptionsError> {
+        let limit = |m: &str| Err(OptionsError::Limit(m.to_string()));
+        let memory = self.memory.unwrap_or(0);
+        let swap = self.memory_swap.unwrap_or(0);
+        let reservation = self.memory_reservation.unwrap_or(0);
+        if memory != 0 && memory < MIN_MEMORY {
+            return limit("Minimum memory limit allowed is 6MB");
+        }
+        if memory > 0 && swap > 0 && swap < memory {
+            return limit("Minimum memoryswap limit should be larger than memory limit, see usage");
+        }
+        if memory == 0 && swap > 0 && !update {
+            return limit("You should always set the Memory limit when using Memoryswap limit, see usage");
+        }
+        if reservation > 0 && reservation < MIN_MEMORY {
+            return limit("Minimum memory reservation allowed is 6MB");
+        }
+        if memory > 0 && reservation > 0 && memory < reservation {
+            return limit("Minimum memory limit can not be less than memory reservation limit, see usage");
+        }
+        let cpus = if self.nano_cpus.is_some() || self.cpuset_cpus.is_some() { host() } else { HostCpus::default() };
+        let n = cpus.count;
+        if self.nano_cpus.is_some_and(|c| c < 0 || c > n as i64 * 1_000_000_000) {
+            return limit(&format!("Range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available"));
+        }
+        if let Some(set) = self.cpuset_cpus.as_deref().filter(|c| !c.is_empty()) {
+            let wanted = parse_cpu_list(set)
+                .map_err(|e| OptionsError::Limit(format!("Invalid value {set} for cpuset cpus: {e}")))?;
+            if !cpus.available.is_empty() && !wanted.iter().all(|c| cpus.available.contains(c)) {
+                return limit(&format!(
+                    "Requested CPUs are not available - requested {set}, available: {}",
+                    cpus.available_text
+                ));
+            }
+        }
+        if self.blkio_weight.is_some_and(|w| w > 0 && !(10..=1000).contains(&w)) {
+            return limit("Range of blkio weight is from 10 to 1000");
+        }
+        Ok(())
+    }
+
     /// These limits after `docker update` with `u`: what `u` sets replaces ours; a new memory
     /// limit without a new swap limit moves the swap to twice it, unless swap is unlimited (-1).
     pub fn updated(&self, u: &Resources) -> Resources {
@@ -205,7 +257,57 @@ pub struct RunOptions {
     pub runtime: Option<String>,
 }
 
+/// What `Resources::check` checks CPU limits against.
+#[derive(Debug, Clone, Default)]
+pub struct HostCpus {
+    /// The CPUs this process may run on (Go's `runtime.NumCPU`, which Docker's range uses).
+    pub count: usize,
+    /// The CPUs a cpuset may name (the root cpuset's), empty when unknown; and as the kernel lists them.
+    pub available: std::collections::BTreeSet<u32>,
+    pub available_text: String,
+}
+
+impl HostCpus {
+    /// This host's: the root cpuset's CPUs (cgroup v1 or v2), else the online ones.
+    pub fn read() -> HostCpus {
+        let count = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let text = [
+            "/sys/fs/cgroup/cpuset/cpuset.cpus",
+            "/sys/fs/cgroup/cpuset.cpus.effective",
+            "/sys/devices/system/cpu/online",
+        ]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()))
+        .unwrap_or_default();
+        let available = parse_cpu_list(&text).unwrap_or_default();
+        HostCpus { count, available, available_text: text }
+    }
+}
+
+/// A cpuset list (`0-2,5`) as the CPUs it names; an error names the part that is not one.
+pub fn parse_cpu_list(list: &str) -> Result<std::collections::BTreeSet<u32>, String> {
+    let mut out = std::collections::BTreeSet::new();
+    for part in list.split(',') {
+        let bad = || format!("invalid format: {list}");
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u32, u32) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+        if a > b || b - a > 65_536 {
+            return Err(bad());
+        }
+        out.extend(a..=b);
+    }
+    Ok(out)
+}
+
 impl RunOptions {
+    /// Docker's daemon's checks of `run`/`create` options that parse but cannot be used.
+    pub fn check(&self, host: impl Fn() -> HostCpus) -> Result<(), OptionsError> {
+        if let Some(w) = self.workdir.as_deref().filter(|w| !w.is_empty() && !w.starts_with('/')) {
+            return Err(OptionsError::RelativeWorkdir(w.to_string()));
+        }
+        self.resources.check(false, host)
+    }
+
     /// `--security-opt seccomp=unconfined`.
     pub fn seccomp_unconfined(&self) -> bool {
         self.security_opt.iter().any(|s| s == "seccomp=unconfined" || s == "seccomp:unconfined")
@@ -271,6 +373,91 @@ pub fn parse_env_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn two_cpus() -> HostCpus {
+        HostCpus { count: 2, available: [0, 1].into(), available_text: "0-1".into() }
+    }
+
+    #[test]
+    fn limits_are_checked_as_docker_checks_them() {
+        const M: i64 = 1024 * 1024;
+        let check = |r: Resources, update: bool| r.check(update, two_cpus).map_err(|e| e.to_string());
+        let ok = Resources {
+            memory: Some(6 * M),
+            memory_swap: Some(-1),
+            memory_reservation: Some(6 * M),
+            nano_cpus: Some(2_000_000_000),
+            cpuset_cpus: Some("0-1".into()),
+            blkio_weight: Some(10),
+            ..Default::default()
+        };
+        assert_eq!(check(ok.clone(), false), Ok(()));
+        assert_eq!(check(Resources::default(), false), Ok(()));
+        let cases: [(Resources, &str); 10] = [
+            (Resources { memory: Some(M), ..Default::default() }, "Minimum memory limit allowed is 6MB"),
+            (
+                Resources { memory: Some(8 * M), memory_swap: Some(7 * M), ..Default::default() },
+                "Minimum memoryswap limit should be larger than memory limit, see usage",
+            ),
+            (
+                Resources { memory_swap: Some(8 * M), ..Default::default() },
+                "You should always set the Memory limit when using Memoryswap limit, see usage",
+            ),
+            (
+                Resources { memory_reservation: Some(M), ..Default::default() },
+                "Minimum memory reservation allowed is 6MB",
+            ),
+            (
+                Resources { memory: Some(8 * M), memory_reservation: Some(9 * M), ..Default::default() },
+                "Minimum memory limit can not be less than memory reservation limit, see usage",
+            ),
+            (
+                Resources { nano_cpus: Some(2_000_000_001), ..Default::default() },
+                "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available",
+            ),
+            (
+                Resources { nano_cpus: Some(-1), ..Default::default() },
+                "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available",
+            ),
+            (
+                Resources { cpuset_cpus: Some("1-2".into()), ..Default::default() },
+                "Requested CPUs are not available - requested 1-2, available: 0-1",
+            ),
+            (
+                Resources { cpuset_cpus: Some("0,x".into()), ..Default::default() },
+                "Invalid value 0,x for cpuset cpus: invalid format: 0,x",
+            ),
+            (Resources { blkio_weight: Some(1001), ..Default::default() }, "Range of blkio weight is from 10 to 1000"),
+        ];
+        for (r, want) in cases {
+            assert_eq!(check(r.clone(), false), Err(want.to_string()), "{r:?}");
+        }
+        // `update` may set a swap limit alone (the container's memory limit stays).
+        assert_eq!(check(Resources { memory_swap: Some(8 * M), ..Default::default() }, true), Ok(()));
+        // The host's CPUs are read only for a CPU limit.
+        let unread = || -> HostCpus { panic!("read without a CPU limit") };
+        assert_eq!(Resources { memory: Some(8 * M), ..Default::default() }.check(false, unread), Ok(()));
+    }
+
+    #[test]
+    fn a_relative_working_directory_is_refused() {
+        let opts = |w: &str| RunOptions { workdir: Some(w.into()), ..Default::default() };
+        assert_eq!(opts("/srv").check(two_cpus), Ok(()));
+        assert_eq!(opts("").check(two_cpus), Ok(()));
+        assert_eq!(
+            opts("srv").check(two_cpus).unwrap_err().to_string(),
+            "the working directory 'srv' is invalid, it needs to be an absolute path"
+        );
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-2,5"), Ok([0, 1, 2, 5].into()));
+        assert_eq!(parse_cpu_list("3"), Ok([3].into()));
+        for bad in ["", "a", "2-1", "1-", "-1", "0,,1", "0-99999999"] {
+            assert_eq!(parse_cpu_list(bad), Err(format!("invalid format: {bad}")), "{bad:?}");
+        }
+    }
 
     #[test]
     fn security_opts_are_checked_as_docker_checks_them() {

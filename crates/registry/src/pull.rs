@@ -82,7 +82,7 @@ pub struct Pulled {
     pub reference: Reference,
     /// The digest of the top-level manifest (or index), as `Digest:` shows it.
     pub digest: Digest,
-    /// False when the image was already in the store ("Image is up to date").
+    /// False when the image was already in the store (nothing was fetched).
     pub downloaded: bool,
 }
 
@@ -175,8 +175,10 @@ pub fn pull(
         (Some(t), None) => t.to_string(),
         _ => "latest".into(),
     };
-    events(PullEvent::PullingFrom { tag: shown_tag, repo: reference.familiar_name_for_pull() });
     let (client, top) = resolve_manifest(opts, &reference)?;
+    // Once the manifest is found, as Docker says it; the repository by its path alone, whatever the
+    // registry: `library/busybox`, `bb`.
+    events(PullEvent::PullingFrom { tag: shown_tag, repo: reference.path().to_string() });
     let platform = popts.platform.clone().unwrap_or_else(Platform::host);
     let (m, _manifest_digest) = platform_manifest(&client, &reference, &top, &platform)?;
     let repo = reference.path().to_string();
@@ -209,13 +211,16 @@ pub fn pull(
     }
     let repo_digest = Reference::parse(&reference.name()).map(|r| r.with_digest(top.digest.clone())).ok();
     tags.extend(repo_digest);
-    let existed = store.image(&id).is_ok();
-    if existed {
+    if store.image(&id).is_ok() {
+        // Nothing to fetch. Docker says "up to date" only when the name already meant this image;
+        // a name that is new, or moves here, is "Downloaded newer image" even so.
+        let named_before = store.resolve(&reference.to_string()).is_ok_and(|img| img.id == id);
         for t in &tags {
             store.tag(&id, t)?;
         }
         events(PullEvent::Digest(top.digest.clone()));
-        events(PullEvent::Status(format!("Image is up to date for {}", reference.familiar())));
+        let status = if named_before { "Image is up to date for" } else { "Downloaded newer image for" };
+        events(PullEvent::Status(format!("{status} {}", reference.familiar())));
         return Ok(Pulled { id, reference, digest: top.digest, downloaded: false });
     }
     let chain = Digest::chain_ids(&cfg.rootfs.diff_ids);
@@ -585,19 +590,4 @@ pub fn list_tags(opts: &ClientOptions, reference: &Reference) -> Result<Vec<Stri
         .unwrap_or_default();
     tags.sort();
     Ok(tags)
-}
-
-/// The repository as Docker names it in `Pulling from`: `library/busybox`, `localhost:5000/x`.
-trait PullName {
-    fn familiar_name_for_pull(&self) -> String;
-}
-
-impl PullName for Reference {
-    fn familiar_name_for_pull(&self) -> String {
-        if self.domain() == skiff_image::reference::DEFAULT_DOMAIN {
-            self.path().to_string()
-        } else {
-            self.name()
-        }
-    }
 }

@@ -45,6 +45,29 @@ fn assert_clean_failure(store: &Store) {
     assert!(blobs.is_empty(), "no blob files after a failed pull: {blobs:?}");
 }
 
+/// Docker's status line says whether the *name* moved, not whether layers came: an image that is
+/// there already under another name is "Downloaded newer image" for the new one, without a fetch.
+#[test]
+fn up_to_date_only_when_the_name_already_meant_the_image() {
+    let img = busybox("gzip");
+    let fake = Fake::start(registry(&img, "test/busybox", |_| None));
+    let (_d, store) = new_store();
+    let status = |events: &[PullEvent]| {
+        events.iter().find_map(|e| if let PullEvent::Status(s) = e { Some(s.clone()) } else { None }).unwrap()
+    };
+    let (res, events) = do_pull(&store, &fake, &format!("test/busybox@{}", img.manifest_digest));
+    assert!(res.unwrap().downloaded);
+    assert!(status(&events).starts_with("Downloaded newer image for"), "{events:?}");
+    let before = fake.requests().len();
+    let (res, events) = do_pull(&store, &fake, "test/busybox");
+    assert!(!res.unwrap().downloaded);
+    assert_eq!(status(&events), format!("Downloaded newer image for {}/test/busybox:latest", fake.addr));
+    assert!(fake.requests()[before..].iter().all(|r| !r.path.contains(&img.layer_digest)), "no layer fetched");
+    assert!(events.iter().all(|e| !matches!(e, PullEvent::Layer { .. })), "{events:?}");
+    let (_, events) = do_pull(&store, &fake, "test/busybox");
+    assert_eq!(status(&events), format!("Image is up to date for {}/test/busybox:latest", fake.addr));
+}
+
 #[test]
 fn pulls_busybox_with_docker_progress_and_the_fixture_image_id() {
     for compress in ["gzip", "zstd", "none"] {
@@ -58,7 +81,7 @@ fn pulls_busybox_with_docker_progress_and_the_fixture_image_id() {
         assert_eq!(pulled.digest.to_string(), img.manifest_digest);
         let short = &img.layer_digest[7..19];
         let want = vec![
-            PullEvent::PullingFrom { tag: "latest".into(), repo: format!("{}/test/busybox", fake.addr) },
+            PullEvent::PullingFrom { tag: "latest".into(), repo: "test/busybox".into() },
             PullEvent::Layer { id: short.into(), status: "Pulling fs layer".into() },
             PullEvent::Layer { id: short.into(), status: "Verifying Checksum".into() },
             PullEvent::Layer { id: short.into(), status: "Download complete".into() },

@@ -33,6 +33,10 @@ fn main() -> ExitCode {
             if stdout_closed(&e) {
                 die_of_sigpipe();
             }
+            if let Some(f) = e.downcast_ref::<commands::run::FlagError>() {
+                eprintln!("{f}\nSee 'skiff {} --help'.", f.command);
+                return ExitCode::from(125);
+            }
             eprintln!("Error: {}", commands::describe(&e));
             ExitCode::from(commands::exit_code(&e))
         }

@@ -63,12 +63,10 @@ fn exit_codes_are_dockers() {
     assert!(r.stderr().contains("nosuchcommand"), "{}", r.stderr());
     let r = env.run(&["run", "--rm", "busybox", "/release"]);
     assert_eq!(r.code(), 126, "{}", r.stderr());
-    let r = env.run(&["run", "--rm", "nosuchimage", "true"]);
+    // (--pull never: a missing image would otherwise be looked for on Docker Hub.)
+    let r = env.run(&["run", "--rm", "--pull", "never", "nosuchimage", "true"]);
     assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("nosuchimage"), "{}", r.stderr());
-    let r = env.run(&["run", "--rm", "--memory", "12zb", "busybox", "true"]);
-    assert_eq!(r.code(), 125);
-    assert!(r.stderr().contains("12zb"), "{}", r.stderr());
+    assert!(r.stderr().contains("No such image: nosuchimage:latest"), "{}", r.stderr());
     let r = env.run(&["run", "--rm", "-u", "nobody", "busybox", "true"]);
     assert_eq!(r.code(), 125);
     assert!(r.stderr().contains("nobody"), "{}", r.stderr());
@@ -78,6 +76,74 @@ fn exit_codes_are_dockers() {
         .ok();
     assert_eq!(r.stdout(), "b c\n/bin\n");
     assert_eq!(r.stderr(), "err\n");
+}
+
+/// Values that do not parse are the CLI's errors, in Docker's CLI's words; limits that parse but
+/// cannot be used are refused as Docker's daemon refuses them; either way nothing is made.
+#[test]
+fn bad_flags_and_limits_are_refused_in_dockers_words() {
+    let env = busybox();
+    let flag_errors = [
+        (&["run", "--memory", "12zb"][..], "invalid argument \"12zb\" for \"-m, --memory\" flag: invalid size: '12zb'\nSee 'skiff run --help'.\n"),
+        (&["create", "--cpus", "abc"], "invalid argument \"abc\" for \"--cpus\" flag: failed to parse abc as a rational number\nSee 'skiff create --help'.\n"),
+        (&["run", "--cpus", "0.0000000001"], "invalid argument \"0.0000000001\" for \"--cpus\" flag: value is too precise\nSee 'skiff run --help'.\n"),
+        (&["run", "--shm-size", "-1"], "invalid argument \"-1\" for \"--shm-size\" flag: invalid size: '-1'\nSee 'skiff run --help'.\n"),
+    ];
+    for (args, want) in flag_errors {
+        let r = env.run(&[args, &["busybox", "true"]].concat());
+        assert_eq!((r.code(), r.stderr()), (125, want.to_string()), "{args:?}");
+    }
+    let daemon_errors = [
+        (&["-m", "1k"][..], "Minimum memory limit allowed is 6MB"),
+        (&["--memory-swap", "8m"], "You should always set the Memory limit when using Memoryswap limit, see usage"),
+        (
+            &["-m", "8m", "--memory-swap", "7m"],
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ),
+        (
+            &["-m", "8m", "--memory-reservation", "9m"],
+            "Minimum memory limit can not be less than memory reservation limit",
+        ),
+        (&["--cpuset-cpus", "0-4096"], "Requested CPUs are not available - requested 0-4096, available: "),
+        (&["--blkio-weight", "5"], "Range of blkio weight is from 10 to 1000"),
+        (&["-w", "tmp"], "the working directory 'tmp' is invalid, it needs to be an absolute path"),
+        // The kernel clamps cpu.shares; the runtime reads it back, as runc does.
+        (&["--cpu-shares", "1"], "the minimum allowed cpu-shares is 2"),
+    ];
+    for (args, want) in daemon_errors {
+        let r = env.run(&[&["run", "--rm"], args, &["busybox", "true"]].concat());
+        assert_eq!(r.code(), 125, "{args:?}: {}", r.stderr());
+        assert!(r.stderr().starts_with("skiff: Error response from daemon: "), "{args:?}: {}", r.stderr());
+        assert!(r.stderr().contains(want), "{args:?}: {}", r.stderr());
+    }
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let r = env.run(&["create", "--cpus", &format!("{}", cpus + 1), "busybox", "true"]);
+    assert_eq!(r.code(), 125);
+    assert!(
+        r.stderr()
+            .contains(&format!("Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available")),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(env.run(&["ps", "-aq"]).ok().stdout(), "", "nothing was made");
+    let left: Vec<_> = std::fs::read_dir(env.root().join("containers")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    // `update` checks the limits it leads to.
+    let id = env.run(&["create", "-m", "16m", "busybox", "true"]).ok().stdout().trim().to_string();
+    let r = env.run(&["update", "--memory-reservation", "32m", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("Minimum memory limit can not be less than memory reservation limit"),
+        "{}",
+        r.stderr()
+    );
+    let r = env.run(&["update", "-m", "x", &id]);
+    assert_eq!(
+        r.stderr(),
+        "invalid argument \"x\" for \"-m, --memory\" flag: invalid size: 'x'\nSee 'skiff update --help'.\n"
+    );
+    assert_eq!(inspect(&env, &id)["HostConfig"]["MemoryReservation"], 0);
+    env.run(&["rm", &id]).ok();
 }
 
 #[test]

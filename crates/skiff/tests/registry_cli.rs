@@ -140,7 +140,9 @@ fn push_all_tags_and_pull_all_tags() {
     let fresh = Cli::new();
     fresh.run(&["pull", "--all-tags", &format!("{repo}:1")], None).fails();
     let r = fresh.run(&["pull", "-a", &repo], None).ok();
-    assert_eq!(r.stdout().trim(), repo);
+    // Progress first, then the repository's name, all on stdout as Docker prints them.
+    assert_eq!(r.stdout().lines().last(), Some(repo.as_str()), "{}", r.stdout());
+    assert!(r.stdout().contains("1: Pulling from multi/busybox\n"), "{}", r.stdout());
     for t in ["1", "2"] {
         let got = fresh.run(&["image", "inspect", "--format", "{{.Id}}", &format!("{repo}:{t}")], None).ok().stdout();
         assert_eq!(got, id, "tag {t}");
@@ -149,6 +151,61 @@ fn push_all_tags_and_pull_all_tags() {
     let mut listed: Vec<&str> = images.lines().collect();
     listed.sort();
     assert_eq!(listed, [format!("{repo}:1"), format!("{repo}:2")]);
+}
+
+/// `run` and `create` fetch an image they do not have, as Docker's CLI does (`--pull missing`, the
+/// default), or always, or never; `pull` prints Docker's lines on stdout.
+#[test]
+fn run_and_create_pull_what_is_missing_as_pull_says() {
+    let Some(reg) = start_registry("") else { return };
+    let pusher = Cli::new();
+    let image = format!("{}/lib/busybox", reg.addr);
+    pusher.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), &image], None).ok();
+    pusher.run(&["push", &image], None).ok();
+
+    let cli = Cli::new();
+    // Never: no such image, and nothing fetched.
+    let r = cli.run(&["run", "--rm", "--pull", "never", &image, "true"], None);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains(&format!("No such image: {image}:latest")), "{}", r.stderr());
+    assert!(!r.stderr().contains("Pulling"), "{}", r.stderr());
+    let r = cli.run(&["run", "--rm", "--pull", "sometimes", &image, "true"], None);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains(r#"invalid pull option: 'sometimes': must be one of "always", "missing" or "never""#));
+    // Missing: the pull's lines on stderr, the container's output alone on stdout.
+    let r = cli.run(&["run", "--rm", &image, "cat", "/release"], None).ok();
+    assert_eq!(r.stdout(), "KatacodaPrivateBuild\n");
+    let err = r.stderr();
+    assert!(
+        err.starts_with(&format!("Unable to find image '{image}:latest' locally\nlatest: Pulling from lib/busybox\n")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("Status: Downloaded newer image for {image}:latest\n")), "{err}");
+    // There now: no pull.
+    let r = cli.run(&["create", &image, "true"], None).ok();
+    assert_eq!(r.stderr(), "");
+    let id = r.stdout().trim().to_string();
+    assert_eq!(id.len(), 64);
+    cli.run(&["rm", &id], None).ok();
+    // Always: pulled again, up to date.
+    let r = cli.run(&["run", "--rm", "--pull", "always", &image, "true"], None).ok();
+    assert!(r.stderr().contains(&format!("Status: Image is up to date for {image}:latest\n")), "{}", r.stderr());
+    // A name the registry does not have: the registry's answer, exit 125, no container.
+    let missing = format!("{}/lib/nothing:1", reg.addr);
+    let r = cli.run(&["create", "--name", "never-made", &missing, "true"], None);
+    assert_eq!(r.code(), 125);
+    assert!(r.stderr().contains("manifest unknown"), "{}", r.stderr());
+    assert!(cli.run(&["ps", "-a", "--format", "{{.Names}}"], None).ok().stdout().lines().all(|n| n != "never-made"));
+
+    // pull: "Using default tag", then Docker's lines and the full name on stdout; nothing on stderr.
+    let fresh = Cli::new();
+    let r = fresh.run(&["pull", &image], None).ok();
+    let out = r.stdout();
+    assert!(out.starts_with("Using default tag: latest\nlatest: Pulling from lib/busybox\n"), "{out}");
+    assert!(out.ends_with(&format!("Status: Downloaded newer image for {image}:latest\n{image}:latest\n")), "{out}");
+    assert_eq!(r.stderr(), "");
+    let r = fresh.run(&["pull", "-q", &format!("{image}:latest")], None).ok();
+    assert_eq!(r.stdout(), format!("{image}:latest\n"));
 }
 
 #[test]

@@ -32,6 +32,9 @@ pub enum CgroupError {
     Parse { path: PathBuf, value: String },
     #[error("cgroup path {0:?} must not contain '..'")]
     BadPath(String),
+    /// The kernel clamped `cpu.shares` (runc's words).
+    #[error("the {bound} allowed cpu-shares is {value}")]
+    SharesOutOfRange { bound: &'static str, value: u64 },
 }
 
 pub type Result<T> = std::result::Result<T, CgroupError>;

@@ -110,7 +110,17 @@ pub(super) fn apply(m: &CgroupManager, r: &LinuxResources, initial: bool) -> Res
     if let Some(cpu) = r.cpu() {
         if let Some(d) = dir(m, "cpu") {
             if let Some(s) = cpu.shares().filter(|s| *s != 0) {
-                write(&d.join("cpu.shares"), &s.to_string())?;
+                let f = d.join("cpu.shares");
+                write(&f, &s.to_string())?;
+                // The kernel clamps out-of-range shares silently; read back, as runc does, to say so.
+                let got =
+                    std::fs::read_to_string(&f).map_err(|source| CgroupError::Read { path: f.clone(), source })?;
+                let got: u64 =
+                    got.trim().parse().map_err(|_| CgroupError::Parse { path: f.clone(), value: got.trim().into() })?;
+                if got != s {
+                    let bound = if s > got { "maximum" } else { "minimum" };
+                    return Err(CgroupError::SharesOutOfRange { bound, value: got });
+                }
             }
             if let Some(p) = cpu.period().filter(|p| *p != 0) {
                 write(&d.join("cpu.cfs_period_us"), &p.to_string())?;

@@ -182,14 +182,9 @@ impl skiff_build::ImagePuller for RegistryPuller {
         let result = std::thread::scope(|s| {
             let worker = s.spawn(move || {
                 let events = |e: PullEvent| {
-                    let line = match e {
-                        PullEvent::PullingFrom { tag, repo } => format!("{tag}: Pulling from {repo}"),
-                        PullEvent::Layer { id, status } => format!("{id}: {status}"),
-                        PullEvent::Progress { .. } => return,
-                        PullEvent::Digest(d) => format!("Digest: {d}"),
-                        PullEvent::Status(st) => format!("Status: {st}"),
-                    };
-                    let _ = tx.send(line);
+                    if let Some(line) = super::pull::progress_line(e) {
+                        let _ = tx.send(line);
+                    }
                 };
                 skiff_registry::pull(store, &self.registry, reference, &self.pull, &events)
             });

@@ -415,18 +415,12 @@ pub struct UpdateArgs {
 }
 
 pub fn update(g: &GlobalOpts, a: UpdateArgs) -> anyhow::Result<u8> {
-    let size = |v: &Option<String>| -> anyhow::Result<Option<i64>> {
-        Ok(match v.as_deref() {
-            None => None,
-            Some("-1") => Some(-1),
-            Some(s) => Some(skiff_engine::units::ram_in_bytes(s)?),
-        })
-    };
+    use super::run::{flag_cpus, flag_size};
     let u = skiff_engine::Resources {
-        memory: size(&a.memory)?,
-        memory_swap: size(&a.memory_swap)?,
-        memory_reservation: size(&a.memory_reservation)?,
-        nano_cpus: a.cpus.as_deref().map(skiff_engine::units::nano_cpus).transpose()?,
+        memory: flag_size("update", "-m, --memory", &a.memory)?,
+        memory_swap: flag_size("update", "--memory-swap", &a.memory_swap)?,
+        memory_reservation: flag_size("update", "--memory-reservation", &a.memory_reservation)?,
+        nano_cpus: flag_cpus("update", &a.cpus)?,
         cpu_shares: a.cpu_shares,
         cpuset_cpus: a.cpuset_cpus.clone(),
         pids_limit: a.pids_limit,

@@ -13,11 +13,11 @@ mod logout;
 mod logs;
 mod manifest;
 mod ps;
-mod pull;
+pub mod pull;
 mod push;
 
 mod rmi;
-mod run;
+pub mod run;
 mod runtime;
 mod save;
 mod search;

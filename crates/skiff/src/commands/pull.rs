@@ -1,5 +1,5 @@
-//! `skiff pull [--platform] [-a] [-q] NAME[:TAG|@DIGEST]`, with Docker's progress lines on stderr
-//! (one line per event when stderr is not a terminal) and the full name on stdout.
+//! `skiff pull [--platform] [-a] [-q] NAME[:TAG|@DIGEST]`, with Docker's progress lines on stdout
+//! (one line per event) and then the full name, as Docker's CLI prints them.
 
 use super::{open_store, registry_options, GlobalOpts};
 use clap::Args;
@@ -44,18 +44,15 @@ pub fn run(g: &GlobalOpts, a: PullArgs) -> anyhow::Result<u8> {
     };
     let quiet = a.quiet;
     let print = move |e: PullEvent| {
-        if quiet {
-            return;
+        if !quiet {
+            if let Some(line) = progress_line(e) {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
         }
-        let line = match e {
-            PullEvent::PullingFrom { tag, repo } => format!("{tag}: Pulling from {repo}"),
-            PullEvent::Layer { id, status } => format!("{id}: {status}"),
-            PullEvent::Progress { .. } => return,
-            PullEvent::Digest(d) => format!("Digest: {d}"),
-            PullEvent::Status(s) => format!("Status: {s}"),
-        };
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
     };
+    if !quiet && !a.all_tags && r.tag().is_none() && r.digest().is_none() {
+        println!("Using default tag: {}", skiff_image::reference::DEFAULT_TAG);
+    }
     let mut last = None;
     for r in &refs {
         last = Some(skiff_registry::pull(&store, &opts, r, &popts, &print)?);
@@ -63,4 +60,15 @@ pub fn run(g: &GlobalOpts, a: PullArgs) -> anyhow::Result<u8> {
     let shown = if a.all_tags { r.name() } else { last.map(|p| p.reference.to_string()).unwrap_or_default() };
     println!("{shown}");
     Ok(0)
+}
+
+/// A pull event as Docker's CLI prints it without a terminal; `None` for byte counts.
+pub fn progress_line(e: PullEvent) -> Option<String> {
+    Some(match e {
+        PullEvent::PullingFrom { tag, repo } => format!("{tag}: Pulling from {repo}"),
+        PullEvent::Layer { id, status } => format!("{id}: {status}"),
+        PullEvent::Progress { .. } => return None,
+        PullEvent::Digest(d) => format!("Digest: {d}"),
+        PullEvent::Status(s) => format!("Status: {s}"),
+    })
 }

@@ -26,6 +26,9 @@ pub struct CreateArgs {
     /// Read in a file of environment variables
     #[arg(long = "env-file", value_name = "list")]
     pub env_file: Vec<String>,
+    /// Pull image before running ("always"|"missing"|"never")
+    #[arg(long = "pull", value_name = "string", default_value = "missing")]
+    pub pull: String,
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir", value_name = "string")]
     pub workdir: Option<String>,
@@ -135,18 +138,57 @@ pub struct RunArgs {
     pub create: CreateArgs,
 }
 
-fn size(flag: &str, v: &Option<String>) -> anyhow::Result<Option<i64>> {
-    match v.as_deref() {
-        None => Ok(None),
-        Some("-1") => Ok(Some(-1)),
-        Some(s) => {
-            Ok(Some(units::ram_in_bytes(s).with_context(|| format!("invalid argument {s:?} for \"{flag}\" flag"))?))
-        }
+/// A flag's value that does not parse: the CLI's own error, printed as Docker's CLI prints one
+/// (`invalid argument "x" for "-m, --memory" flag: ...`, then `See 'skiff run --help'.`, exit 125).
+#[derive(Debug)]
+pub struct FlagError {
+    /// The subcommand, for the help hint.
+    pub command: &'static str,
+    /// The flag as Docker's usage names it (`-m, --memory`).
+    pub flag: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for FlagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid argument {:?} for \"{}\" flag: {}", self.value, self.flag, self.reason)
     }
 }
 
+impl std::error::Error for FlagError {}
+
+/// A memory size flag; `--memory-swap` alone also takes `-1`, unlimited.
+pub fn flag_size(command: &'static str, flag: &'static str, v: &Option<String>) -> Result<Option<i64>, FlagError> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("-1") if flag == "--memory-swap" => Ok(Some(-1)),
+        Some(s) => units::ram_in_bytes(s).map(Some).map_err(|e| FlagError {
+            command,
+            flag,
+            value: s.into(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// `--cpus`: nano CPUs.
+pub fn flag_cpus(command: &'static str, v: &Option<String>) -> Result<Option<i64>, FlagError> {
+    v.as_deref()
+        .map(|s| {
+            units::nano_cpus(s).map_err(|e| FlagError {
+                command,
+                flag: "--cpus",
+                value: s.into(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
 /// Docker's flags -> the engine's options (reads `--env-file`s).
-pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
+pub fn options(command: &'static str, a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
+    let size = |flag, v| flag_size(command, flag, v);
     let mut env = Vec::new();
     for f in &a.env_file {
         let text = std::fs::read_to_string(f).with_context(|| format!("open {f}"))?;
@@ -174,14 +216,10 @@ pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
         detach,
         auto_remove: a.rm,
         resources: skiff_engine::Resources {
-            memory: size("--memory", &a.memory)?,
+            memory: size("-m, --memory", &a.memory)?,
             memory_swap: size("--memory-swap", &a.memory_swap)?,
             memory_reservation: size("--memory-reservation", &a.memory_reservation)?,
-            nano_cpus: a
-                .cpus
-                .as_deref()
-                .map(|c| units::nano_cpus(c).with_context(|| format!("invalid argument {c:?} for \"--cpus\" flag")))
-                .transpose()?,
+            nano_cpus: flag_cpus(command, &a.cpus)?,
             cpu_shares: a.cpu_shares,
             cpuset_cpus: a.cpuset_cpus.clone(),
             pids_limit: a.pids_limit,
@@ -215,6 +253,92 @@ pub fn options(a: &CreateArgs, detach: bool) -> anyhow::Result<RunOptions> {
     Ok(opts)
 }
 
+/// `--pull`: when run and create fetch the image from its registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PullPolicy {
+    Always,
+    Missing,
+    Never,
+}
+
+impl PullPolicy {
+    fn parse(v: &str) -> Option<PullPolicy> {
+        match v {
+            "always" => Some(PullPolicy::Always),
+            "missing" => Some(PullPolicy::Missing),
+            "never" => Some(PullPolicy::Never),
+            _ => None,
+        }
+    }
+}
+
+/// Why a container could not be made: the engine's error, or the pull's before it.
+enum CreateFailed {
+    Engine(skiff_engine::lifecycle::EngineError),
+    Pull(anyhow::Error),
+}
+
+impl CreateFailed {
+    fn report(self) -> anyhow::Result<u8> {
+        match self {
+            CreateFailed::Engine(e) => fail(&e, e.exit_code()),
+            CreateFailed::Pull(e) => fail(super::describe(&e), 125),
+        }
+    }
+}
+
+/// Runs `make` (a create) with the image there as `--pull` wants it, as Docker's CLI does: `always`
+/// pulls first; `missing` pulls only when the create finds no such image ("Unable to find image
+/// 'busybox:latest' locally", then the pull's progress, all on stderr) and then creates again.
+fn with_image<T>(
+    store: &skiff_image::Store,
+    opts: &RunOptions,
+    policy: PullPolicy,
+    make: impl Fn(RunOptions) -> Result<T, skiff_engine::lifecycle::EngineError>,
+) -> Result<T, CreateFailed> {
+    if policy == PullPolicy::Always {
+        pull_image(store, &opts.image).map_err(CreateFailed::Pull)?;
+    }
+    match make(opts.clone()) {
+        Err(skiff_engine::lifecycle::EngineError::Store(skiff_image::StoreError::NoSuchImage(_)))
+            if policy == PullPolicy::Missing && skiff_image::Reference::parse(&opts.image).is_ok() =>
+        {
+            let shown = skiff_image::Reference::parse_with_default_tag(&opts.image)
+                .map(|r| r.familiar())
+                .unwrap_or_else(|_| opts.image.clone());
+            eprintln!("Unable to find image '{shown}' locally");
+            pull_image(store, &opts.image).map_err(CreateFailed::Pull)?;
+            make(opts.clone()).map_err(CreateFailed::Engine)
+        }
+        r => r.map_err(CreateFailed::Engine),
+    }
+}
+
+/// Pulls `image` into the store with the progress on stderr (stdout is the container's).
+fn pull_image(store: &skiff_image::Store, image: &str) -> anyhow::Result<()> {
+    let reference = skiff_image::Reference::parse(image)?;
+    let opts = super::registry_options(true)?;
+    let print = |e: skiff_registry::PullEvent| {
+        if let Some(line) = super::pull::progress_line(e) {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    };
+    skiff_registry::pull(store, &opts, &reference, &skiff_registry::PullOptions::default(), &print)?;
+    Ok(())
+}
+
+/// `--pull`'s value, or Docker's CLI's complaint about it (exit 125).
+fn pull_policy(a: &CreateArgs, command: &str) -> Result<PullPolicy, u8> {
+    PullPolicy::parse(&a.pull).ok_or_else(|| {
+        eprintln!(
+            "skiff: invalid pull option: '{}': must be one of \"always\", \"missing\" or \"never\"\nSee 'skiff {command} --help'.",
+            a.pull
+        );
+        125
+    })
+}
+
 fn fail(e: impl std::fmt::Display, code: i32) -> anyhow::Result<u8> {
     eprintln!("skiff: Error response from daemon: {e}.");
     Ok(code as u8)
@@ -222,17 +346,22 @@ fn fail(e: impl std::fmt::Display, code: i32) -> anyhow::Result<u8> {
 
 /// `skiff create`.
 pub fn create(g: &GlobalOpts, a: CreateArgs) -> anyhow::Result<u8> {
-    let opts = match options(&a, false) {
+    let opts = match options("create", &a, false) {
         Ok(o) => o,
+        Err(e) if e.is::<FlagError>() => return Err(e),
         Err(e) => return fail(super::describe(&e), 125),
     };
+    let policy = match pull_policy(&a, "create") {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
     let store = open_store(g)?;
-    match lifecycle::create(&store, opts) {
+    match with_image(&store, &opts, policy, |o| lifecycle::create(&store, o)) {
         Ok(c) => {
             println!("{}", c.id);
             Ok(0)
         }
-        Err(e) => fail(&e, e.exit_code()),
+        Err(e) => e.report(),
     }
 }
 
@@ -253,17 +382,22 @@ pub fn after_exit_command(g: &GlobalOpts, id: &str, auto_remove: bool) -> Vec<St
 
 /// `skiff run`.
 pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
-    let opts = match options(&a.create, a.detach) {
+    let opts = match options("run", &a.create, a.detach) {
         Ok(o) => o,
+        Err(e) if e.is::<FlagError>() => return Err(e),
         Err(e) => return fail(super::describe(&e), 125),
+    };
+    let policy = match pull_policy(&a.create, "run") {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
     };
     let mark = skiff_runtime::timing::mark;
     mark("cli: parsed");
     let store = open_store(g)?;
     mark("cli: store open");
-    let (c, spec) = match lifecycle::create_with_spec(&store, opts) {
+    let (c, spec) = match with_image(&store, &opts, policy, |o| lifecycle::create_with_spec(&store, o)) {
         Ok(c) => c,
-        Err(e) => return fail(&e, e.exit_code()),
+        Err(e) => return e.report(),
     };
     mark("cli: created");
     let attach = Attach { output: !a.detach, stdin: a.create.interactive && !a.detach };
