@@ -37,7 +37,7 @@ fn main() -> ExitCode {
                 eprintln!("{f}\nSee 'skiff {} --help'.", f.command);
                 return ExitCode::from(125);
             }
-            eprintln!("Error: {}", commands::describe(&e));
+            eprintln!("{}{}", commands::error_prefix(&e), commands::describe(&e));
             ExitCode::from(commands::exit_code(&e))
         }
     }

@@ -294,6 +294,23 @@ pub fn describe(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+/// How Docker's CLI would introduce `e`: "Error response from daemon: " for what its daemon reports
+/// (the store's, the containers' and a pull's errors), "Error: " for skiff's own (files, arguments).
+pub fn error_prefix(e: &anyhow::Error) -> &'static str {
+    let daemon = e.chain().any(|c| {
+        c.is::<skiff_image::StoreError>()
+            || matches!(c.downcast_ref(), Some(skiff_image::archive::ArchiveError::Store(_)))
+            || c.is::<skiff_engine::lifecycle::EngineError>()
+            || c.is::<skiff_engine::container::RecordError>()
+            || c.is::<skiff_registry::PullError>()
+    });
+    if daemon {
+        "Error response from daemon: "
+    } else {
+        "Error: "
+    }
+}
+
 /// Exit status for a failed command (Docker's CLI exits 1 on daemon errors).
 pub fn exit_code(_e: &anyhow::Error) -> u8 {
     1

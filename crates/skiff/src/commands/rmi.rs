@@ -36,7 +36,8 @@ pub fn run(g: &GlobalOpts, a: RmiArgs) -> anyhow::Result<u8> {
         match store.remove(name, a.force) {
             Ok(events) => print_events(&events, false),
             Err(e) => {
-                eprintln!("Error: {e}");
+                // Every refusal of an image removal is the daemon's in Docker.
+                eprintln!("Error response from daemon: {e}");
                 failed = true;
             }
         }
