@@ -69,6 +69,21 @@ impl Container {
     pub fn command(&self) -> String {
         std::iter::once(self.path.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
     }
+
+    /// The command as Docker's container list shows it: the path, then each argument, an argument
+    /// with a space in single quotes (`sh -c 'echo hi'`).
+    pub fn listed_command(&self) -> String {
+        let mut out = self.path.clone();
+        for a in &self.args {
+            out.push(' ');
+            if a.contains(' ') {
+                out.push_str(&format!("'{a}'"));
+            } else {
+                out.push_str(a);
+            }
+        }
+        out
+    }
 }
 
 /// `containers/<id>/`.
@@ -190,4 +205,29 @@ pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RecordError> {
     let bytes = serde_json::to_vec(v).expect("records serialise");
     std::fs::write(&tmp, bytes).map_err(io("write", &tmp))?;
     std::fs::rename(&tmp, path).map_err(io("rename", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listed_command_quotes_arguments_with_spaces_as_docker_does() {
+        let c = |path: &str, args: &[&str]| Container {
+            id: String::new(),
+            name: String::new(),
+            image: String::new(),
+            image_id: String::new(),
+            created: String::new(),
+            path: path.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            opts: RunOptions::default(),
+            restart_count: 0,
+        };
+        assert_eq!(c("sh", &["-c", "echo one; sleep 1"]).listed_command(), "sh -c 'echo one; sleep 1'");
+        assert_eq!(c("redis-server", &[]).listed_command(), "redis-server");
+        assert_eq!(c("ls", &["-l", "/"]).listed_command(), "ls -l /");
+        // The plain join stays for what is not a listing.
+        assert_eq!(c("sh", &["-c", "a b"]).command(), "sh -c a b");
+    }
 }

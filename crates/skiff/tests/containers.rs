@@ -172,8 +172,10 @@ fn detached_lifecycle() {
     }
     let row = lines.next().unwrap();
     assert!(row.starts_with(&id[..12]), "{row}");
-    // Docker joins path and args with spaces, cuts at 20 columns and quotes.
-    assert!(row.contains("   \"sh -c echo hello; e…\"   "), "{row}");
+    // Docker joins path and args with spaces (an argument with a space in single quotes, as
+    // Docker 20.10 lists it: "sh -c 'echo one; ec…"), cuts at 20 columns and quotes.
+    assert!(row.contains("   \"sh -c 'echo hello; …\"   "), "{row}");
+    assert_eq!(inspect(&env, "db")["HostConfig"]["NetworkMode"], "default");
     assert!(row.contains(" Up ") && row.trim_end().ends_with("db"), "{row}");
 
     let logs = eventually("the log", || {

@@ -203,6 +203,8 @@ fn walkthrough(env: &Env, case: &Case) {
     let top = env.run(&["top", "db"]).ok().stdout();
     let head: Vec<&str> = top.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(head, ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], "{top}");
+    // Laid out as the seed prints it: columns 20 wide.
+    assert!(top.starts_with(&format!("{:20}{:20}{:20}{:20}", "UID", "PID", "PPID", "C")), "{top}");
     let prow: Vec<&str> = top
         .lines()
         .skip(1)

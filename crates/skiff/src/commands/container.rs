@@ -283,7 +283,8 @@ pub fn top(g: &GlobalOpts, a: TopArgs) -> anyhow::Result<u8> {
     let store = open_store(g)?;
     let c = container::find(&store, &a.container)?;
     let (header, rows) = engine_exec::top(&store, &c)?;
-    let mut tw = table::tabwriter_for(std::io::stdout().lock());
+    // Docker's CLI sets `top`'s columns at least 20 wide (the seed shows them so).
+    let mut tw = table::tabwriter_min(std::io::stdout().lock(), 20);
     writeln!(tw, "{}", header.join("\t"))?;
     for r in rows {
         writeln!(tw, "{}", r.join("\t"))?;
@@ -504,7 +505,7 @@ pub fn inspect_json(store: &Store, name: &str) -> anyhow::Result<Option<Value>> 
     let host_config = json!({
         "Binds": if o.volumes.is_empty() { Value::Null } else { json!(o.volumes) },
         "LogConfig": {"Type": "json-file", "Config": {}},
-        "NetworkMode": if o.network_none { "none".to_string() } else { ns_mode(&o.network, "bridge") },
+        "NetworkMode": if o.network_none { "none".to_string() } else { ns_mode(&o.network, "default") },
         "AutoRemove": o.auto_remove,
         "CapAdd": if o.cap_add.is_empty() { Value::Null } else { json!(o.cap_add) },
         "CapDrop": if o.cap_drop.is_empty() { Value::Null } else { json!(o.cap_drop) },

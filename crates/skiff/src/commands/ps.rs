@@ -119,7 +119,7 @@ fn ports(store: &Store, c: &Container, s: &Status) -> String {
 /// One row as Docker's container formatter context.
 pub fn row(store: &Store, c: &Container, s: &Status, trunc: bool, with_size: bool) -> Value {
     let now = chrono::Utc::now();
-    let cmd = c.command();
+    let cmd = c.listed_command();
     let cmd = if trunc { ellipsis(&cmd, 20) } else { cmd };
     let created = parse_time(&c.created).unwrap_or(now);
     let mut v = json!({

@@ -161,7 +161,12 @@ fn render_rows(
 /// Go sizes a column as `max(minwidth, widest cell + padding)`; the `tabwriter` crate uses
 /// `max(minwidth, widest cell) + padding`, so its minimum width is set to `10 - 3`.
 pub fn tabwriter_for<W: Write>(out: W) -> TabWriter<W> {
-    TabWriter::new(out).minwidth(MIN_WIDTH - PADDING).padding(PADDING)
+    tabwriter_min(out, MIN_WIDTH)
+}
+
+/// A tab writer like Go's `tabwriter.NewWriter(out, min_width, 1, 3, ' ', 0)` (`docker top` uses 20).
+pub fn tabwriter_min<W: Write>(out: W, min_width: usize) -> TabWriter<W> {
+    TabWriter::new(out).minwidth(min_width.saturating_sub(PADDING)).padding(PADDING)
 }
 
 #[cfg(test)]
