@@ -176,6 +176,23 @@ fn detached_lifecycle() {
     // Docker 20.10 lists it: "sh -c 'echo one; ec…"), cuts at 20 columns and quotes.
     assert!(row.contains("   \"sh -c 'echo hello; …\"   "), "{row}");
     assert_eq!(inspect(&env, "db")["HostConfig"]["NetworkMode"], "default");
+    // ps's rows are Docker's ContainerContext: its fields, its Label method, errors for the rest
+    // (checked before listing, so even with no rows); a format showing .Size asks for the size.
+    let out = env
+        .run(&["ps", "--format", "{{.Names}}|{{.Label \"x\"}}|{{.Networks}}|{{.CreatedAt}}|{{.Size}}"])
+        .ok()
+        .stdout();
+    let cells: Vec<&str> = out.trim().split('|').collect();
+    assert_eq!(cells[..3], ["db", "", "bridge"], "{out}");
+    assert!(cells[3].ends_with(" +0000 UTC") && !cells[3].contains('.'), "{out}");
+    assert!(cells[4].contains("(virtual "), "{out}");
+    for format in ["{{.Nope}}", "table {{.Nope}}"] {
+        let r = env.run(&["ps", "--filter", "name=nothing-of-that-name", "--format", format]);
+        assert_eq!(r.code(), 1);
+        assert!(r.stderr().contains("failed to execute template: template: :1:2: executing \"\" at <.Nope>: can't evaluate field Nope in type *formatter.ContainerContext"), "{}", r.stderr());
+    }
+    let r = env.run(&["ps", "--format", "{{.Label 1}}"]);
+    assert!(r.stderr().contains("expected string"), "{}", r.stderr());
     assert!(row.contains(" Up ") && row.trim_end().ends_with("db"), "{row}");
 
     let logs = eventually("the log", || {

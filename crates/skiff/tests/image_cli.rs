@@ -153,6 +153,19 @@ fn images_filters_quiet_and_format() {
     assert!(out.contains("<none>"), "{out}");
     let r = env.run(&["images", "--filter", "bogus=1"]).fails();
     assert!(r.stderr().contains("bogus"), "{}", r.stderr());
+    // The rows are Go structs in Docker: a field they lack is an error, not "<no value>".
+    let r = env.run(&["images", "--format", "{{.Nope}}"]).fails();
+    assert!(r.stderr().contains("can't evaluate field Nope in type *formatter.imageContext"), "{}", r.stderr());
+    let r = env.run(&["history", "alpha:1", "--format", "{{.Nope}}"]).fails();
+    assert!(r.stderr().contains("can't evaluate field Nope in type *image.historyContext"), "{}", r.stderr());
+    // CreatedAt in whole seconds (Go's time.Unix(s, 0)); VirtualSize to four digits, Size to three.
+    let big = vec![b'x'; 12346];
+    env.run_stdin(&["import", "-", "sized:1"], Some(&small_tar(&[("big", &big)]))).ok();
+    let out = env.run(&["images", "--format", "{{.CreatedAt}}|{{.Size}}|{{.VirtualSize}}", "sized"]).ok().stdout();
+    let (at, sizes) = out.trim().split_once('|').unwrap();
+    assert!(at.ends_with(" +0000 UTC") && !at.contains('.'), "{out}");
+    assert_eq!(sizes, "12.3kB|12.35kB", "{out}");
+    env.run(&["rmi", "sized:1"]).ok();
     // prune removes the dangling one only.
     let out = env.run(&["image", "prune", "-f"]).ok().stdout();
     assert!(out.contains(&format!("deleted: {bid}")), "{out}");

@@ -86,12 +86,13 @@ pub fn run(g: &GlobalOpts, a: HistoryArgs) -> anyhow::Result<u8> {
         }
         return Ok(0);
     }
-    table::render(
+    table::render_strict(
         &mut out,
         a.format.as_deref(),
         "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
         HEADERS,
         &rows,
+        "*image.historyContext",
     )?;
     Ok(0)
 }

@@ -204,7 +204,7 @@ pub fn run(g: &GlobalOpts, a: ImagesArgs) -> anyhow::Result<u8> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    table::render(&mut out, a.format.as_deref(), default, HEADERS, &rows)?;
+    table::render_strict(&mut out, a.format.as_deref(), default, HEADERS, &rows, "*formatter.imageContext")?;
     std::io::Write::flush(&mut out)?;
     Ok(0)
 }
@@ -259,6 +259,7 @@ struct Row {
     since: String,
     at: String,
     size: String,
+    virtual_size: String,
 }
 
 impl Row {
@@ -274,7 +275,7 @@ impl Row {
             "Size": self.size,
             "Tag": self.tag,
             "UniqueSize": "N/A",
-            "VirtualSize": self.size,
+            "VirtualSize": self.virtual_size,
         })
     }
 }
@@ -292,8 +293,10 @@ fn row(
     let created = img.created.as_deref().and_then(skiff_image::config::parse_time);
     let since = created.map(|t| units::ago(t, now)).unwrap_or_else(|| "N/A".into());
     // The default table shows no CreatedAt: only a --format can ask for it.
-    let at = if all_fields { created.map(units::go_time_string).unwrap_or_default() } else { String::new() };
-    Row { repo, tag, digest, id, since, at, size: units::human_size(img.size) }
+    let at = if all_fields { created.map(units::created_at_string).unwrap_or_default() } else { String::new() };
+    // Docker prints Size to three significant digits and VirtualSize to four.
+    let virtual_size = units::human_size_with_precision(img.size as f64, 4);
+    Row { repo, tag, digest, id, since, at, size: units::human_size(img.size), virtual_size }
 }
 
 #[cfg(test)]

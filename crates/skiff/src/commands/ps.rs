@@ -126,7 +126,7 @@ pub fn row(store: &Store, c: &Container, s: &Status, trunc: bool, with_size: boo
         "ID": if trunc { truncate_id(&c.id).to_string() } else { c.id.clone() },
         "Image": c.image,
         "Command": quote(&cmd, false),
-        "CreatedAt": crate::output::units::go_time_string(created),
+        "CreatedAt": crate::output::units::created_at_string(created),
         "RunningFor": ago(created, now),
         "Status": status_text(s, now),
         "State": s.word(),
@@ -145,7 +145,31 @@ pub fn row(store: &Store, c: &Container, s: &Status, trunc: bool, with_size: boo
     v
 }
 
+/// Docker's container context: every field and its column name.
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Status", "STATUS"),
+    ("State", "STATE"),
+    ("Ports", "PORTS"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+    ("Size", "SIZE"),
+];
+
 pub fn run(g: &GlobalOpts, a: PsArgs) -> anyhow::Result<u8> {
+    if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
+        table::check_fields(f, HEADERS, crate::output::template::CONTAINER_CONTEXT).map_err(|e| {
+            let e = e.to_string();
+            anyhow::anyhow!("failed to execute template: {}", e.strip_prefix("template parsing error: ").unwrap_or(&e))
+        })?;
+    }
     let store = open_store(g)?;
     let filters: Vec<(String, String)> = a
         .filter
@@ -159,6 +183,8 @@ pub fn run(g: &GlobalOpts, a: PsArgs) -> anyhow::Result<u8> {
     let mut all = container::list(&store)?;
     all.reverse(); // newest first, as Docker lists them
     let limit = if a.latest { Some(1) } else { a.last };
+    // As Docker's CLI: a format that shows the size asks for it.
+    let with_size = a.size || a.format.as_deref().is_some_and(|f| f.contains(".Size"));
     let show_all = a.all || limit.is_some() || filters.iter().any(|(k, _)| k == "status" || k == "exited");
     let mut rows = Vec::new();
     for c in all.iter() {
@@ -169,7 +195,7 @@ pub fn run(g: &GlobalOpts, a: PsArgs) -> anyhow::Result<u8> {
         if !matches(&store, c, &s, &filters)? {
             continue;
         }
-        rows.push(row(&store, c, &s, !a.no_trunc, a.size));
+        rows.push(row(&store, c, &s, !a.no_trunc, with_size));
         if limit.is_some_and(|n| rows.len() >= n) {
             break;
         }
@@ -187,22 +213,13 @@ pub fn run(g: &GlobalOpts, a: PsArgs) -> anyhow::Result<u8> {
     } else {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
-    let headers = [
-        ("ID", "CONTAINER ID"),
-        ("Image", "IMAGE"),
-        ("Command", "COMMAND"),
-        ("CreatedAt", "CREATED AT"),
-        ("RunningFor", "CREATED"),
-        ("Status", "STATUS"),
-        ("State", "STATE"),
-        ("Ports", "PORTS"),
-        ("Names", "NAMES"),
-        ("Labels", "LABELS"),
-        ("Mounts", "MOUNTS"),
-        ("Networks", "NETWORKS"),
-        ("LocalVolumes", "LOCAL VOLUMES"),
-        ("Size", "SIZE"),
-    ];
-    table::render(&mut out, a.format.as_deref(), default, &headers, &rows)?;
+    table::render_strict(
+        &mut out,
+        a.format.as_deref(),
+        default,
+        HEADERS,
+        &rows,
+        crate::output::template::CONTAINER_CONTEXT,
+    )?;
     Ok(0)
 }

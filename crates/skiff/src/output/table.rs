@@ -118,6 +118,18 @@ pub fn render_strict(
     render_rows(out, format, default_table, headers, rows, Some(context_type))
 }
 
+/// Docker's `ps` runs the format once on an empty row before listing (to learn whether it shows
+/// the size): an unknown field fails then, rows or none. `headers` names every field of the row.
+pub fn check_fields(format: &str, headers: &[(&str, &str)], context_type: &'static str) -> Result<(), RenderError> {
+    let resolved = resolve_format(Some(format), "");
+    let tmpl = Template::parse(&resolved.template)?;
+    let empty =
+        Value::Object(headers.iter().map(|(field, _)| (field.to_string(), Value::String(String::new()))).collect());
+    let opts = ExecOptions { header: false, dot_is_context: true, context_type: Some(context_type) };
+    tmpl.execute_into(&mut String::new(), &empty, opts)?;
+    Ok(())
+}
+
 fn render_rows(
     out: &mut dyn Write,
     format: Option<&str>,

@@ -113,6 +113,13 @@ pub fn go_time_string(t: DateTime<Utc>) -> String {
     s
 }
 
+/// A creation time as `docker ps` and `docker images` print `{{.CreatedAt}}`: Go's
+/// `time.Unix(seconds, 0).String()`, whole seconds.
+pub fn created_at_string(t: DateTime<Utc>) -> String {
+    use chrono::Timelike;
+    go_time_string(t.with_nanosecond(0).unwrap_or(t))
+}
+
 /// RFC 3339 in UTC with whole seconds, as `docker history --format {{.CreatedAt}}` prints it.
 pub fn rfc3339_seconds(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -244,5 +251,6 @@ mod tests {
         assert_eq!(rfc3339_seconds(t), "2026-11-24T01:30:00Z");
         let whole = DateTime::parse_from_rfc3339("2026-11-24T01:30:00Z").unwrap().with_timezone(&Utc);
         assert_eq!(go_time_string(whole), "2026-11-24 01:30:00 +0000 UTC");
+        assert_eq!(created_at_string(t), "2026-11-24 01:30:00 +0000 UTC");
     }
 }

@@ -9,6 +9,9 @@ use super::parse::{Branch, Command, Node, Operand, Pipe, Term};
 use super::printf::{format_v, type_name};
 use super::ExecOptions;
 
+/// The Go type of a `docker ps` row, which has the `Label` method.
+pub const CONTAINER_CONTEXT: &str = "*formatter.ContainerContext";
+
 /// A value during execution: borrowed from the data, computed, or Go's invalid value
 /// (a missing map key), which prints as `<no value>`.
 #[derive(Debug, Clone)]
@@ -205,6 +208,12 @@ impl<'a, 'o> State<'a, 'o> {
                 return self.call_func(first, name, &cmd.args[1..], dot, fin);
             }
         }
+        if let (Term::Field, [method]) = (&first.term, first.fields.as_slice()) {
+            let at_root = matches!(dot, Val::Ref(r) if std::ptr::eq(*r, self.root));
+            if method == "Label" && at_root && self.opts.context_type == Some(CONTAINER_CONTEXT) {
+                return self.container_label(first, &cmd.args[1..], dot, fin);
+            }
+        }
         if cmd.args.len() > 1 || fin.is_some() {
             let msg = match first.term {
                 Term::Field => {
@@ -218,6 +227,25 @@ impl<'a, 'o> State<'a, 'o> {
             return Err(self.err(first, "nil is not a command"));
         }
         self.eval_operand(first, dot)
+    }
+
+    /// `{{.Label "name"}}` of a `docker ps` row: Docker's `ContainerContext.Label`, the value of that
+    /// label or "" (the row's `Labels` holds them as `k=v,k2=v2`).
+    fn container_label(&mut self, op: &Operand, args: &[Operand], dot: &Val<'a>, fin: Option<Val<'a>>) -> Res<Val<'a>> {
+        let mut vals = Vec::new();
+        for a in args {
+            vals.push(self.eval_arg(a, dot)?.to_value());
+        }
+        vals.extend(fin.map(|f| f.to_value()));
+        let [Value::String(name)] = vals.as_slice() else {
+            return Err(match vals.as_slice() {
+                [other] => self.err(op, format!("wrong type for value; expected string; got {}", type_name(other))),
+                _ => self.err(op, format!("wrong number of args for Label: want 1 got {}", vals.len())),
+            });
+        };
+        let labels = self.root.get("Labels").and_then(Value::as_str).unwrap_or("");
+        let value = labels.split(',').filter_map(|kv| kv.split_once('=')).find(|(k, _)| k == name).map(|(_, v)| v);
+        Ok(Val::Own(Value::String(value.unwrap_or("").to_string())))
     }
 
     fn call_func(

@@ -11,6 +11,7 @@
 //! Errors read as Docker prints them: `template parsing error: template: :1: ...`.
 
 mod exec;
+pub use exec::CONTAINER_CONTEXT;
 mod funcs;
 mod lex;
 mod parse;
