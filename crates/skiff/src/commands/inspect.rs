@@ -104,7 +104,7 @@ pub fn run(g: &GlobalOpts, a: InspectArgs) -> anyhow::Result<u8> {
         Some(f) => {
             let t = template::Template::parse(f)?;
             for v in &found {
-                writeln!(out, "{}", t.execute(v)?)?;
+                writeln!(out, "{}", t.execute_inspect(v)?)?;
             }
         }
         None => writeln!(out, "{}", ojson::to_docker_json_pretty(&Value::Array(found)))?,

@@ -125,7 +125,8 @@ pub fn check_fields(format: &str, headers: &[(&str, &str)], context_type: &'stat
     let tmpl = Template::parse(&resolved.template)?;
     let empty =
         Value::Object(headers.iter().map(|(field, _)| (field.to_string(), Value::String(String::new()))).collect());
-    let opts = ExecOptions { header: false, dot_is_context: true, context_type: Some(context_type) };
+    let opts =
+        ExecOptions { header: false, dot_is_context: true, context_type: Some(context_type), ..Default::default() };
     tmpl.execute_into(&mut String::new(), &empty, opts)?;
     Ok(())
 }
@@ -140,7 +141,7 @@ fn render_rows(
 ) -> Result<(), RenderError> {
     let resolved = resolve_format(format, default_table);
     let tmpl = Template::parse(&resolved.template)?;
-    let row_opts = ExecOptions { header: false, dot_is_context: true, context_type };
+    let row_opts = ExecOptions { header: false, dot_is_context: true, context_type, ..Default::default() };
     let mut body = String::new();
     for row in rows {
         tmpl.execute_into(&mut body, row, row_opts)?;
@@ -157,7 +158,7 @@ fn render_rows(
             .collect::<Map<String, Value>>(),
     );
     let mut header = String::new();
-    let header_opts = ExecOptions { header: true, dot_is_context: true, context_type: None };
+    let header_opts = ExecOptions { header: true, dot_is_context: true, ..Default::default() };
     // Docker ignores header errors and keeps whatever was printed before the failure.
     let _ = tmpl.execute_into(&mut header, &header_data, header_opts);
     let mut tw = tabwriter_for(out);

@@ -329,6 +329,14 @@ impl<'a, 'o> State<'a, 'o> {
         Ok(v)
     }
 
+    /// A key the map lacks: `<no value>`, or with `missingkey=error` Go's error.
+    fn missing(&self, op: &Operand, name: &str) -> Res<Val<'a>> {
+        if self.opts.missing_key_error {
+            return Err(self.err(op, format!("map has no entry for key {name:?}")));
+        }
+        Ok(Val::Invalid)
+    }
+
     fn field(&self, op: &Operand, recv: Val<'a>, name: &str) -> Res<Val<'a>> {
         let bad = |v: &Value| match v {
             Value::Null => self.err(op, format!("nil pointer evaluating interface {{}}.{name}")),
@@ -343,10 +351,13 @@ impl<'a, 'o> State<'a, 'o> {
                     Some(ty) if self.root.as_object().is_some_and(|r| std::ptr::eq(r, m)) => {
                         Err(self.err(op, format!("can't evaluate field {name} in type {ty}")))
                     }
-                    _ => Ok(Val::Invalid),
+                    _ => self.missing(op, name),
                 },
             },
-            Val::Own(Value::Object(mut m)) => Ok(m.remove(name).map_or(Val::Invalid, Val::Own)),
+            Val::Own(Value::Object(mut m)) => match m.remove(name) {
+                Some(v) => Ok(Val::Own(v)),
+                None => self.missing(op, name),
+            },
             Val::Ref(other) => Err(bad(other)),
             Val::Own(other) => Err(bad(&other)),
         }

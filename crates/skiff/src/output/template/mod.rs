@@ -72,6 +72,9 @@ pub struct ExecOptions {
     /// missing from the root object is an error naming the type, as in Docker, instead of
     /// `<no value>`. Nested objects keep map semantics.
     pub context_type: Option<&'static str>,
+    /// Go's `missingkey=error`, which `docker inspect -f` executes with (its data is JSON maps): a
+    /// key a map lacks is an error, `map has no entry for key "Nope"`, instead of `<no value>`.
+    pub missing_key_error: bool,
 }
 
 /// A parsed template.
@@ -101,6 +104,13 @@ impl Template {
     pub fn execute(&self, data: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
         self.execute_into(&mut out, data, ExecOptions::default())?;
+        Ok(out)
+    }
+
+    /// Execute as `docker inspect -f` does: missing keys are errors.
+    pub fn execute_inspect(&self, data: &Value) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        self.execute_into(&mut out, data, ExecOptions { missing_key_error: true, ..Default::default() })?;
         Ok(out)
     }
 

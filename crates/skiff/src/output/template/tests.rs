@@ -50,6 +50,21 @@ fn missing_keys_print_no_value_like_go_maps() {
 }
 
 #[test]
+fn inspect_templates_fail_on_missing_keys_as_dockers_do() {
+    let d = image();
+    let t = |src: &str| Template::parse(src).unwrap().execute_inspect(&d).map_err(|e| e.to_string());
+    assert_eq!(
+        t("{{.Nope}}"),
+        Err("template parsing error: template: :1:2: executing \"\" at <.Nope>: map has no entry for key \"Nope\""
+            .into())
+    );
+    assert!(t("{{.Config.Nope}}").unwrap_err().ends_with("map has no entry for key \"Nope\""));
+    assert_eq!(t("{{.Size}}"), Ok("3964683".into()));
+    // A key that is there with a null value is not missing.
+    assert_eq!(t("{{.Config.OnBuild}}"), Ok("<no value>".into()));
+}
+
+#[test]
 fn composite_values_print_in_go_syntax() {
     let d = image();
     assert_eq!(run("{{.RepoTags}}", &d), "[features:1.0 features:latest]");
