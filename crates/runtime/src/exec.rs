@@ -4,7 +4,7 @@
 //! inside the container's pid namespace. The process gets the same capabilities, no_new_privs and
 //! seccomp as the spec says, and no fd but its stdio.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 
 use oci_spec::runtime::{Process, Spec};
@@ -69,6 +69,18 @@ pub fn exec(
     stdio: StdioSpec,
     terminal: Terminal,
 ) -> Result<Spawned, RuntimeError> {
+    exec_with(container_pid, process, spec, stdio, terminal, Vec::new())
+}
+
+/// [`exec`], handing the process `preserve` as its fds 3, 4, ... (runc's `exec --preserve-fds`).
+pub fn exec_with(
+    container_pid: i32,
+    process: &Process,
+    spec: &Spec,
+    stdio: StdioSpec,
+    terminal: Terminal,
+    preserve: Vec<OwnedFd>,
+) -> Result<Spawned, RuntimeError> {
     let caps = CapabilityMasks::from_spec(process.capabilities().as_ref())?;
     check_apparmor(process)?;
     let seccomp = compiled_seccomp(spec)?;
@@ -85,9 +97,16 @@ pub fn exec(
         joins.push((fd, flag));
     }
     let cgroup_join = cgroup_join_files(container_pid);
-    let stdio = prepare_stdio(stdio, 6)?;
+    // Stdio and the sync socket sit above the fds the process gets (0-2 and the preserved ones).
+    let min = 3 + preserve.len() as RawFd + 3;
+    let stdio = prepare_stdio(stdio, min)?;
     let (parent_sock, child_sock) =
         sys::seqpacket_pair().map_err(|e| RuntimeError::sys("creating the sync socket", e))?;
+    let moved =
+        sys::dup_above(child_sock.as_raw_fd(), min).map_err(|e| RuntimeError::sys("moving the sync socket", e))?;
+    // Only the moved copy may stay open: the caller learns of the exec from its end closing.
+    drop(child_sock);
+    let child_sock = moved;
     let plan = Plan {
         spec,
         process,
@@ -98,7 +117,7 @@ pub fn exec(
         pty: terminal == Terminal::Pty,
         start_rd: None,
         start_wr: None,
-        preserve: Vec::new(),
+        preserve: preserve.iter().map(|f| f.as_raw_fd()).collect(),
         cgroup_binds: Vec::new(),
         cgroup_join,
         hooks: None,
@@ -138,6 +157,7 @@ pub fn exec(
     drop(child_sock);
     drop(stdio);
     drop(joins);
+    drop(preserve);
     let outcome = drive(&parent_sock, helper_pid, spec, false, None);
     let _ = sys::waitpid(helper_pid);
     let outcome = outcome?;

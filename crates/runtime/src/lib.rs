@@ -33,7 +33,7 @@ pub mod timing;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-pub use exec::exec;
+pub use exec::{exec, exec_with};
 pub use oci_spec;
 pub use spawn::{spawn, start_created, wait_exec};
 /// One message over an AF_UNIX socket, optionally carrying one fd (SCM_RIGHTS), e.g. runc's

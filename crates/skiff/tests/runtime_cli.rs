@@ -568,6 +568,64 @@ fn a_failing_hook_fails_its_step_or_warns_as_the_spec_says() {
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "ran\nran\n");
 }
 
+/// Runs `skiff runtime ARGS` with `files` as its fds 3, 4, ... (as a caller of `--preserve-fds` does).
+fn run_with_fds(rt: &Rt, args: &[&str], files: &[&std::fs::File]) -> Out {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let raw: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+    let mut c = rt.cmd(args);
+    // SAFETY: only dup2 (async-signal-safe) between fork and exec; dup2 leaves the copies open across exec.
+    unsafe {
+        c.pre_exec(move || {
+            // Move them out of the way first, so that a source that is itself 3 or 4 is not overwritten.
+            let staged: Vec<i32> = raw.iter().map(|fd| libc::fcntl(*fd, libc::F_DUPFD, 100)).collect();
+            for (i, fd) in staged.iter().enumerate() {
+                if *fd < 0 || libc::dup2(*fd, 3 + i as i32) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    Out { out: c.output().unwrap(), stdout_file: String::new() }
+}
+
+/// `--preserve-fds N` hands the caller's fds 3 .. 3+N to the process as its own 3 .. 3+N, in `run`
+/// and `exec`, as runc does; without it the process gets none of them.
+#[test]
+fn preserve_fds_hands_the_callers_fds_over() {
+    let Some(rt) = Rt::with_bundle(&["sh", "-c", "echo from-run >&3; echo second >&4; ls /proc/self/fd"]) else {
+        return;
+    };
+    let b = rt.bundle();
+    std::os::unix::fs::symlink("busybox", b.join("rootfs/bin/ls")).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let (f3, f4) = (d.path().join("three"), d.path().join("four"));
+    let open = |p: &std::path::Path| std::fs::File::create(p).unwrap();
+    let id = rt.id("fds");
+    let r =
+        run_with_fds(&rt, &["run", "--preserve-fds", "2", "-b", b.to_str().unwrap(), &id], &[&open(&f3), &open(&f4)]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(std::fs::read_to_string(&f3).unwrap(), "from-run\n");
+    assert_eq!(std::fs::read_to_string(&f4).unwrap(), "second\n");
+    // 0-4 are the process's; ls opens one more to list them.
+    let fds: Vec<String> = r.stdout().split_whitespace().map(String::from).collect();
+    assert_eq!(fds[..5], ["0", "1", "2", "3", "4"], "{}", r.stdout());
+
+    let rt = Rt::with_bundle(&["sleep", "1000"]).unwrap();
+    let b = rt.bundle();
+    let id = rt.id("fds-exec");
+    rt.run_files(&["run", "-d", "-b", b.to_str().unwrap(), &id]).ok();
+    let r = run_with_fds(&rt, &["exec", "--preserve-fds", "1", &id, "sh", "-c", "echo from-exec >&3"], &[&open(&f3)]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(std::fs::read_to_string(&f3).unwrap(), "from-exec\n");
+    // Without the flag, fd 3 is not there.
+    let r = run_with_fds(&rt, &["exec", &id, "sh", "-c", "echo x >&3"], &[&open(&f4)]);
+    assert_ne!(r.code(), 0);
+    assert_eq!(std::fs::read_to_string(&f4).unwrap(), "");
+    rt.run(&["delete", "--force", &id]).ok();
+}
+
 #[test]
 fn exec_runs_processes_in_the_container_as_runc_exec() {
     let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
@@ -617,7 +675,10 @@ fn exec_runs_processes_in_the_container_as_runc_exec() {
     let out = rt.out_path(&args);
     eventually("the detached process to write", || std::fs::read_to_string(&out).unwrap_or_default() == "detached\n");
     let epid: i32 = std::fs::read_to_string(&pf).unwrap().trim().parse().unwrap();
-    assert!(std::fs::read_to_string(format!("/proc/{epid}/cmdline")).unwrap().starts_with("sleep"));
+    // (sh execs sleep after the echo: wait for it rather than race it.)
+    eventually("the detached process to exec sleep", || {
+        std::fs::read_to_string(format!("/proc/{epid}/cmdline")).unwrap_or_default().starts_with("sleep")
+    });
     let listed = rt.run(&["ps", "--format", "json", &id]).ok().stdout();
     assert!(listed.contains(&epid.to_string()), "{listed}");
     // Errors as runc's.

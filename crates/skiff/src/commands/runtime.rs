@@ -194,6 +194,9 @@ struct ExecOpts {
     /// Set the apparmor profile for the process
     #[arg(long, value_name = "PROFILE")]
     apparmor: Option<String>,
+    /// Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    preserve_fds: u32,
     id: String,
     /// The command and its arguments (unless --process)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -1110,7 +1113,9 @@ fn exec(cli: &RtCli, o: &ExecOpts) -> anyhow::Result<u8> {
     };
     let set = (!o.detach && !tty).then(block_forwarded_signals);
     let terminal = if tty { skiff_runtime::Terminal::Pty } else { skiff_runtime::Terminal::None };
-    let spawned = skiff_runtime::exec(rec.pid, &process, &spec, stdio, terminal)?;
+    // Our fds 3 .. 3+N become the process's 3 .. 3+N, as runc hands them over.
+    let preserve = (0..o.preserve_fds).map(|i| dup_cloexec(3 + i as RawFd)).collect::<anyhow::Result<Vec<_>>>()?;
+    let spawned = skiff_runtime::exec_with(rec.pid, &process, &spec, stdio, terminal, preserve)?;
     let pid = spawned.pid;
     let mut pty = spawned.pty_master;
     if let (Some(sock), Some(m)) = (&o.console_socket, &pty) {
