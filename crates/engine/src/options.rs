@@ -284,7 +284,7 @@ impl HostCpus {
     }
 }
 
-/// A cpuset list (`0-2,5`) as the CPUs it names; an error names the part that is not one.
+/// A cpuset list (`0-2,5`) as the CPUs it names; an error quotes the list, as Docker's parser does.
 pub fn parse_cpu_list(list: &str) -> Result<std::collections::BTreeSet<u32>, String> {
     let mut out = std::collections::BTreeSet::new();
     for part in list.split(',') {

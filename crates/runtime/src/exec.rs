@@ -2,7 +2,7 @@
 //! (CVE-2019-5736), joins the container's cgroup and every namespace that differs from ours (user
 //! first, mount last), then clones the process with CLONE_PARENT so it is the caller's child and
 //! inside the container's pid namespace. The process gets the same capabilities, no_new_privs and
-//! seccomp as the spec says, and no fd but its stdio.
+//! seccomp as the spec says, and no fd but its stdio (and, with [`exec_with`], the preserved ones as 3, 4, ...).
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
