@@ -215,8 +215,9 @@ pub fn push(
     } else {
         name.clone()
     };
-    let img = store.resolve(&name.to_string()).map_err(|_| PushError::NoSuchTag(name.familiar()))?;
+    // Docker names the repository first, and the missing image by its repository alone.
     events(PushEvent::Repository(name.name()));
+    let img = store.resolve(&name.to_string()).map_err(|_| PushError::NoSuchTag(name.familiar_name()))?;
     let client = Client::connect(opts, name.domain())?;
     let repo = name.path().to_string();
     let scopes = Client::push_scopes(&repo, &popts.mount_from);

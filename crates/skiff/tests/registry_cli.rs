@@ -161,7 +161,17 @@ fn run_and_create_pull_what_is_missing_as_pull_says() {
     let pusher = Cli::new();
     let image = format!("{}/lib/busybox", reg.addr);
     pusher.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), &image], None).ok();
-    pusher.run(&["push", &image], None).ok();
+    // push as Docker prints it without a terminal: the default tag, the repository, each layer's
+    // Preparing and Pushed (no progress states), the digest.
+    let out = pusher.run(&["push", &image], None).ok().stdout();
+    assert!(out.starts_with(&format!("Using default tag: latest\nThe push refers to repository [{image}]\n")), "{out}");
+    assert!(out.contains(": Preparing\n") && out.contains(": Pushed\n") && !out.contains("Pushing"), "{out}");
+    assert!(out.lines().last().unwrap().starts_with("latest: digest: sha256:"), "{out}");
+    // A tag that is not there: the repository line, then Docker's words on stderr, naming the repository.
+    let r = pusher.run(&["push", &format!("{image}:nope")], None);
+    assert_eq!(r.code(), 1);
+    assert_eq!(r.stdout(), format!("The push refers to repository [{image}]\n"));
+    assert_eq!(r.stderr(), format!("An image does not exist locally with the tag: {image}\n"));
 
     let cli = Cli::new();
     // Never: no such image, and nothing fetched.

@@ -27,6 +27,7 @@ pub fn run(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
     let store = open_store(g)?;
     let opts = registry_options(a.tls_verify)?;
     let r = Reference::parse(&a.name)?;
+    let r_untagged = r.tag().is_none() && r.digest().is_none();
     let names: Vec<Reference> = if a.all_tags {
         if r.tag().is_some() || r.digest().is_some() {
             anyhow::bail!("tag can't be used with --all-tags/-a");
@@ -53,14 +54,27 @@ pub fn run(g: &GlobalOpts, a: PushArgs) -> anyhow::Result<u8> {
         }
     }
     let quiet = a.quiet;
+    // Docker's lines without a terminal: no "Pushing" (it is a progress bar's state).
     let print = move |e: PushEvent| match e {
         PushEvent::Repository(r) if !quiet => println!("The push refers to repository [{r}]"),
+        PushEvent::Layer { status, .. } if status == "Pushing" => {}
         PushEvent::Layer { id, status } if !quiet => println!("{id}: {status}"),
         PushEvent::Digest { tag, digest, size } if !quiet => println!("{tag}: digest: {digest} size: {size}"),
         _ => {}
     };
+    if !quiet && !a.all_tags && r_untagged {
+        println!("Using default tag: {}", skiff_image::reference::DEFAULT_TAG);
+    }
     for n in &names {
-        let pushed = skiff_registry::push(&store, &opts, n, &popts, &print)?;
+        let pushed = match skiff_registry::push(&store, &opts, n, &popts, &print) {
+            Ok(p) => p,
+            // The CLI's own complaint in Docker: printed as it is.
+            Err(e @ skiff_registry::PushError::NoSuchTag(_)) => {
+                eprintln!("{e}");
+                return Ok(1);
+            }
+            Err(e) => return Err(e.into()),
+        };
         if quiet {
             println!("{}", n.with_digest(pushed.digest).familiar());
         }
