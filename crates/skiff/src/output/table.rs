@@ -311,7 +311,7 @@ af2583f835ca   2 minutes ago   /bin/sh -c #(nop)  CMD [\"world\"]   0B
         let err = render(&mut out, Some("{{.ID"), IMAGES_TABLE, IMAGES_HEADERS, &images()).unwrap_err();
         assert_eq!(err.to_string(), "template parsing error: template: :1: unclosed action");
         let err = render(&mut out, Some("{{.ID.X}}"), IMAGES_TABLE, IMAGES_HEADERS, &images()).unwrap_err();
-        assert!(err.to_string().starts_with("template parsing error: template: :1:2: executing"));
+        assert!(err.to_string().starts_with("template parsing error: template: :1:5: executing"));
         assert!(out.is_empty());
     }
 

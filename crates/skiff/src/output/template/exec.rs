@@ -9,6 +9,18 @@ use super::parse::{Branch, Command, Node, Operand, Pipe, Term};
 use super::printf::{format_v, type_name};
 use super::ExecOptions;
 
+/// Where Go's errors place an operand: a field chain (`.Config.Nope`, `$x.A`) is one node that
+/// starts at the field after its head (Go's parser folds the chain into the node at the chain's
+/// position: `.Config.Nope` is at `.Nope`); anything else at its start.
+fn error_pos(op: &Operand) -> usize {
+    let after_head = match op.term {
+        Term::Field if op.fields.len() > 1 => op.src.get(1..).and_then(|s| s.find('.')).map(|i| i + 1),
+        Term::Var(_) if !op.fields.is_empty() => op.src.find('.'),
+        _ => None,
+    };
+    op.pos + after_head.unwrap_or(0)
+}
+
 /// The Go type of a `docker ps` row, which has the `Label` method.
 pub const CONTAINER_CONTEXT: &str = "*formatter.ContainerContext";
 
@@ -190,7 +202,7 @@ impl<'a, 'o> State<'a, 'o> {
     }
 
     fn err(&self, op: &Operand, message: impl Into<String>) -> ExecError {
-        ExecError { pos: op.pos, context: op.src.clone(), message: message.into() }
+        ExecError { pos: error_pos(op), context: op.src.clone(), message: message.into() }
     }
 
     fn eval_pipe(&mut self, pipe: &Pipe, dot: &Val<'a>) -> Res<Val<'a>> {

@@ -58,7 +58,14 @@ fn inspect_templates_fail_on_missing_keys_as_dockers_do() {
         Err("template parsing error: template: :1:2: executing \"\" at <.Nope>: map has no entry for key \"Nope\""
             .into())
     );
-    assert!(t("{{.Config.Nope}}").unwrap_err().ends_with("map has no entry for key \"Nope\""));
+    // Go places a field chain at its second field, as `docker inspect` reports it.
+    assert_eq!(
+        t("{{.Config.Nope}}"),
+        Err("template parsing error: template: :1:9: executing \"\" at <.Config.Nope>: map has no entry for key \"Nope\"".into())
+    );
+    assert!(t("{{.State.Status}}")
+        .unwrap_err()
+        .contains(":1:8: executing \"\" at <.State.Status>: map has no entry for key \"State\""));
     assert_eq!(t("{{.Size}}"), Ok("3964683".into()));
     // A key that is there with a null value is not missing.
     assert_eq!(t("{{.Config.OnBuild}}"), Ok("<no value>".into()));
@@ -210,11 +217,11 @@ fn exec_errors_carry_position_and_context() {
     let d = json!({"S": "x", "N": null});
     assert_eq!(
         exec_err("{{.S.Foo}}", &d),
-        r#"template parsing error: template: :1:2: executing "" at <.S.Foo>: can't evaluate field Foo in type string"#
+        r#"template parsing error: template: :1:4: executing "" at <.S.Foo>: can't evaluate field Foo in type string"#
     );
     assert_eq!(
         exec_err("ab\n {{.N.X}}", &d),
-        r#"template parsing error: template: :2:3: executing "" at <.N.X>: nil pointer evaluating interface {}.X"#
+        r#"template parsing error: template: :2:5: executing "" at <.N.X>: nil pointer evaluating interface {}.X"#
     );
     assert!(exec_err("{{index .S 5}}", &d).ends_with("error calling index: index out of range: 5"));
     assert!(exec_err("{{lower 3}}", &d).ends_with("wrong type for value; expected string; got int"));
