@@ -295,8 +295,18 @@ pub fn describe(e: &anyhow::Error) -> String {
 }
 
 /// How Docker's CLI would introduce `e`: "Error response from daemon: " for what its daemon reports
-/// (the store's, the containers' and a pull's errors), "Error: " for skiff's own (files, arguments).
+/// (the store's, the containers' and a pull's errors), nothing for a format's error, "Error: " for
+/// skiff's other own errors (files, arguments).
 pub fn error_prefix(e: &anyhow::Error) -> &'static str {
+    // A format that fails is printed bare, as Docker's CLI prints Go's template errors.
+    let template = e.chain().any(|c| {
+        c.is::<crate::output::template::TemplateError>()
+            || c.is::<crate::output::table::RenderError>()
+            || c.is::<crate::output::table::FormatFailed>()
+    });
+    if template {
+        return "";
+    }
     let daemon = e.chain().any(|c| {
         c.is::<skiff_image::StoreError>()
             || matches!(c.downcast_ref(), Some(skiff_image::archive::ArchiveError::Store(_)))

@@ -118,6 +118,18 @@ pub fn render_strict(
     render_rows(out, format, default_table, headers, rows, Some(context_type))
 }
 
+/// `ps`'s complaint about its format, in Docker's words (`failed to execute template: ...`).
+#[derive(Debug)]
+pub struct FormatFailed(pub String);
+
+impl std::fmt::Display for FormatFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FormatFailed {}
+
 /// Docker's `ps` runs the format once on an empty row before listing (to learn whether it shows
 /// the size): an unknown field fails then, rows or none. `headers` names every field of the row.
 pub fn check_fields(format: &str, headers: &[(&str, &str)], context_type: &'static str) -> Result<(), RenderError> {
