@@ -2,7 +2,7 @@
 //! restart, wait, rm, pause, unpause, rename, prune, exec, top, stats,
 //! update, port, and `inspect` for containers; plus `skiff container ...`.
 
-use super::{open_store, GlobalOpts};
+use super::{daemon_error, open_store, GlobalOpts};
 use crate::output::table;
 use crate::output::units::human_size_with_precision;
 use clap::{Args, Subcommand};
@@ -13,10 +13,6 @@ use skiff_engine::lifecycle::{self, Attach, EngineError};
 use skiff_engine::state::Status;
 use skiff_image::Store;
 use std::io::Write;
-
-fn daemon_error(e: impl std::fmt::Display) {
-    eprintln!("Error response from daemon: {e}");
-}
 
 /// Runs `f` on each named container, printing the name on success (as Docker does).
 fn each(

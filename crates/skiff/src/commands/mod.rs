@@ -294,6 +294,14 @@ pub fn describe(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+/// How Docker's CLI introduces what its daemon reports.
+pub const DAEMON_PREFIX: &str = "Error response from daemon: ";
+
+/// Prints a daemon's error as Docker's CLI does, on stderr.
+pub fn daemon_error(e: impl std::fmt::Display) {
+    eprintln!("{DAEMON_PREFIX}{e}");
+}
+
 /// How Docker's CLI would introduce `e`: "Error response from daemon: " for what its daemon reports
 /// (the store's, the containers' and a pull's errors), nothing for a format's error, "Error: " for
 /// skiff's other own errors (files, arguments).
@@ -315,7 +323,7 @@ pub fn error_prefix(e: &anyhow::Error) -> &'static str {
             || c.is::<skiff_registry::PullError>()
     });
     if daemon {
-        "Error response from daemon: "
+        DAEMON_PREFIX
     } else {
         "Error: "
     }

@@ -165,11 +165,8 @@ const HEADERS: &[(&str, &str)] = &[
 
 pub fn run(g: &GlobalOpts, a: PsArgs) -> anyhow::Result<u8> {
     if let Some(f) = a.format.as_deref().filter(|f| !f.is_empty()) {
-        table::check_fields(f, HEADERS, crate::output::template::CONTAINER_CONTEXT).map_err(|e| {
-            let e = e.to_string();
-            let bare = e.strip_prefix("template parsing error: ").unwrap_or(&e);
-            table::FormatFailed(format!("failed to execute template: {bare}"))
-        })?;
+        table::check_fields(f, HEADERS, crate::output::template::CONTAINER_CONTEXT)
+            .map_err(|e| table::FormatFailed(format!("failed to execute template: {}", e.go_message())))?;
     }
     let store = open_store(g)?;
     let filters: Vec<(String, String)> = a

@@ -37,7 +37,7 @@ pub fn run(g: &GlobalOpts, a: RmiArgs) -> anyhow::Result<u8> {
             Ok(events) => print_events(&events, false),
             Err(e) => {
                 // Every refusal of an image removal is the daemon's in Docker.
-                eprintln!("Error response from daemon: {e}");
+                super::daemon_error(e);
                 failed = true;
             }
         }

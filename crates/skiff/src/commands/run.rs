@@ -340,7 +340,7 @@ fn pull_policy(a: &CreateArgs, command: &str) -> Result<PullPolicy, u8> {
 }
 
 fn fail(e: impl std::fmt::Display, code: i32) -> anyhow::Result<u8> {
-    eprintln!("skiff: Error response from daemon: {e}.");
+    eprintln!("skiff: {}{e}.", super::DAEMON_PREFIX);
     Ok(code as u8)
 }
 

@@ -132,15 +132,14 @@ impl std::error::Error for FormatFailed {}
 
 /// Docker's `ps` runs the format once on an empty row before listing (to learn whether it shows
 /// the size): an unknown field fails then, rows or none. `headers` names every field of the row.
-pub fn check_fields(format: &str, headers: &[(&str, &str)], context_type: &'static str) -> Result<(), RenderError> {
+pub fn check_fields(format: &str, headers: &[(&str, &str)], context_type: &'static str) -> Result<(), TemplateError> {
     let resolved = resolve_format(Some(format), "");
     let tmpl = Template::parse(&resolved.template)?;
     let empty =
         Value::Object(headers.iter().map(|(field, _)| (field.to_string(), Value::String(String::new()))).collect());
     let opts =
         ExecOptions { header: false, dot_is_context: true, context_type: Some(context_type), ..Default::default() };
-    tmpl.execute_into(&mut String::new(), &empty, opts)?;
-    Ok(())
+    tmpl.execute_into(&mut String::new(), &empty, opts)
 }
 
 fn render_rows(
