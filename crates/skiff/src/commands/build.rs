@@ -7,7 +7,7 @@
 use super::{open_store, registry_options, GlobalOpts};
 use anyhow::{bail, Context};
 use clap::Args;
-use skiff_build::{BuildContext, BuildOptions};
+use skiff_builder::{BuildContext, BuildOptions};
 use skiff_image::Reference;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -156,7 +156,7 @@ pub fn run(g: &GlobalOpts, a: BuildArgs) -> anyhow::Result<u8> {
     let puller = RegistryPuller { registry: registry_options(true)?, pull: popts };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    skiff_build::build_with_puller(&store, &ctx, &opts, Some(&EngineRunner), Some(&puller), &mut out)?;
+    skiff_builder::build_with_puller(&store, &ctx, &opts, Some(&EngineRunner), Some(&puller), &mut out)?;
     Ok(0)
 }
 
@@ -168,13 +168,13 @@ struct RegistryPuller {
     pull: skiff_registry::PullOptions,
 }
 
-impl skiff_build::ImagePuller for RegistryPuller {
+impl skiff_builder::ImagePuller for RegistryPuller {
     fn pull(
         &self,
         store: &skiff_image::Store,
         reference: &Reference,
         output: Option<&mut dyn std::io::Write>,
-    ) -> Result<skiff_image::Digest, skiff_build::PullFailed> {
+    ) -> Result<skiff_image::Digest, skiff_builder::PullFailed> {
         use skiff_registry::PullEvent;
         use std::io::Write as _;
         // Events come from the pull's download threads; this thread writes them in order.
@@ -198,8 +198,8 @@ impl skiff_build::ImagePuller for RegistryPuller {
         });
         match result {
             Ok(Ok(pulled)) => Ok(pulled.id),
-            Ok(Err(e)) => Err(skiff_build::PullFailed { reference: reference.familiar(), message: e.to_string() }),
-            Err(_) => Err(skiff_build::PullFailed {
+            Ok(Err(e)) => Err(skiff_builder::PullFailed { reference: reference.familiar(), message: e.to_string() }),
+            Err(_) => Err(skiff_builder::PullFailed {
                 reference: reference.familiar(),
                 message: "the pull thread panicked".into(),
             }),
@@ -216,15 +216,15 @@ struct EngineRunner;
 const RUNTIME_PATHS: &[&str] =
     &["proc", "sys", "dev", ".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"];
 
-impl skiff_build::RunExecutor for EngineRunner {
+impl skiff_builder::RunExecutor for EngineRunner {
     fn run(
         &self,
         store: &skiff_image::Store,
         image: Option<&skiff_image::Digest>,
-        spec: &skiff_build::RunSpec,
+        spec: &skiff_builder::RunSpec,
         out: &mut dyn std::io::Write,
-    ) -> Result<skiff_build::LayerDiff, skiff_build::RunError> {
-        use skiff_build::RunError;
+    ) -> Result<skiff_builder::LayerDiff, skiff_builder::RunError> {
+        use skiff_builder::RunError;
         use skiff_engine::lifecycle;
         let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
         let Some(image) = image else {
@@ -254,8 +254,8 @@ impl skiff_build::RunExecutor for EngineRunner {
             let upper = c.dir(store).join("upper");
             let exclude: Vec<String> = RUNTIME_PATHS.iter().map(|p| p.to_string()).collect();
             let w = store.blobs().writer().map_err(|e| failed(&e))?;
-            let w = skiff_build::layer::upper_to_tar_excluding(&upper, w, &exclude).map_err(|e| failed(&e))?;
-            Ok(skiff_build::LayerDiff::Tar(w.finish().map_err(|e| failed(&e))?))
+            let w = skiff_builder::layer::upper_to_tar_excluding(&upper, w, &exclude).map_err(|e| failed(&e))?;
+            Ok(skiff_builder::LayerDiff::Tar(w.finish().map_err(|e| failed(&e))?))
         })();
         let _ = lifecycle::remove(store, &c, true);
         result

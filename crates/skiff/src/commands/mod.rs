@@ -209,7 +209,7 @@ pub fn init_logging(g: &GlobalOpts) {
         _ => tracing::Level::ERROR,
     };
     // A plain per-crate level (`Targets`): unlike an `EnvFilter` it parses nothing at start-up.
-    let crates = ["skiff", "skiff_image", "skiff_registry", "skiff_engine", "skiff_runtime", "skiff_build"];
+    let crates = ["skiff", "skiff_image", "skiff_registry", "skiff_engine", "skiff_runtime", "skiff_builder"];
     let filter = tracing_subscriber::filter::Targets::new().with_targets(crates.map(|c| (c, level)));
     let _ = tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).without_time())

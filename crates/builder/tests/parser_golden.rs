@@ -2,7 +2,7 @@
 //! instructions Docker's parser makes of them (expectations written from
 //! Docker's grammar, not from this parser's output).
 
-use skiff_build::parser::{parse, CmdLine, CopyArgs, Instruction};
+use skiff_builder::parser::{parse, CmdLine, CopyArgs, Instruction};
 use std::path::Path;
 
 fn fixture(rel: &str) -> String {

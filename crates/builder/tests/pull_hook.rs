@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use skiff_build::{BuildContext, BuildError, BuildOptions, ImagePuller, PullFailed};
+use skiff_builder::{BuildContext, BuildError, BuildOptions, ImagePuller, PullFailed};
 use skiff_image::archive::{load, LoadOptions};
 use skiff_image::{Digest, Reference, Store};
 use std::cell::RefCell;
@@ -43,7 +43,7 @@ fn run(store: &Store, o: &BuildOptions, puller: &FixturePuller) -> Result<String
     let t = tempfile::tempdir().unwrap();
     let ctx = BuildContext::from_dir(t.path()).unwrap();
     let mut out = Vec::new();
-    let r = skiff_build::build_with_puller(store, &ctx, o, None, Some(puller), &mut out);
+    let r = skiff_builder::build_with_puller(store, &ctx, o, None, Some(puller), &mut out);
     let text = String::from_utf8(out).unwrap();
     r.map(|_| text.clone()).map_err(|e| (e, text))
 }

@@ -11,7 +11,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use skiff_build::{LayerDiff, RunError, RunExecutor, RunSpec};
+use skiff_builder::{LayerDiff, RunError, RunExecutor, RunSpec};
 use skiff_image::{Digest, Store};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -202,7 +202,7 @@ fn features_context_builds_what_docker_built() {
             (e["path"].as_str().unwrap().to_string(), ty, mode, size, link)
         })
         .collect();
-    let view = skiff_build::rootfs::RootView::new(store.unpacked_layers(&outcome.id).unwrap());
+    let view = skiff_builder::rootfs::RootView::new(store.unpacked_layers(&outcome.id).unwrap());
     let mut got = Vec::new();
     for (path, real) in view.walk("/") {
         let m = std::fs::symlink_metadata(&real).unwrap();

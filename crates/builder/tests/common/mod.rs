@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use skiff_build::{BuildContext, BuildOptions, BuildOutcome, RunExecutor};
+use skiff_builder::{BuildContext, BuildOptions, BuildOutcome, RunExecutor};
 use skiff_image::archive::{load, LoadOptions};
 use skiff_image::Store;
 use std::path::{Path, PathBuf};
@@ -43,10 +43,10 @@ pub fn build(
     ctx_dir: &Path,
     o: &BuildOptions,
     runner: Option<&dyn RunExecutor>,
-) -> Result<(BuildOutcome, String), (skiff_build::BuildError, String)> {
+) -> Result<(BuildOutcome, String), (skiff_builder::BuildError, String)> {
     let ctx = BuildContext::from_dir(ctx_dir).unwrap();
     let mut out = Vec::new();
-    let r = skiff_build::build(store, &ctx, o, runner, &mut out);
+    let r = skiff_builder::build(store, &ctx, o, runner, &mut out);
     let text = String::from_utf8(out).unwrap();
     match r {
         Ok(b) => Ok((b, text)),

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use skiff_build::BuildError;
+use skiff_builder::BuildError;
 use skiff_image::{Digest, Store};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -437,24 +437,24 @@ fn hard_links_and_archive_owners_as_docker_keeps_them() {
 }
 
 /// A stand-in runtime that records what it was asked and changes one file.
-struct Recorder(std::cell::RefCell<Vec<skiff_build::RunSpec>>, tempfile::TempDir);
+struct Recorder(std::cell::RefCell<Vec<skiff_builder::RunSpec>>, tempfile::TempDir);
 
-impl skiff_build::RunExecutor for Recorder {
+impl skiff_builder::RunExecutor for Recorder {
     fn run(
         &self,
         _store: &Store,
         _image: Option<&Digest>,
-        spec: &skiff_build::RunSpec,
+        spec: &skiff_builder::RunSpec,
         _out: &mut dyn std::io::Write,
-    ) -> Result<skiff_build::LayerDiff, skiff_build::RunError> {
+    ) -> Result<skiff_builder::LayerDiff, skiff_builder::RunError> {
         self.0.borrow_mut().push(spec.clone());
         if spec.argv.last().map(String::as_str) == Some("exit 3") {
-            return Err(skiff_build::RunError::Exit(3));
+            return Err(skiff_builder::RunError::Exit(3));
         }
         let up = self.1.path().join(format!("u{}", self.0.borrow().len()));
         write(&up, "ran", "1");
         std::fs::create_dir_all(up.join("proc")).unwrap();
-        Ok(skiff_build::LayerDiff::UpperDir { path: up, remove: true, exclude: vec!["proc".into()] })
+        Ok(skiff_builder::LayerDiff::UpperDir { path: up, remove: true, exclude: vec!["proc".into()] })
     }
 }
 
