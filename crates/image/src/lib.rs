@@ -14,6 +14,7 @@ pub mod compression;
 pub mod config;
 pub mod db;
 pub mod digest;
+pub mod errdefs;
 pub mod gc;
 pub mod import;
 pub mod layer_scan;
@@ -24,5 +25,6 @@ pub mod tarstream;
 pub mod unpack;
 
 pub use digest::Digest;
+pub use errdefs::ErrorKind;
 pub use reference::Reference;
 pub use store::{Store, StoreError};

@@ -51,6 +51,26 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// What kind of failure this is (see [`crate::errdefs`]).
+    pub fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            StoreError::NoSuchImage(_) => ErrorKind::NotFound,
+            StoreError::Reference(_) | StoreError::Ambiguous(_) | StoreError::InvalidImage { .. } => {
+                ErrorKind::InvalidArgument
+            }
+            StoreError::Conflict(_) => ErrorKind::Conflict,
+            StoreError::Db(_)
+            | StoreError::Sql(_)
+            | StoreError::Blob(_)
+            | StoreError::Config(_)
+            | StoreError::Io { .. }
+            | StoreError::Corrupt { .. } => ErrorKind::System,
+        }
+    }
+}
+
 /// A layer blob handed to [`Store::commit_image`].
 pub enum LayerBlob {
     /// A new, uncompressed layer tar (its digest is the DiffID).

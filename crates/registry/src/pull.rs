@@ -42,6 +42,22 @@ pub enum PullError {
     Config { digest: String, reason: String },
 }
 
+impl PullError {
+    /// What kind of failure this is (`skiff_image::errdefs`): a repository, manifest or platform
+    /// the registry does not have, or will not show us, is not found (Docker's daemon reports
+    /// "pull access denied ... repository does not exist or may require 'docker login'" as 404);
+    /// the store's own errors keep their kind; the rest are system failures.
+    pub fn kind(&self) -> skiff_image::ErrorKind {
+        use skiff_image::ErrorKind;
+        match self {
+            PullError::Store(e) => e.kind(),
+            PullError::Client(ClientError::NotFound { .. } | ClientError::Unauthorized { .. })
+            | PullError::Manifest(ManifestError::NoMatchingPlatform { .. }) => ErrorKind::NotFound,
+            _ => ErrorKind::System,
+        }
+    }
+}
+
 /// What the pull reports as it goes (Docker's progress lines).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PullEvent {
