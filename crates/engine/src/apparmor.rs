@@ -4,9 +4,21 @@
 //! (with `apparmor_parser`) whenever it is not there. Where the kernel has no AppArmor, nothing
 //! is applied; the CLI says so when a profile was asked for.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::lifecycle::EngineError;
+/// Why skiff's default profile could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum AppArmorError {
+    #[error("{op} {path}: {source}")]
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("AppArmor is enabled but loading the {DEFAULT_PROFILE} profile failed: {0}")]
+    Load(String),
+    #[error(
+        "AppArmor is enabled but apparmor_parser could not be run to load the {DEFAULT_PROFILE} profile ({0}): \
+         install it (apt-get install apparmor) or run with --security-opt apparmor=unconfined"
+    )]
+    NoParser(std::io::Error),
+}
 
 /// The name of skiff's default profile (Docker's is `docker-default`; skiff leaves that one,
 /// which a Docker on the same host loads, alone).
@@ -77,26 +89,23 @@ pub fn is_loaded(name: &str) -> bool {
 
 /// Loads skiff's default profile when the kernel does not have it (a reboot or an unload takes
 /// it away); `scratch` is a directory for the profile's text.
-pub fn ensure_default_loaded(scratch: &Path) -> Result<(), EngineError> {
+pub fn ensure_default_loaded(scratch: &Path) -> Result<(), AppArmorError> {
     if is_loaded(DEFAULT_PROFILE) {
         return Ok(());
     }
-    std::fs::create_dir_all(scratch).map_err(|e| EngineError::Sys(format!("create {}: {e}", scratch.display())))?;
+    let io = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| AppArmorError::Io { op, path, source }
+    };
+    std::fs::create_dir_all(scratch).map_err(io("create", scratch))?;
     let file = scratch.join(format!("{DEFAULT_PROFILE}.{}", std::process::id()));
-    std::fs::write(&file, default_profile_text())
-        .map_err(|e| EngineError::Sys(format!("write {}: {e}", file.display())))?;
+    std::fs::write(&file, default_profile_text()).map_err(io("write", &file))?;
     let out = std::process::Command::new("apparmor_parser").arg("-Kr").arg(&file).output();
     let _ = std::fs::remove_file(&file);
     match out {
         Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(EngineError::Sys(format!(
-            "AppArmor is enabled but loading the {DEFAULT_PROFILE} profile failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ))),
-        Err(e) => Err(EngineError::Sys(format!(
-            "AppArmor is enabled but apparmor_parser could not be run to load the {DEFAULT_PROFILE} profile ({e}): \
-             install it (apt-get install apparmor) or run with --security-opt apparmor=unconfined"
-        ))),
+        Ok(o) => Err(AppArmorError::Load(String::from_utf8_lossy(&o.stderr).trim().to_string())),
+        Err(e) => Err(AppArmorError::NoParser(e)),
     }
 }
 

@@ -3,16 +3,34 @@
 //! of its image, with the container's command and environment in the config.
 
 use crate::container::Container;
-use crate::lifecycle::{self, EngineError};
-use skiff_image::changes::apply_changes;
+use crate::error::{io, ErrorKind, Result};
+use skiff_image::changes::{apply_changes, ChangeError};
 use skiff_image::config::{format_time, History};
-use skiff_image::layer_scan::scan_layer;
+use skiff_image::layer_scan::{scan_layer, ScanError};
 use skiff_image::store::{LayerBlob, NewImage, NewLayer, MEDIA_TYPE_LAYER_TAR};
-use skiff_image::{Digest, Reference, Store};
+use skiff_image::{Digest, Reference};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-type Result<T> = std::result::Result<T, EngineError>;
+/// What makes a commit fail besides the store and the container.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("the new layer of container {id}: {source}")]
+    Layer { id: String, source: ScanError },
+    /// A `--change` instruction that does not apply (its own message names it).
+    #[error(transparent)]
+    Change(#[from] ChangeError),
+}
+
+impl CommitError {
+    /// What kind of failure this is: a bad `--change` is the caller's.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CommitError::Layer { .. } => ErrorKind::System,
+            CommitError::Change(_) => ErrorKind::InvalidArgument,
+        }
+    }
+}
 
 /// `commit` options.
 #[derive(Debug, Clone, Default)]
@@ -24,10 +42,6 @@ pub struct CommitOptions {
     pub changes: Vec<String>,
     /// Freeze a running container while its changes are read.
     pub pause: bool,
-}
-
-fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> EngineError + 'a {
-    move |source| EngineError::Io { op, path: path.to_path_buf(), source }
 }
 
 fn opaque(p: &Path) -> bool {
@@ -71,14 +85,21 @@ fn tar_upper<W: std::io::Write>(b: &mut tar::Builder<W>, upper: &Path, rel: &Pat
     Ok(())
 }
 
-/// Commits the container's changes as a new image; returns its id.
-pub fn commit(store: &Store, c: &Container, o: &CommitOptions) -> Result<Digest> {
-    let image_id = Digest::parse(&c.image_id).map_err(|e| EngineError::Sys(e.to_string()))?;
+impl crate::Engine {
+    /// `docker commit`: the container's changes as a new image; returns its id.
+    pub fn commit(&self, c: &Container, o: &CommitOptions) -> Result<Digest> {
+        commit(self, c, o)
+    }
+}
+
+fn commit(engine: &crate::Engine, c: &Container, o: &CommitOptions) -> Result<Digest> {
+    let store = engine.store();
+    let image_id = c.image_id.clone();
     let base = store.config(&image_id)?;
     let upper = c.dir(store).join("upper");
-    let freeze = o.pause && matches!(lifecycle::status(store, c), crate::state::Status::Running { .. });
+    let freeze = o.pause && matches!(engine.status(c), crate::state::Status::Running { .. });
     if freeze {
-        lifecycle::cgroup(&c.id)?.freeze()?;
+        engine.cgroup(&c.id)?.freeze()?;
     }
     let written = (|| -> Result<skiff_image::blob::FinishedBlob> {
         let w = store.blobs().writer()?;
@@ -92,10 +113,10 @@ pub fn commit(store: &Store, c: &Container, o: &CommitOptions) -> Result<Digest>
         Ok(w.finish()?)
     })();
     if freeze {
-        let _ = lifecycle::cgroup(&c.id)?.thaw();
+        let _ = engine.cgroup(&c.id)?.thaw();
     }
     let layer = written?;
-    let scan = scan_layer(layer.file()).map_err(|e| EngineError::Sys(format!("new layer: {e}")))?;
+    let scan = scan_layer(layer.file()).map_err(|source| CommitError::Layer { id: c.id.clone(), source })?;
     let mut cfg = base.clone();
     let mut run = base.config.clone().unwrap_or_default();
     if !c.opts.cmd.is_empty() || c.opts.entrypoint.is_some() {
@@ -115,7 +136,7 @@ pub fn commit(store: &Store, c: &Container, o: &CommitOptions) -> Result<Digest>
     if let Some(u) = &c.opts.user {
         run.user = u.clone();
     }
-    apply_changes(&mut run, &o.changes).map_err(|e| EngineError::Sys(e.to_string()))?;
+    apply_changes(&mut run, &o.changes).map_err(CommitError::from)?;
     let now = format_time(&chrono::Utc::now());
     cfg.config = Some(run);
     cfg.container = c.id.clone();

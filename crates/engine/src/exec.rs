@@ -2,14 +2,13 @@
 //! namespaces and cgroup.
 
 use crate::container::Container;
-use crate::lifecycle::{self, EngineError};
+use crate::error::{io, json, os, EngineError, Result};
+use crate::lifecycle;
 use crate::spec;
 use crate::state::Status;
 use crate::userdb::UserDb;
-use skiff_image::Store;
+use crate::Engine;
 use std::os::fd::{AsRawFd, OwnedFd};
-
-type Result<T> = std::result::Result<T, EngineError>;
 
 /// `exec` options.
 #[derive(Debug, Clone, Default)]
@@ -24,32 +23,45 @@ pub struct ExecOptions {
     pub privileged: bool,
 }
 
-fn running_pid(store: &Store, c: &Container) -> Result<i32> {
-    match lifecycle::status(store, c) {
-        Status::Running { pid, .. } => Ok(pid),
-        Status::Paused { .. } => {
-            Err(EngineError::Sys(format!("Container {} is paused, unpause the container before exec", c.id)))
+impl Engine {
+    fn running_pid(&self, c: &Container) -> Result<i32> {
+        match self.status(c) {
+            Status::Running { pid, .. } => Ok(pid),
+            Status::Paused { .. } => Err(EngineError::Paused { id: c.id.clone(), action: "exec" }),
+            _ => Err(EngineError::NotRunning(c.id.clone())),
         }
-        _ => Err(EngineError::NotRunning(c.id.clone())),
+    }
+
+    /// Runs a process in the container; returns its exit code (0 at once with `detach`).
+    pub fn exec(&self, c: &Container, o: &ExecOptions) -> Result<i32> {
+        exec(self, c, o)
+    }
+
+    /// `docker top`: the host's `ps -ef` rows (UID PID PPID C STIME TTY TIME CMD)
+    /// for the processes in the container's cgroup.
+    pub fn top(&self, c: &Container) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+        self.running_pid(c)?;
+        ps_rows(&self.cgroup(&c.id)?.pids()?)
+    }
+
+    /// Samples a running container's cgroup.
+    pub fn sample(&self, c: &Container) -> Result<Sample> {
+        sample(self, c)
     }
 }
 
 fn dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
-    rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| EngineError::Sys(format!("dup: {e}")))
+    rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(os("dup"))
 }
 
-/// Runs a process in the container; returns its exit code (0 at once with `detach`).
-pub fn exec(store: &Store, c: &Container, o: &ExecOptions) -> Result<i32> {
-    let pid = running_pid(store, c)?;
-    let spec_text = std::fs::read(c.dir(store).join("config.json")).map_err(|source| EngineError::Io {
-        op: "read",
-        path: c.dir(store).join("config.json"),
-        source,
-    })?;
-    let spec: oci_spec::runtime::Spec =
-        serde_json::from_slice(&spec_text).map_err(|e| EngineError::Sys(format!("container spec: {e}")))?;
+fn exec(engine: &Engine, c: &Container, o: &ExecOptions) -> Result<i32> {
+    let store = engine.store();
+    let pid = engine.running_pid(c)?;
+    let spec_path = c.dir(store).join("config.json");
+    let spec_text = std::fs::read(&spec_path).map_err(io("read", &spec_path))?;
+    let spec: oci_spec::runtime::Spec = serde_json::from_slice(&spec_text).map_err(json("container spec"))?;
     let base = spec.process().clone().unwrap_or_default();
-    let mut v = serde_json::to_value(&base).map_err(|e| EngineError::Sys(e.to_string()))?;
+    let mut v = serde_json::to_value(&base).map_err(json("container spec"))?;
     v["args"] = serde_json::json!(o.cmd);
     v["terminal"] = serde_json::json!(o.tty);
     let mut env: Vec<String> = base.env().clone().unwrap_or_default();
@@ -57,8 +69,7 @@ pub fn exec(store: &Store, c: &Container, o: &ExecOptions) -> Result<i32> {
         spec::replace_or_append(&mut env, "TERM=xterm");
     }
     if let Some(u) = &o.user {
-        let image_id = skiff_image::Digest::parse(&c.image_id).map_err(|e| EngineError::Sys(e.to_string()))?;
-        let layers = store.unpacked_layers(&image_id)?;
+        let layers = store.unpacked_layers(&c.image_id)?;
         let r = UserDb::from_layers(&layers).resolve(u).map_err(spec::SpecError::from)?;
         v["user"] = serde_json::json!({"uid": r.uid, "gid": r.gid, "additionalGids": r.additional_gids});
         spec::replace_or_append(&mut env, &format!("HOME={}", r.home));
@@ -74,8 +85,7 @@ pub fn exec(store: &Store, c: &Container, o: &ExecOptions) -> Result<i32> {
         let all: Vec<&str> = spec::ALL_CAPS.to_vec();
         v["capabilities"] = serde_json::json!({"bounding": all, "effective": all, "permitted": all});
     }
-    let process: oci_spec::runtime::Process =
-        serde_json::from_value(v).map_err(|e| EngineError::Sys(format!("exec process: {e}")))?;
+    let process: oci_spec::runtime::Process = serde_json::from_value(v).map_err(json("exec process"))?;
     let stdio = if o.detach {
         skiff_runtime::StdioSpec::default()
     } else {
@@ -144,13 +154,6 @@ pub fn relay_pty(master: &OwnedFd, stdin: bool) {
             }
         }
     }
-}
-
-/// `docker top`: the host's `ps -ef` rows (UID PID PPID C STIME TTY TIME CMD)
-/// for the processes in the container's cgroup.
-pub fn top(store: &Store, c: &Container) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-    running_pid(store, c)?;
-    ps_rows(&lifecycle::cgroup(&c.id)?.pids()?)
 }
 
 /// The host's `ps -ef` header and rows for `pids` (the last column, CMD, with its spaces).
@@ -231,11 +234,10 @@ fn net_dev(pid: i32) -> (u64, u64) {
     (rx, tx)
 }
 
-/// Samples a running container's cgroup.
-pub fn sample(store: &Store, c: &Container) -> Result<Sample> {
-    let st = lifecycle::status(store, c);
+fn sample(engine: &Engine, c: &Container) -> Result<Sample> {
+    let st = engine.status(c);
     let Some(pid) = st.pid() else { return Ok(Sample::default()) };
-    let s = lifecycle::cgroup(&c.id)?.stats()?;
+    let s = engine.cgroup(&c.id)?.stats()?;
     let host_mem = host_memory();
     let (net_rx, net_tx) = net_dev(pid);
     Ok(Sample {

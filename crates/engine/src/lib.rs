@@ -1,9 +1,12 @@
 //! skiff's container engine: Docker's run options turned into OCI runtime
 //! specs (a pure function, golden-tested against Docker's own), container
-//! records under `containers/<id>/`, the overlay root filesystem, the
-//! lifecycle (create, start, stop, kill, rm, wait, exec, ...), volumes, the
-//! json-file log and the state the per-container monitor (`skiff-monitor`,
-//! a binary of the `skiff` package) records under `/run/skiff`.
+//! records under `containers/<id>/`, the overlay root filesystem, one file per
+//! container operation ([`container`]: create, start, stop, kill, rm, wait, ...,
+//! each on [`Engine`]), exec, a container's files from the host ([`files`]),
+//! volumes, the json-file log and the state the per-container monitor
+//! (`skiff-monitor`, a binary of the `skiff` package) records under `/run/skiff`.
+//! Errors are [`EngineError`], whose [`ErrorKind`] front ends map to exit codes
+//! and HTTP statuses.
 //!
 //! Dependencies: `oci-spec` for the runtime spec types handed to
 //! `skiff-runtime`; `skiff-image` for images, layers and the SQLite metadata
@@ -15,8 +18,11 @@
 pub mod apparmor;
 pub mod commit;
 pub mod container;
+mod engine;
+pub mod error;
 pub mod exec;
-pub mod fs;
+pub mod files;
+pub mod hosts_files;
 pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
@@ -28,5 +34,8 @@ pub mod spec;
 pub mod state;
 pub mod units;
 pub mod userdb;
+pub mod views;
 
+pub use engine::{Engine, CGROUP_ROOT};
+pub use error::{EngineError, ErrorKind};
 pub use options::{NsMode, Resources, RunOptions};

@@ -62,9 +62,9 @@ pub fn resolve(name: Option<&str>) -> Result<Option<PathBuf>> {
 }
 
 /// The runtime's `--root` for skiff's containers: `<run root>/.runtime-<name>`.
-pub fn state_root(runtime: &Path) -> PathBuf {
+pub fn state_root(runtime: &Path, run_root: &Path) -> PathBuf {
     let name = runtime.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "oci".into());
-    crate::state::run_root().join(format!(".runtime-{name}"))
+    run_root.join(format!(".runtime-{name}"))
 }
 
 /// The init `--init` binds into containers: `$SKIFF_INIT_PATH`, else Debian's static tini.
@@ -78,15 +78,15 @@ pub fn init_binary() -> Result<PathBuf> {
     }
 }
 
-fn command(runtime: &Path) -> Command {
+fn command(runtime: &Path, run_root: &Path) -> Command {
     let mut c = Command::new(runtime);
-    c.arg("--root").arg(state_root(runtime));
+    c.arg("--root").arg(state_root(runtime, run_root));
     c
 }
 
 /// `RUNTIME delete --force ID`, ignoring failures (nothing to delete is fine).
-pub fn delete(runtime: &Path, id: &str) {
-    let _ = command(runtime)
+pub fn delete(runtime: &Path, run_root: &Path, id: &str) {
+    let _ = command(runtime, run_root)
         .args(["delete", "--force", id])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -151,8 +151,10 @@ pub fn create_and_start(
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
         return Err(io("becoming a child subreaper")(std::io::Error::last_os_error()));
     }
+    // The run root holds every container's state directory, and the runtime's own root.
+    let run_root = state_dir.parent().unwrap_or(state_dir);
     // A previous run's state (the container exited, it was not removed) goes first.
-    delete(runtime, id);
+    delete(runtime, run_root, id);
     let pid_file = state_dir.join("runtime.pid");
     let log = state_dir.join("runtime.log");
     let sock_path = state_dir.join("console.sock");
@@ -166,7 +168,7 @@ pub fn create_and_start(
         None
     };
     let to_stdio = |fd: Option<OwnedFd>| fd.map(Stdio::from).unwrap_or_else(Stdio::null);
-    let mut c = command(runtime);
+    let mut c = command(runtime, run_root);
     c.arg("--log").arg(&log).args(["--log-format", "json", "create", "--bundle"]).arg(bundle);
     c.arg("--pid-file").arg(&pid_file);
     if tty {
@@ -205,7 +207,7 @@ pub fn create_and_start(
         .and_then(|mut f| f.read_to_string(&mut text))
         .map_err(io(format!("read {}", pid_file.display())))?;
     let pid: i32 = text.trim().parse().map_err(|_| fail("create", format!("bad pid file {}", pid_file.display())))?;
-    let out = command(runtime)
+    let out = command(runtime, run_root)
         .arg("--log")
         .arg(&log)
         .args(["--log-format", "json", "start", id])
@@ -216,7 +218,7 @@ pub fn create_and_start(
         .map_err(io(format!("running {name}")))?;
     if !out.success() {
         let message = last_error(&log);
-        delete(runtime, id);
+        delete(runtime, run_root, id);
         return Err(fail("start", message));
     }
     Ok(Started { pid, pty_master: pty })

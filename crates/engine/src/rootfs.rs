@@ -16,6 +16,8 @@ pub enum RootfsError {
     Mount { path: PathBuf, source: rustix::io::Errno },
     #[error("unmounting {path}: {source}")]
     Unmount { path: PathBuf, source: rustix::io::Errno },
+    #[error(transparent)]
+    Store(#[from] skiff_image::StoreError),
 }
 
 const PAGE: usize = 4096;
@@ -230,11 +232,9 @@ pub fn init_layers_lock(store_root: &Path, exclusive: bool) -> Result<std::fs::F
 /// [`init_layers_lock`], to hold until the overlay is mounted.
 pub fn container_layers(
     store: &skiff_image::Store,
-    image_id: &str,
-) -> Result<(Vec<PathBuf>, std::fs::File), crate::lifecycle::EngineError> {
-    let id = skiff_image::Digest::parse(image_id)
-        .map_err(|e| crate::lifecycle::EngineError::Sys(format!("image id {image_id}: {e}")))?;
-    let mut layers = store.unpacked_layers(&id)?;
+    image_id: &skiff_image::Digest,
+) -> Result<(Vec<PathBuf>, std::fs::File), RootfsError> {
+    let mut layers = store.unpacked_layers(image_id)?;
     let lock = init_layers_lock(store.root(), false)?;
     let init = init_layer(store.root(), &store.tmp_dir(), &layers)?;
     layers.push(init);
@@ -247,13 +247,12 @@ pub fn container_layers(
 /// cannot be read: its init layer could not be told apart.
 pub fn collect_init_layers<'a>(
     store: &skiff_image::Store,
-    images: impl IntoIterator<Item = &'a str>,
-) -> Result<usize, crate::lifecycle::EngineError> {
+    images: impl IntoIterator<Item = &'a skiff_image::Digest>,
+) -> Result<usize, RootfsError> {
     let _lock = init_layers_lock(store.root(), true)?;
     let mut keep = std::collections::HashSet::new();
     for image_id in images {
-        let Ok(id) = skiff_image::Digest::parse(image_id) else { return Ok(0) };
-        let Ok(layers) = store.unpacked_layers(&id) else { return Ok(0) };
+        let Ok(layers) = store.unpacked_layers(image_id) else { return Ok(0) };
         keep.insert(init_layer_of(store.root(), &layers).1);
     }
     let mut removed = 0;

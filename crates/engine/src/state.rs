@@ -8,14 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// Where the state of every container lives (`SKIFF_RUN_ROOT` overrides, for tests).
-pub fn run_root() -> PathBuf {
+/// Where the state of every container lives unless the engine is told otherwise
+/// (`SKIFF_RUN_ROOT` overrides, for tests).
+pub fn default_run_root() -> PathBuf {
     std::env::var_os("SKIFF_RUN_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/skiff"))
-}
-
-/// `/run/skiff/<id>/`.
-pub fn state_dir(id: &str) -> PathBuf {
-    run_root().join(id)
 }
 
 /// A container's status, derived from the state files and `/proc`.
@@ -55,9 +51,9 @@ fn read(dir: &Path, file: &str) -> Option<String> {
     std::fs::read_to_string(dir.join(file)).ok().map(|s| s.trim_end().to_string())
 }
 
-/// The recorded exit: (code, finished, oom_killed).
-pub fn read_exit(id: &str) -> Option<(i32, String, bool)> {
-    let text = std::fs::read_to_string(state_dir(id).join("exit")).ok()?;
+/// The exit recorded in state directory `dir`: (code, finished, oom_killed).
+pub fn read_exit(dir: &Path) -> Option<(i32, String, bool)> {
+    let text = std::fs::read_to_string(dir.join("exit")).ok()?;
     let mut lines = text.lines();
     let code = lines.next()?.trim().parse().ok()?;
     let finished = lines.next().unwrap_or_default().to_string();
@@ -78,17 +74,17 @@ fn read_start(dir: &Path) -> Option<(i32, i32, String)> {
     Some((pid, monitor, lines.next().unwrap_or_default().to_string()))
 }
 
-/// The pid of container `id`'s monitor, once it has started.
-pub fn monitor_pid(id: &str) -> Option<i32> {
-    read_start(&state_dir(id)).map(|(_, monitor, _)| monitor)
+/// The pid of the monitor of the container whose state directory is `dir`, once it has started.
+pub fn monitor_pid(dir: &Path) -> Option<i32> {
+    read_start(dir).map(|(_, monitor, _)| monitor)
 }
 
-/// The status of container `id`; `frozen` says whether its cgroup is frozen.
-pub fn status(id: &str, frozen: impl FnOnce() -> bool) -> Status {
-    let dir = state_dir(id);
-    let start = read_start(&dir);
+/// The status of the container whose state directory is `dir`; `frozen` says whether its cgroup
+/// is frozen.
+pub fn status(dir: &Path, frozen: impl FnOnce() -> bool) -> Status {
+    let start = read_start(dir);
     let started = start.as_ref().map(|s| s.2.clone()).unwrap_or_default();
-    if let Some((code, finished, oom_killed)) = read_exit(id) {
+    if let Some((code, finished, oom_killed)) = read_exit(dir) {
         return Status::Exited { code, started, finished, oom_killed };
     }
     let Some((pid, monitor, _)) = start else {
@@ -99,7 +95,7 @@ pub fn status(id: &str, frozen: impl FnOnce() -> bool) -> Status {
     // record (it was killed) is the container lost, reported as Docker reports one: 255.
     if !process_alive(pid) && !process_alive(monitor) {
         // The monitor may have written the record and exited just after the first look.
-        if let Some((code, finished, oom_killed)) = read_exit(id) {
+        if let Some((code, finished, oom_killed)) = read_exit(dir) {
             return Status::Exited { code, started, finished, oom_killed };
         }
         return Status::Exited { code: 255, started, finished: String::new(), oom_killed: false };
@@ -119,27 +115,25 @@ pub fn process_alive(pid: i32) -> bool {
     }
 }
 
-/// Records a start: clears a previous exit, writes the pids and the start time.
-pub fn record_start(id: &str, pid: i32, monitor: i32, started: &str) -> std::io::Result<()> {
-    let dir = state_dir(id);
-    std::fs::create_dir_all(&dir)?;
+/// Records a start in state directory `dir`: clears a previous exit, writes the pids and the
+/// start time.
+pub fn record_start(dir: &Path, pid: i32, monitor: i32, started: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
     let _ = std::fs::remove_file(dir.join("exit"));
     let tmp = dir.join("start.tmp");
     std::fs::write(&tmp, format!("{pid}\n{monitor}\n{started}\n"))?;
     std::fs::rename(&tmp, dir.join("start"))
 }
 
-/// Prepares the state directory before a start (clears the last run's files).
-pub fn reset(id: &str) -> std::io::Result<PathBuf> {
-    let dir = state_dir(id);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// Prepares the state directory `dir` before a start (clears the last run's files).
+pub fn reset(dir: &Path) -> std::io::Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)
 }
 
-/// Removes the state directory.
-pub fn remove(id: &str) {
-    let _ = std::fs::remove_dir_all(state_dir(id));
+/// Removes the state directory `dir`.
+pub fn remove(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[cfg(test)]

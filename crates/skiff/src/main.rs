@@ -38,7 +38,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(125);
             }
             eprintln!("{}{}", commands::error_prefix(&e), commands::describe(&e));
-            ExitCode::from(commands::exit_code(&e))
+            ExitCode::from(commands::FAILED)
         }
     }
 }

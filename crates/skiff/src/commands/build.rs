@@ -4,7 +4,7 @@
 //! with `--pull`, are pulled as `skiff pull` pulls them, with the pull's
 //! progress lines in the build output.
 
-use super::{open_store, registry_options, GlobalOpts};
+use super::{registry_options, GlobalOpts};
 use anyhow::{bail, Context};
 use clap::Args;
 use skiff_builder::{BuildContext, BuildOptions};
@@ -99,7 +99,8 @@ pub fn run(g: &GlobalOpts, a: BuildArgs) -> anyhow::Result<u8> {
     if a.context.starts_with("http://") || a.context.starts_with("https://") || a.context.starts_with("git@") {
         bail!("unable to prepare context: building from a URL is not supported; clone or download it and build the directory");
     }
-    let store = open_store(g)?;
+    let engine = super::open_engine(g)?;
+    let store = engine.store();
     let scratch = store.tmp_dir().join(format!("build-context-{}", std::process::id()));
     let mut dockerfile_from_stdin: Option<String> = None;
     let ctx = if a.context == "-" {
@@ -156,7 +157,7 @@ pub fn run(g: &GlobalOpts, a: BuildArgs) -> anyhow::Result<u8> {
     let puller = RegistryPuller { registry: registry_options(true)?, pull: popts };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    skiff_builder::build_with_puller(&store, &ctx, &opts, Some(&EngineRunner), Some(&puller), &mut out)?;
+    skiff_builder::build_with_puller(store, &ctx, &opts, Some(&EngineRunner(&engine)), Some(&puller), &mut out)?;
     Ok(0)
 }
 
@@ -210,22 +211,23 @@ impl skiff_builder::ImagePuller for RegistryPuller {
 /// RUN steps as containers of the engine: the step's image, its command with no
 /// entrypoint, the builder's environment, user, workdir and network; the upper
 /// directory of the container's overlay becomes the layer.
-struct EngineRunner;
+struct EngineRunner<'e>(&'e skiff_engine::Engine);
 
 /// Mount points the engine sets up in a container's root, kept out of layers.
 const RUNTIME_PATHS: &[&str] =
     &["proc", "sys", "dev", ".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "etc/mtab"];
 
-impl skiff_builder::RunExecutor for EngineRunner {
+impl skiff_builder::RunExecutor for EngineRunner<'_> {
     fn run(
         &self,
-        store: &skiff_image::Store,
+        _store: &skiff_image::Store,
         image: Option<&skiff_image::Digest>,
         spec: &skiff_builder::RunSpec,
         out: &mut dyn std::io::Write,
     ) -> Result<skiff_builder::LayerDiff, skiff_builder::RunError> {
         use skiff_builder::RunError;
-        use skiff_engine::lifecycle;
+        let engine = self.0;
+        let store = engine.store();
         let failed = |e: &dyn std::fmt::Display| RunError::Failed(e.to_string());
         let Some(image) = image else {
             return Err(RunError::Failed("RUN needs an image with a shell: FROM scratch has none".into()));
@@ -243,11 +245,11 @@ impl skiff_builder::RunExecutor for EngineRunner {
             Some("host") => opts.network = skiff_engine::NsMode::Host,
             _ => {}
         }
-        let (c, spec) = lifecycle::create_with_spec(store, opts).map_err(|e| failed(&e))?;
+        let (c, spec) = engine.create_with_spec(opts).map_err(|e| failed(&e))?;
         let result = (|| {
-            let attach = lifecycle::Attach { output: true, stdin: false };
-            let started = lifecycle::start_with_spec(store, &c, attach, None, Some(spec)).map_err(|e| failed(&e))?;
-            let code = lifecycle::wait_attached(&c, &started);
+            let attach = skiff_engine::container::Attach { output: true, stdin: false };
+            let started = engine.start_with_spec(&c, attach, None, Some(spec)).map_err(|e| failed(&e))?;
+            let code = engine.wait_attached(&c, &started);
             if code != 0 {
                 return Err(RunError::Exit(code));
             }
@@ -257,7 +259,7 @@ impl skiff_builder::RunExecutor for EngineRunner {
             let w = skiff_builder::layer::upper_to_tar_excluding(&upper, w, &exclude).map_err(|e| failed(&e))?;
             Ok(skiff_builder::LayerDiff::Tar(w.finish().map_err(|e| failed(&e))?))
         })();
-        let _ = lifecycle::remove(store, &c, true);
+        let _ = engine.remove(&c, skiff_engine::container::RemoveOptions { force: true, volumes: false });
         result
     }
 }

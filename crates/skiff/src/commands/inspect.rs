@@ -1,9 +1,11 @@
 //! `skiff inspect` / `image inspect`: Docker's JSON shape for images.
 
-use super::{open_store, GlobalOpts};
+use super::{open_engine, GlobalOpts};
 use crate::output::{json as ojson, template};
 use clap::Args;
 use serde_json::{json, Value};
+use skiff_engine::container::RecordError;
+use skiff_engine::EngineError;
 use skiff_image::{Digest, Store};
 
 #[derive(Args, Debug)]
@@ -73,15 +75,20 @@ pub fn run(g: &GlobalOpts, a: InspectArgs) -> anyhow::Result<u8> {
     if !matches!(kind, "" | "image" | "container") {
         anyhow::bail!("unsupported --type {kind:?}: this skiff inspects images and containers");
     }
-    let store = open_store(g)?;
+    let engine = open_engine(g)?;
+    let store = engine.store();
     let mut found = Vec::new();
     let mut failed = false;
     for n in &a.names {
         // Like Docker, a container wins over an image of the same name.
         if kind != "image" {
-            if let Some(v) = super::container::inspect_json(&store, n)? {
-                found.push(v);
-                continue;
+            match engine.find(n) {
+                Ok(c) => {
+                    found.push(engine.inspect(&c)?);
+                    continue;
+                }
+                Err(EngineError::Record(RecordError::NoSuchContainer(_))) => {}
+                Err(e) => return Err(e.into()),
             }
             if kind == "container" {
                 eprintln!("Error: No such container: {n}");
@@ -90,7 +97,7 @@ pub fn run(g: &GlobalOpts, a: InspectArgs) -> anyhow::Result<u8> {
             }
         }
         match store.resolve(n) {
-            Ok(rec) => found.push(image_json(&store, &rec.id)?),
+            Ok(rec) => found.push(image_json(store, &rec.id)?),
             Err(skiff_image::StoreError::NoSuchImage(_)) => {
                 eprintln!("Error: No such {}: {n}", if kind == "image" { "image" } else { "object" });
                 failed = true;

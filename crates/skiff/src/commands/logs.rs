@@ -1,9 +1,7 @@
 //! `skiff logs`: the json-file log, `-f --tail -t --since --until`.
 
-use super::{open_store, GlobalOpts};
+use super::{open_engine, GlobalOpts};
 use clap::Args;
-use skiff_engine::container;
-use skiff_engine::lifecycle;
 use skiff_engine::logs::{self, LogOptions};
 
 #[derive(Args, Debug)]
@@ -68,8 +66,9 @@ pub fn parse_when(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 }
 
 pub fn run(g: &GlobalOpts, a: LogsArgs) -> anyhow::Result<u8> {
-    let store = open_store(g)?;
-    let c = container::find(&store, &a.container)?;
+    let engine = open_engine(g)?;
+    let store = engine.store();
+    let c = engine.find(&a.container)?;
     let tail = match a.tail.as_str() {
         "all" | "" => None,
         n => Some(n.parse::<i64>().map(|n| if n < 0 { usize::MAX } else { n as usize }).unwrap_or(usize::MAX)),
@@ -81,8 +80,8 @@ pub fn run(g: &GlobalOpts, a: LogsArgs) -> anyhow::Result<u8> {
         since: a.since.as_deref().map(parse_when).transpose()?,
         until: a.until.as_deref().map(parse_when).transpose()?,
     };
-    let mut done = || !lifecycle::status(&store, &c).is_running();
+    let mut done = || !engine.status(&c).is_running();
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    logs::print(&c.log_path(&store), &o, a.follow, &mut done, &mut out, &mut err)?;
+    logs::print(&c.log_path(store), &o, a.follow, &mut done, &mut out, &mut err)?;
     Ok(0)
 }

@@ -229,6 +229,11 @@ pub fn open_store(g: &GlobalOpts) -> anyhow::Result<Store> {
     Store::open(&g.root).with_context(|| format!("opening store {}", g.root.display()))
 }
 
+/// The engine of the store named by `--root`, with the host's paths.
+pub fn open_engine(g: &GlobalOpts) -> anyhow::Result<skiff_engine::Engine> {
+    Ok(skiff_engine::Engine::new(open_store(g)?))
+}
+
 /// Runs the command; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let g = &cli.global;
@@ -302,9 +307,28 @@ pub fn daemon_error(e: impl std::fmt::Display) {
     eprintln!("{DAEMON_PREFIX}{e}");
 }
 
+/// The kind of the daemon-side error in `e`'s chain, if it holds one: the engine's, the store's
+/// (also inside an archive's) or a pull's, each classifying itself (`ErrorKind`), as Docker's
+/// daemon does before its CLI sees the error.
+pub fn daemon_kind(e: &anyhow::Error) -> Option<skiff_engine::ErrorKind> {
+    e.chain().find_map(|c| {
+        if let Some(e) = c.downcast_ref::<skiff_engine::EngineError>() {
+            Some(e.kind())
+        } else if let Some(e) = c.downcast_ref::<skiff_image::StoreError>() {
+            Some(e.kind())
+        } else if let Some(skiff_image::archive::ArchiveError::Store(e)) = c.downcast_ref() {
+            Some(e.kind())
+        } else if let Some(e) = c.downcast_ref::<skiff_engine::container::RecordError>() {
+            Some(e.kind())
+        } else {
+            c.downcast_ref::<skiff_registry::PullError>().map(skiff_registry::PullError::kind)
+        }
+    })
+}
+
 /// How Docker's CLI would introduce `e`: "Error response from daemon: " for what its daemon reports
-/// (the store's, the containers' and a pull's errors), nothing for a format's error, "Error: " for
-/// skiff's other own errors (files, arguments).
+/// (any error with a [`daemon_kind`]), nothing for a format's error, "Error: " for skiff's other
+/// own errors (files, arguments).
 pub fn error_prefix(e: &anyhow::Error) -> &'static str {
     // A format that fails is printed bare, as Docker's CLI prints Go's template errors.
     let template = e.chain().any(|c| {
@@ -315,21 +339,13 @@ pub fn error_prefix(e: &anyhow::Error) -> &'static str {
     if template {
         return "";
     }
-    let daemon = e.chain().any(|c| {
-        c.is::<skiff_image::StoreError>()
-            || matches!(c.downcast_ref(), Some(skiff_image::archive::ArchiveError::Store(_)))
-            || c.is::<skiff_engine::lifecycle::EngineError>()
-            || c.is::<skiff_engine::container::RecordError>()
-            || c.is::<skiff_registry::PullError>()
-    });
-    if daemon {
+    if daemon_kind(e).is_some() {
         DAEMON_PREFIX
     } else {
         "Error: "
     }
 }
 
-/// Exit status for a failed command (Docker's CLI exits 1 on daemon errors).
-pub fn exit_code(_e: &anyhow::Error) -> u8 {
-    1
-}
+/// Exit status for a failed command: Docker's CLI exits 1 whatever the daemon's error (the
+/// commands that exit with Docker's 125/126/127, run, create, start and exec, say so themselves).
+pub const FAILED: u8 = 1;

@@ -1,16 +1,16 @@
 //! `skiff ps` / `container ls`: Docker's columns (CONTAINER ID, IMAGE,
 //! COMMAND, CREATED, STATUS, PORTS, NAMES), `-a -q -s --no-trunc --filter --format`.
 
-use super::{open_store, GlobalOpts};
+use super::{open_engine, GlobalOpts};
 use crate::output::display::{ellipsis, truncate_id};
 use crate::output::gofmt::quote;
 use crate::output::table;
-use crate::output::units::{ago, human_duration, human_size};
+use crate::output::units::{ago, human_size};
 use clap::Args;
 use serde_json::{json, Value};
-use skiff_engine::container::{self, Container};
-use skiff_engine::lifecycle;
+use skiff_engine::container::Container;
 use skiff_engine::state::Status;
+use skiff_engine::views::summary::{ContainerSummary, PortSummary};
 use skiff_image::Store;
 
 #[derive(Args, Debug)]
@@ -41,25 +41,6 @@ pub struct PsArgs {
     pub format: Option<String>,
 }
 
-fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
-}
-
-/// Docker's STATUS text.
-pub fn status_text(s: &Status, now: chrono::DateTime<chrono::Utc>) -> String {
-    let since =
-        |t: &str| parse_time(t).map(|t| human_duration((now - t).to_std().unwrap_or_default())).unwrap_or_default();
-    match s {
-        Status::Created => "Created".to_string(),
-        Status::Running { started, .. } => format!("Up {}", since(started)),
-        Status::Paused { started, .. } => format!("Up {} (Paused)", since(started)),
-        Status::Exited { code, finished, .. } => match parse_time(finished) {
-            Some(f) => format!("Exited ({code}) {}", ago(f, now)),
-            None => format!("Exited ({code})"),
-        },
-    }
-}
-
 fn matches(store: &Store, c: &Container, s: &Status, filters: &[(String, String)]) -> anyhow::Result<bool> {
     for (k, v) in filters {
         let ok = match k.as_str() {
@@ -67,7 +48,7 @@ fn matches(store: &Store, c: &Container, s: &Status, filters: &[(String, String)
             "name" => c.name.contains(v.trim_start_matches('/')),
             "id" => c.id.starts_with(v),
             "exited" => matches!(s, Status::Exited { code, .. } if code.to_string() == *v),
-            "ancestor" => c.image == *v || store.resolve(v).map(|r| r.id.to_string() == c.image_id).unwrap_or(false),
+            "ancestor" => c.image == *v || store.resolve(v).map(|r| r.id == c.image_id).unwrap_or(false),
             _ => anyhow::bail!("invalid filter '{k}'"),
         };
         if !ok {
@@ -77,36 +58,14 @@ fn matches(store: &Store, c: &Container, s: &Status, filters: &[(String, String)
     Ok(true)
 }
 
-/// Docker's PORTS for a container that publishes nothing: the image's exposed
-/// ports (`6379/tcp`, consecutive ones as `8000-8002/tcp`), while it runs in
-/// its own network namespace (Docker lists none for stopped containers, for
-/// `--network host|none` and for `--network container:NAME`).
-fn ports(store: &Store, c: &Container, s: &Status) -> String {
-    let own_net = c.opts.network == skiff_engine::NsMode::Private && !c.opts.network_none;
-    if !matches!(s, Status::Running { .. } | Status::Paused { .. }) || !own_net {
-        return String::new();
-    }
-    let Some(exposed) = skiff_image::Digest::parse(&c.image_id)
-        .ok()
-        .and_then(|d| store.config(&d).ok())
-        .and_then(|cfg| cfg.config.and_then(|cc| cc.exposed_ports))
-    else {
-        return String::new();
-    };
-    let mut list: Vec<(String, u32)> = exposed
-        .keys()
-        .filter_map(|k| {
-            let (port, proto) = k.split_once('/').unwrap_or((k.as_str(), "tcp"));
-            port.parse().ok().map(|p| (proto.to_string(), p))
-        })
-        .collect();
-    list.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-    // Consecutive ports of one protocol collapse into a range.
-    let mut ranges: Vec<(String, u32, u32)> = Vec::new();
-    for (proto, p) in list {
-        match ranges.iter_mut().rev().find(|r| r.0 == proto) {
-            Some(r) if r.2 + 1 == p => r.2 = p,
-            _ => ranges.push((proto, p, p)),
+/// Docker's CLI's PORTS for ports no one publishes: `6379/tcp`, consecutive ports of one
+/// protocol as a range (`8000-8002/tcp`).
+fn ports_text(ports: &[PortSummary]) -> String {
+    let mut ranges: Vec<(&str, u16, u16)> = Vec::new();
+    for p in ports {
+        match ranges.iter_mut().rev().find(|r| r.0 == p.protocol) {
+            Some(r) if r.2 + 1 == p.private_port => r.2 = p.private_port,
+            _ => ranges.push((&p.protocol, p.private_port, p.private_port)),
         }
     }
     let shown: Vec<String> = ranges
@@ -116,31 +75,27 @@ fn ports(store: &Store, c: &Container, s: &Status) -> String {
     shown.join(", ")
 }
 
-/// One row as Docker's container formatter context.
-pub fn row(store: &Store, c: &Container, s: &Status, trunc: bool, with_size: bool) -> Value {
+/// One row as Docker's container formatter context, from the engine's summary.
+pub fn row(s: &ContainerSummary, trunc: bool) -> Value {
     let now = chrono::Utc::now();
-    let cmd = c.listed_command();
-    let cmd = if trunc { ellipsis(&cmd, 20) } else { cmd };
-    let created = parse_time(&c.created).unwrap_or(now);
+    let cmd = if trunc { ellipsis(&s.command, 20) } else { s.command.clone() };
     let mut v = json!({
-        "ID": if trunc { truncate_id(&c.id).to_string() } else { c.id.clone() },
-        "Image": c.image,
+        "ID": if trunc { truncate_id(&s.id).to_string() } else { s.id.clone() },
+        "Image": s.image,
         "Command": quote(&cmd, false),
-        "CreatedAt": crate::output::units::created_at_string(created),
-        "RunningFor": ago(created, now),
-        "Status": status_text(s, now),
-        "State": s.word(),
-        "Ports": ports(store, c, s),
-        "Names": c.name,
+        "CreatedAt": crate::output::units::created_at_string(s.created),
+        "RunningFor": ago(s.created, now),
+        "Status": s.status,
+        "State": s.state,
+        "Ports": ports_text(&s.ports),
+        "Names": s.name,
         "Labels": "",
         "Mounts": "",
-        "Networks": if c.opts.network == skiff_engine::NsMode::Host { "host" } else if c.opts.network_none { "none" } else { "bridge" },
+        "Networks": s.network,
         "LocalVolumes": "0",
     });
-    if with_size {
-        let rw = skiff_engine::fs::dir_size(&c.dir(store).join("upper"));
-        let virt = skiff_image::Digest::parse(&c.image_id).ok().and_then(|d| store.image(&d).ok()).map(|i| i.size);
-        v["Size"] = json!(format!("{} (virtual {})", human_size(rw), human_size(rw + virt.unwrap_or(0))));
+    if let (Some(rw), Some(root)) = (s.size_rw, s.size_root_fs) {
+        v["Size"] = json!(format!("{} (virtual {})", human_size(rw), human_size(root)));
     }
     v
 }
@@ -168,7 +123,8 @@ pub fn run(g: &GlobalOpts, a: PsArgs) -> anyhow::Result<u8> {
         table::check_fields(f, HEADERS, crate::output::template::CONTAINER_CONTEXT)
             .map_err(|e| table::FormatFailed(format!("failed to execute template: {}", e.go_message())))?;
     }
-    let store = open_store(g)?;
+    let engine = open_engine(g)?;
+    let store = engine.store();
     let filters: Vec<(String, String)> = a
         .filter
         .iter()
@@ -178,7 +134,7 @@ pub fn run(g: &GlobalOpts, a: PsArgs) -> anyhow::Result<u8> {
                 .ok_or_else(|| anyhow::anyhow!("bad format of filter (expected name=value)"))
         })
         .collect::<anyhow::Result<_>>()?;
-    let mut all = container::list(&store)?;
+    let mut all = engine.list()?;
     all.reverse(); // newest first, as Docker lists them
     let limit = if a.latest { Some(1) } else { a.last };
     // As Docker's CLI: a format that shows the size asks for it.
@@ -186,14 +142,14 @@ pub fn run(g: &GlobalOpts, a: PsArgs) -> anyhow::Result<u8> {
     let show_all = a.all || limit.is_some() || filters.iter().any(|(k, _)| k == "status" || k == "exited");
     let mut rows = Vec::new();
     for c in all.iter() {
-        let s = lifecycle::status(&store, c);
+        let s = engine.status(c);
         if !show_all && !s.is_running() {
             continue;
         }
-        if !matches(&store, c, &s, &filters)? {
+        if !matches(store, c, &s, &filters)? {
             continue;
         }
-        rows.push(row(&store, c, &s, !a.no_trunc, with_size));
+        rows.push(row(&engine.summary(c, &s, with_size), !a.no_trunc));
         if limit.is_some_and(|n| rows.len() >= n) {
             break;
         }

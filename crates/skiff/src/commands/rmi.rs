@@ -104,9 +104,9 @@ pub fn system_prune(g: &GlobalOpts, a: PruneArgs) -> anyhow::Result<u8> {
     if !a.force && !confirm(&warning) {
         return Ok(0);
     }
-    let store = open_store(g)?;
-    let containers = super::container::prune_containers(&store)?;
-    let reclaimed = containers + prune_images(&store, a.all)?;
+    let engine = super::open_engine(g)?;
+    let containers = super::container::prune_containers(&engine)?;
+    let reclaimed = containers + prune_images(engine.store(), a.all)?;
     println!("Total reclaimed space: {}", human_size(reclaimed));
     Ok(0)
 }

@@ -3,12 +3,13 @@
 //! skiff fails, 126/127 when the command cannot be invoked or is not found,
 //! else the container's own.
 
-use super::{open_store, GlobalOpts};
+use super::{open_engine, GlobalOpts};
 use anyhow::Context;
 use clap::Args;
-use skiff_engine::lifecycle::{self, Attach};
+use skiff_engine::container::{Attach, RemoveOptions};
 use skiff_engine::options::{parse_env_file, NsMode, RunOptions};
 use skiff_engine::units;
+use skiff_engine::EngineError;
 
 /// Flags shared by `run` and `create`. `-h` is `--hostname`, as in Docker.
 #[derive(Args, Debug, Clone)]
@@ -274,7 +275,7 @@ impl PullPolicy {
 
 /// Why a container could not be made: the engine's error, or the pull's before it.
 enum CreateFailed {
-    Engine(skiff_engine::lifecycle::EngineError),
+    Engine(EngineError),
     Pull(anyhow::Error),
 }
 
@@ -294,13 +295,13 @@ fn with_image<T>(
     store: &skiff_image::Store,
     opts: &RunOptions,
     policy: PullPolicy,
-    make: impl Fn(RunOptions) -> Result<T, skiff_engine::lifecycle::EngineError>,
+    make: impl Fn(RunOptions) -> Result<T, EngineError>,
 ) -> Result<T, CreateFailed> {
     if policy == PullPolicy::Always {
         pull_image(store, &opts.image).map_err(CreateFailed::Pull)?;
     }
     match make(opts.clone()) {
-        Err(skiff_engine::lifecycle::EngineError::Store(skiff_image::StoreError::NoSuchImage(_)))
+        Err(EngineError::Store(skiff_image::StoreError::NoSuchImage(_)))
             if policy == PullPolicy::Missing && skiff_image::Reference::parse(&opts.image).is_ok() =>
         {
             let shown = skiff_image::Reference::parse_with_default_tag(&opts.image)
@@ -355,8 +356,8 @@ pub fn create(g: &GlobalOpts, a: CreateArgs) -> anyhow::Result<u8> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let store = open_store(g)?;
-    match with_image(&store, &opts, policy, |o| lifecycle::create(&store, o)) {
+    let engine = open_engine(g)?;
+    match with_image(engine.store(), &opts, policy, |o| engine.create(o)) {
         Ok(c) => {
             println!("{}", c.id);
             Ok(0)
@@ -393,21 +394,21 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
     };
     let mark = skiff_runtime::timing::mark;
     mark("cli: parsed");
-    let store = open_store(g)?;
+    let engine = open_engine(g)?;
     mark("cli: store open");
-    let (c, spec) = match with_image(&store, &opts, policy, |o| lifecycle::create_with_spec(&store, o)) {
+    let (c, spec) = match with_image(engine.store(), &opts, policy, |o| engine.create_with_spec(o)) {
         Ok(c) => c,
         Err(e) => return e.report(),
     };
     mark("cli: created");
     let attach = Attach { output: !a.detach, stdin: a.create.interactive && !a.detach };
     let then = a.detach.then(|| after_exit_command(g, &c.id, a.create.rm));
-    let mut started = match lifecycle::start_with_spec(&store, &c, attach, then, Some(spec)) {
+    let mut started = match engine.start_with_spec(&c, attach, then, Some(spec)) {
         Ok(s) => s,
         Err(e) => {
             let code = e.exit_code();
             if a.create.rm {
-                let _ = lifecycle::remove_with(&store, &c, true, true);
+                let _ = engine.remove(&c, RemoveOptions { force: true, volumes: true });
             }
             return fail(&e, code);
         }
@@ -417,14 +418,14 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> anyhow::Result<u8> {
         return Ok(0);
     }
     mark("cli: started");
-    let code = lifecycle::wait_attached(&c, &started);
+    let code = engine.wait_attached(&c, &started);
     mark("cli: exited");
     if !a.create.rm {
         // Records the exit (state word, rootfs released); `remove_with` does it for --rm.
-        lifecycle::status(&store, &c);
+        engine.status(&c);
     }
     if a.create.rm {
-        if let Err(e) = lifecycle::remove_after_run(&store, &c, &mut started) {
+        if let Err(e) = engine.remove_after_run(&c, &mut started) {
             eprintln!("skiff: removing {}: {e}", c.id);
         }
         mark("cli: removed");

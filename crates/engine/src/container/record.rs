@@ -30,6 +30,21 @@ pub enum RecordError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+impl RecordError {
+    /// What kind of failure this is (see [`crate::error`]).
+    pub fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            RecordError::NoSuchContainer(_) => ErrorKind::NotFound,
+            RecordError::NameInUse { .. } => ErrorKind::Conflict,
+            RecordError::InvalidName(_) | RecordError::Ambiguous(_) => ErrorKind::InvalidArgument,
+            RecordError::Io { .. } | RecordError::Json { .. } | RecordError::Db(_) | RecordError::Sqlite(_) => {
+                ErrorKind::System
+            }
+        }
+    }
+}
+
 /// What skiff records about a container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Container {
@@ -37,8 +52,8 @@ pub struct Container {
     pub name: String,
     /// The image as the user named it (`ps` shows this).
     pub image: String,
-    /// `sha256:...`
-    pub image_id: String,
+    /// The image's id (`sha256:...` in the record).
+    pub image_id: skiff_image::Digest,
     /// RFC 3339 with nanoseconds.
     pub created: String,
     /// The process: `args[0]` and the rest, as Docker's `Path` and `Args`.
@@ -106,7 +121,7 @@ pub fn insert(store: &Store, c: &Container) -> Result<(), RecordError> {
         }
         tx.execute(
             "INSERT INTO containers(id, name, image_id, created, state, config) VALUES (?1, ?2, ?3, ?4, 'created', ?5)",
-            rusqlite::params![c.id, c.name, c.image_id, c.created, cfg],
+            rusqlite::params![c.id, c.name, c.image_id.to_string(), c.created, cfg],
         )?;
         Ok(())
     })
@@ -217,7 +232,7 @@ mod tests {
             id: String::new(),
             name: String::new(),
             image: String::new(),
-            image_id: String::new(),
+            image_id: skiff_image::Digest::parse(&format!("sha256:{}", "0".repeat(64))).unwrap(),
             created: String::new(),
             path: path.into(),
             args: args.iter().map(|a| a.to_string()).collect(),

@@ -1,0 +1,19 @@
+//! `skiff kill`.
+
+use super::each;
+use crate::commands::GlobalOpts;
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL")]
+    pub signal: String,
+    #[arg(value_name = "CONTAINER", required = true)]
+    pub containers: Vec<String>,
+}
+
+pub fn kill(g: &GlobalOpts, a: KillArgs) -> anyhow::Result<u8> {
+    let sig = skiff_engine::lifecycle::parse_signal(&a.signal)?;
+    each(g, &a.containers, |e, c| e.kill(c, sig))
+}
