@@ -185,14 +185,22 @@ fn walkthrough(env: &Env, case: &Case) {
         assert_eq!(fields[5], case.ports, "{row}");
     }
 
-    // ps aux on the host shows the process, its parent is skiff's monitor.
-    let aux = Command::new("ps").arg("aux").output().expect("ps runs");
-    let aux = String::from_utf8_lossy(&aux.stdout).into_owned();
-    let line = aux
-        .lines()
-        .find(|l| l.split_whitespace().nth(1) == Some(pid.to_string().as_str()))
-        .unwrap_or_else(|| panic!("pid {pid} not in ps aux:\n{aux}"));
-    assert!(line.ends_with(&format!(" {}", case.cmdline)), "{line}");
+    // ps aux on the host shows the process, its parent is skiff's monitor. (Redis writes its
+    // process title a moment after it starts: wait for it rather than race it.)
+    let mut last = String::new();
+    eventually("ps aux to show the process title", || {
+        let aux = Command::new("ps").arg("aux").output().expect("ps runs");
+        let aux = String::from_utf8_lossy(&aux.stdout).into_owned();
+        let line = aux
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(pid.to_string().as_str()))
+            .unwrap_or_else(|| panic!("pid {pid} not in ps aux:\n{aux}"))
+            .to_string();
+        let done = line.ends_with(&format!(" {}", case.cmdline));
+        last = line;
+        done.then_some(())
+    });
+    assert!(last.ends_with(&format!(" {}", case.cmdline)), "{last}");
     let monitor = ppid(pid);
     assert_eq!(comm(monitor), "skiff-monitor");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
