@@ -2,15 +2,15 @@
 //! `/etc/resolv.conf` (`containers/<id>/hosts`, `resolv.conf`), as Docker 20.10 writes them for
 //! a container with a private network namespace or the host's.
 
-use crate::options::NsMode;
+use crate::network_mode::NetworkMode;
 
 /// `/etc/hosts`: the host's own for `--network host`, else localhost and the IPv6 names, then
 /// the container's hostname.
-pub fn hosts_file(hostname: &str, network: &NsMode) -> String {
+pub fn hosts_file(hostname: &str, network: &NetworkMode) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
-    if *network == NsMode::Host {
+    if *network == NetworkMode::Host {
         return std::fs::read_to_string("/etc/hosts").unwrap_or(s);
     }
     s.push_str(&format!("127.0.1.1\t{hostname}\n"));
@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn a_private_network_names_the_container() {
-        let h = hosts_file("abc123", &NsMode::Private);
+        let h = hosts_file("abc123", &NetworkMode::Default);
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.ends_with("127.0.1.1\tabc123\n"));
     }

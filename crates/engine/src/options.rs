@@ -79,6 +79,14 @@ impl NsMode {
         }
     }
 
+    /// The container whose namespace this mode joins, if it joins one.
+    pub fn container(&self) -> Option<&String> {
+        match self {
+            NsMode::Container(name) => Some(name),
+            _ => None,
+        }
+    }
+
     /// Docker's HostConfig spelling.
     pub fn docker_string(&self, private: &str) -> String {
         match self {
@@ -228,7 +236,8 @@ pub struct RunOptions {
     pub interactive: bool,
     pub detach: bool,
     pub auto_remove: bool,
-    /// The cgroup limits (stored flat, as before they were grouped).
+    /// The cgroup limits, stored flat in the record (its fields sit beside the others), so that
+    /// records written before they were grouped read the same.
     #[serde(flatten)]
     pub resources: Resources,
     pub shm_size: Option<i64>,
@@ -236,11 +245,15 @@ pub struct RunOptions {
     pub cap_drop: Vec<String>,
     pub privileged: bool,
     pub security_opt: Vec<String>,
-    pub volumes: Vec<String>,
-    pub tmpfs: Vec<String>,
+    /// `-v` and `--tmpfs`, then the image's `VOLUME`s not covered by one (added at create, where
+    /// anonymous volumes are named).
+    #[serde(default)]
+    pub mounts: Vec<crate::mounts::Mount>,
     pub read_only: bool,
-    pub network: NsMode,
-    pub network_none: bool,
+    pub network: crate::network_mode::NetworkMode,
+    /// `-p`: the ports to publish.
+    #[serde(default)]
+    pub ports: Vec<crate::ports::PortBinding>,
     pub pid: NsMode,
     pub ipc: NsMode,
     pub uts: NsMode,
@@ -249,9 +262,6 @@ pub struct RunOptions {
     pub stop_signal: Option<String>,
     /// `--stop-timeout` in seconds.
     pub stop_timeout: Option<u64>,
-    /// Anonymous volumes (from `-v /path` and the image's VOLUMEs), named at create; `rm -v` removes them.
-    #[serde(default)]
-    pub anonymous_volumes: Vec<String>,
     /// `--runtime`: an installed OCI runtime (name in PATH or path); `None` is skiff's own.
     #[serde(default)]
     pub runtime: Option<String>,

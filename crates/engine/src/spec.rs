@@ -7,6 +7,8 @@
 //! test can compare with `facts/docker-oci-config.json` field by field) and
 //! then read into `oci_spec::runtime::Spec`, which validates it.
 
+use crate::mounts::{MountSource, Propagation};
+use crate::network_mode::NetworkMode;
 use crate::options::{NsMode, RunOptions};
 use crate::userdb::{UserDb, UserError};
 use serde_json::{json, Value};
@@ -105,10 +107,6 @@ pub enum SpecError {
     User(#[from] UserError),
     #[error("invalid capability {0:?}")]
     Capability(String),
-    #[error("invalid volume specification: '{0}'")]
-    Volume(String),
-    #[error("invalid tmpfs specification: '{0}'")]
-    Tmpfs(String),
     #[error("invalid --security-opt: {0:?}")]
     SecurityOpt(String),
     #[error("invalid seccomp profile: {0}")]
@@ -244,55 +242,35 @@ fn mounts(input: &SpecInput<'_>) -> Result<Vec<Value>, SpecError> {
                "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", o.shm_size.unwrap_or(67108864))]}),
     ];
     let dir = input.container_dir;
-    let user_dests: Vec<String> = o.volumes.iter().filter_map(|v| v.split(':').nth(1).map(str::to_string)).collect();
     for (dest, file) in [("/etc/resolv.conf", "resolv.conf"), ("/etc/hostname", "hostname"), ("/etc/hosts", "hosts")] {
-        if !user_dests.iter().any(|d| d == dest) {
+        let user_bound = o.mounts.iter().any(|u| u.target == dest && !matches!(u.source, MountSource::Tmpfs { .. }));
+        if !user_bound {
             m.push(bind(dest, &dir.join(file)));
         }
     }
-    for t in &o.tmpfs {
-        let (dest, extra) = match t.split_once(':') {
-            Some((d, x)) => (d, x),
-            None => (t.as_str(), ""),
-        };
-        if !dest.starts_with('/') {
-            return Err(SpecError::Tmpfs(t.clone()));
+    // tmpfs mounts first, then binds and volumes, as given.
+    for t in &o.mounts {
+        if let MountSource::Tmpfs { options } = &t.source {
+            let mut opts = vec!["nosuid".to_string(), "noexec".to_string(), "nodev".to_string()];
+            opts.extend(options.split(',').filter(|s| !s.is_empty()).map(str::to_string));
+            m.push(json!({"destination": t.target, "type": "tmpfs", "source": "tmpfs", "options": opts}));
         }
-        let mut opts = vec!["nosuid".to_string(), "noexec".to_string(), "nodev".to_string()];
-        opts.extend(extra.split(',').filter(|s| !s.is_empty()).map(str::to_string));
-        m.push(json!({"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}));
     }
-    for v in &o.volumes {
-        let parts: Vec<&str> = v.split(':').collect();
-        let (src, dest, mode) = match parts.as_slice() {
-            [s, d] => (*s, *d, ""),
-            [s, d, m] => (*s, *d, *m),
-            _ => return Err(SpecError::Volume(v.clone())),
-        };
-        if !dest.starts_with('/') || dest == "/" {
-            return Err(SpecError::Volume(v.clone()));
-        }
-        // A name instead of a path is a named volume under the store's volumes/.
-        let src = if src.starts_with('/') {
-            src.to_string()
-        } else if crate::names::valid_name(src) {
-            input.volumes_dir.join(src).join("_data").to_string_lossy().into_owned()
-        } else {
-            return Err(SpecError::Volume(v.clone()));
+    for v in &o.mounts {
+        let src = match &v.source {
+            MountSource::Tmpfs { .. } => continue,
+            MountSource::Bind { source } => source.to_string_lossy().into_owned(),
+            // A named volume lives under the store's volumes/.
+            MountSource::Volume { name, .. } => {
+                input.volumes_dir.join(name).join("_data").to_string_lossy().into_owned()
+            }
         };
         let mut opts = vec!["rbind".to_string()];
-        for flag in mode.split(',').filter(|s| !s.is_empty()) {
-            match flag {
-                "ro" | "rw" => opts.push(flag.to_string()),
-                "z" | "Z" => {}
-                "shared" | "slave" | "private" | "rshared" | "rslave" | "rprivate" => opts.push(flag.to_string()),
-                _ => return Err(SpecError::Volume(v.clone())),
-            }
+        if v.mode.split(',').any(|f| f == "ro" || f == "rw") {
+            opts.push(if v.read_only { "ro" } else { "rw" }.to_string());
         }
-        if !opts.iter().any(|f| f.contains("shared") || f.contains("slave") || f.contains("private")) {
-            opts.push("rprivate".to_string());
-        }
-        m.push(json!({"destination": dest, "type": "bind", "source": src, "options": opts}));
+        opts.push(v.propagation.unwrap_or(Propagation::Rprivate).as_str().to_string());
+        m.push(json!({"destination": v.target, "type": "bind", "source": src, "options": opts}));
     }
     Ok(m)
 }
@@ -300,7 +278,12 @@ fn mounts(input: &SpecInput<'_>) -> Result<Vec<Value>, SpecError> {
 fn namespaces(input: &SpecInput<'_>) -> Vec<Value> {
     let o = input.opts;
     let mut out = vec![json!({"type": "mount"})];
-    for (kind, mode) in [("network", &o.network), ("uts", &o.uts), ("pid", &o.pid), ("ipc", &o.ipc)] {
+    let network = match &o.network {
+        NetworkMode::Host => NsMode::Host,
+        NetworkMode::Container(name) => NsMode::Container(name.clone()),
+        _ => NsMode::Private,
+    };
+    for (kind, mode) in [("network", &network), ("uts", &o.uts), ("pid", &o.pid), ("ipc", &o.ipc)] {
         match mode {
             NsMode::Host => {}
             NsMode::Private => out.push(json!({"type": kind})),
@@ -449,7 +432,7 @@ pub fn generate_json(input: &SpecInput<'_>) -> Result<Value, SpecError> {
         "cgroupsPath": format!("/skiff/{}", input.id),
         "namespaces": namespaces(input),
     });
-    if o.network == NsMode::Host {
+    if o.network == NetworkMode::Host {
         // Host networking: the sysctls would change the host's.
         linux.as_object_mut().map(|l| l.remove("sysctl"));
     }

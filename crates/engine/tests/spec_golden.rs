@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use skiff_engine::spec::{generate, generate_json, SpecInput};
 use skiff_engine::userdb::UserDb;
-use skiff_engine::{NsMode, RunOptions};
+use skiff_engine::{Mount, NetworkMode, RunOptions};
 use skiff_image::config::ImageConfig;
 use std::path::{Path, PathBuf};
 
@@ -101,9 +101,12 @@ fn flags_change_what_docker_changes() {
         cap_drop: vec!["NET_RAW".into()],
         cap_add: vec!["sys_admin".into()],
         security_opt: vec!["seccomp=unconfined".into(), "no-new-privileges".into()],
-        volumes: vec!["/srv:/srv:ro".into(), "data:/data".into()],
-        tmpfs: vec!["/run:size=1m".into()],
-        network: NsMode::Host,
+        mounts: vec![
+            Mount::parse_tmpfs("/run:size=1m").unwrap(),
+            Mount::parse_volume("/srv:/srv:ro").unwrap(),
+            Mount::parse_volume("data:/data").unwrap(),
+        ],
+        network: NetworkMode::Host,
         read_only: true,
         ..sleep60()
     };
@@ -159,6 +162,7 @@ fn errors_name_the_input() {
     };
     assert!(mk(&bad_user).contains("nobody"));
     assert!(mk(&RunOptions { cap_add: vec!["FLY".into()], ..sleep60() }).contains("FLY"));
-    assert!(mk(&RunOptions { volumes: vec!["rel/x:/x".into()], ..sleep60() }).contains("rel/x:/x"));
+    // A `-v` is checked where it is parsed, once (its test is in the engine's `mounts`).
+    assert!(Mount::parse_volume("rel/x:/x").unwrap_err().to_string().contains("rel/x:/x"));
     assert!(mk(&RunOptions { cmd: vec![], ..sleep60() }).contains("no command"));
 }

@@ -3,6 +3,7 @@
 
 use super::record::{self, Container, RecordError};
 use crate::error::{io, Result};
+use crate::mounts::{Mount, MountSource};
 use crate::options::RunOptions;
 use crate::spec::{self, SpecError};
 use crate::{hosts_files, names, Engine};
@@ -58,12 +59,9 @@ impl Engine {
             write("hostname", format!("{hostname}\n"))?;
             write("hosts", hosts_files::hosts_file(&hostname, &c.opts.network))?;
             write("resolv.conf", hosts_files::resolv_conf())?;
-            for v in &c.opts.volumes {
-                let src = v.split(':').next().unwrap_or_default();
-                if !src.starts_with('/') && names::valid_name(src) {
-                    let data = store.root().join("volumes").join(src).join("_data");
-                    std::fs::create_dir_all(&data).map_err(io("create", &data))?;
-                }
+            for name in c.opts.mounts.iter().filter_map(Mount::volume_name) {
+                let data = store.root().join("volumes").join(name).join("_data");
+                std::fs::create_dir_all(&data).map_err(io("create", &data))?;
             }
             skiff_runtime::timing::mark("create: files written");
             // Validate the spec now, so `create` reports bad users, caps and mounts.
@@ -101,25 +99,20 @@ impl Engine {
     }
 }
 
-/// Gives `-v /path` and the image's `VOLUME`s (not covered by a `-v`) volume names.
+/// Adds the image's `VOLUME`s that no `-v` or `--tmpfs` covers as anonymous volumes, and names
+/// every anonymous volume.
 fn name_anonymous_volumes(opts: &mut RunOptions, image: &skiff_image::config::ImageConfig) {
-    let mut out = Vec::new();
-    for v in &opts.volumes {
-        if v.starts_with('/') && !v.contains(':') {
-            let name = names::new_id();
-            opts.anonymous_volumes.push(name.clone());
-            out.push(format!("{name}:{v}"));
-        } else {
-            out.push(v.clone());
-        }
-    }
     let image_volumes = image.config.as_ref().and_then(|c| c.volumes.clone()).unwrap_or_default();
     for dest in image_volumes.keys() {
-        if !out.iter().any(|v| v.split(':').nth(1) == Some(dest.as_str())) {
-            let name = names::new_id();
-            opts.anonymous_volumes.push(name.clone());
-            out.push(format!("{name}:{dest}"));
+        if !opts.mounts.iter().any(|m| m.target == *dest) {
+            opts.mounts.push(Mount::anonymous_volume(dest));
         }
     }
-    opts.volumes = out;
+    for m in &mut opts.mounts {
+        if let MountSource::Volume { name, anonymous: true } = &mut m.source {
+            if name.is_empty() {
+                *name = names::new_id();
+            }
+        }
+    }
 }

@@ -170,6 +170,46 @@ pub fn delete(store: &Store, id: &str) -> Result<(), RecordError> {
     })
 }
 
+/// Reads a record from the `containers` table (or `config.v2.json`), upgrading one written by an
+/// earlier skiff.
+pub fn parse_record(text: &str) -> Result<Container, serde_json::Error> {
+    // Every record of an earlier layout has `network_none`; today's never do.
+    if !text.contains("\"network_none\"") {
+        return serde_json::from_str(text);
+    }
+    let mut v: serde_json::Value = serde_json::from_str(text)?;
+    upgrade(&mut v["opts"]);
+    serde_json::from_value(v)
+}
+
+/// An earlier record's run options in today's form: `volumes` (`-v` strings, anonymous ones
+/// already named, their names in `anonymous_volumes`) and `tmpfs` become `mounts`; the network
+/// namespace mode and `network_none` become a network mode.
+fn upgrade(o: &mut serde_json::Value) {
+    use crate::mounts::{Mount, MountSource};
+    let Some(map) = o.as_object_mut() else { return };
+    let strings = |v: Option<serde_json::Value>| -> Vec<String> {
+        v.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+    };
+    let anonymous = strings(map.remove("anonymous_volumes"));
+    let mut mounts = Vec::new();
+    for spec in strings(map.remove("tmpfs")) {
+        mounts.extend(Mount::parse_tmpfs(&spec).ok());
+    }
+    for spec in strings(map.remove("volumes")) {
+        if let Ok(mut m) = Mount::parse_volume(&spec) {
+            if let MountSource::Volume { name, anonymous: a } = &mut m.source {
+                *a = anonymous.contains(name);
+            }
+            mounts.push(m);
+        }
+    }
+    map.insert("mounts".into(), serde_json::to_value(mounts).expect("mounts serialise"));
+    if map.remove("network_none").and_then(|v| v.as_bool()) == Some(true) {
+        map.insert("network".into(), serde_json::json!("none"));
+    }
+}
+
 /// Every container, oldest first.
 pub fn list(store: &Store) -> Result<Vec<Container>, RecordError> {
     store.db().read(|tx| {
@@ -178,7 +218,7 @@ pub fn list(store: &Store) -> Result<Vec<Container>, RecordError> {
         let mut out = Vec::new();
         for r in rows {
             let text = r?;
-            let c: Container = serde_json::from_str(&text)
+            let c = parse_record(&text)
                 .map_err(|source| RecordError::Json { path: PathBuf::from("containers table"), source })?;
             out.push(c);
         }
@@ -211,7 +251,7 @@ pub fn find(store: &Store, key: &str) -> Result<Container, RecordError> {
         }
     })?;
     let text = text.ok_or_else(|| RecordError::NoSuchContainer(key.to_string()))?;
-    serde_json::from_str(&text).map_err(|source| RecordError::Json { path: PathBuf::from("containers table"), source })
+    parse_record(&text).map_err(|source| RecordError::Json { path: PathBuf::from("containers table"), source })
 }
 
 /// Writes JSON to `path` atomically (temporary file + rename).
@@ -225,6 +265,33 @@ pub fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RecordError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record as skiff wrote it before mounts and the network mode were typed.
+    const EARLIER_RECORD: &str = r#"{"id":"c0ffee","name":"db","image":"busybox","image_id":"sha256:4b7e86637799f84a0355f07dbaefe6edba0df30356e7779b0357dd674358e838","created":"2026-11-27T10:00:00.000000000Z","path":"sleep","args":["60"],"opts":{"image":"busybox","cmd":["sleep","60"],"entrypoint":null,"name":"db","env":[],"workdir":null,"user":null,"hostname":null,"tty":false,"interactive":false,"detach":true,"auto_remove":false,"memory":8000000,"memory_swap":null,"memory_reservation":null,"nano_cpus":null,"cpu_shares":null,"cpuset_cpus":null,"pids_limit":null,"blkio_weight":null,"shm_size":null,"cap_add":[],"cap_drop":[],"privileged":false,"security_opt":[],"volumes":["/srv:/srv:ro","data:/data","5f2a:/cache"],"tmpfs":["/run:size=1m"],"read_only":false,"network":"Private","network_none":true,"pid":"Host","ipc":"Private","uts":{"Container":"other"},"init":false,"stop_signal":null,"stop_timeout":null,"anonymous_volumes":["5f2a"],"runtime":null},"restart_count":0}"#;
+
+    #[test]
+    fn records_of_an_earlier_skiff_still_read() {
+        use crate::mounts::MountSource;
+        use crate::network_mode::NetworkMode;
+        use crate::options::NsMode;
+        let c = parse_record(EARLIER_RECORD).unwrap();
+        assert_eq!(c.opts.network, NetworkMode::None);
+        assert_eq!((&c.opts.pid, &c.opts.uts), (&NsMode::Host, &NsMode::Container("other".into())));
+        assert_eq!(c.opts.resources.memory, Some(8_000_000));
+        let m = &c.opts.mounts;
+        assert_eq!(m.len(), 4);
+        assert_eq!((m[0].target.as_str(), &m[0].source), ("/run", &MountSource::Tmpfs { options: "size=1m".into() }));
+        assert_eq!(m[1].source, MountSource::Bind { source: "/srv".into() });
+        assert!(m[1].read_only && m[1].propagation.is_none());
+        assert_eq!(m[2].source, MountSource::Volume { name: "data".into(), anonymous: false });
+        assert_eq!(m[3].source, MountSource::Volume { name: "5f2a".into(), anonymous: true });
+        // Written again, it is today's record and reads back the same.
+        let again = parse_record(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(again.opts.mounts, c.opts.mounts);
+        assert_eq!(again.opts.network, NetworkMode::None);
+        let private = EARLIER_RECORD.replace(r#""network_none":true"#, r#""network_none":false"#);
+        assert_eq!(parse_record(&private).unwrap().opts.network, NetworkMode::Default);
+    }
 
     #[test]
     fn the_listed_command_quotes_arguments_with_spaces_as_docker_does() {

@@ -4,6 +4,7 @@
 
 use super::{lock, record, Container, Started};
 use crate::error::{EngineError, Result};
+use crate::mounts::MountSource;
 use crate::{rootfs, state, Engine};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -88,9 +89,10 @@ impl Engine {
         move_aside(&state_dir, self.run_root().join(format!(".rm-{}-{monitor}", c.id)));
         state::remove(&state_dir);
         if o.volumes {
-            for v in &c.opts.anonymous_volumes {
-                let p = store.root().join("volumes").join(v);
-                let _ = std::fs::remove_dir_all(&p);
+            for m in &c.opts.mounts {
+                if let MountSource::Volume { name, anonymous: true } = &m.source {
+                    let _ = std::fs::remove_dir_all(store.root().join("volumes").join(name));
+                }
             }
         }
         // The record goes last: once `ps` no longer lists it, nothing of it remains.

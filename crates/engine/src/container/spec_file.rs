@@ -3,7 +3,8 @@
 
 use super::Container;
 use crate::error::{io, json, EngineError, Result};
-use crate::options::{NsMode, RunOptions};
+use crate::network_mode::NetworkMode;
+use crate::options::RunOptions;
 use crate::spec::{self, SpecInput};
 use crate::userdb::UserDb;
 use crate::Engine;
@@ -60,13 +61,18 @@ impl Engine {
     /// The namespace paths of `container:NAME` modes, keyed by OCI namespace type.
     fn join_paths(&self, o: &RunOptions) -> Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
-        for (kind, file, what, mode) in [
-            ("network", "net", "network", &o.network),
-            ("pid", "pid", "pid namespace", &o.pid),
-            ("ipc", "ipc", "ipc namespace", &o.ipc),
-            ("uts", "uts", "uts namespace", &o.uts),
-        ] {
-            if let NsMode::Container(name) = mode {
+        let network = match &o.network {
+            NetworkMode::Container(name) => Some(name),
+            _ => None,
+        };
+        let namespaces = [
+            ("network", "net", "network", network),
+            ("pid", "pid", "pid namespace", o.pid.container()),
+            ("ipc", "ipc", "ipc namespace", o.ipc.container()),
+            ("uts", "uts", "uts namespace", o.uts.container()),
+        ];
+        for (kind, file, what, joined) in namespaces {
+            if let Some(name) = joined {
                 let other = self.find(name)?;
                 let pid =
                     self.status(&other).pid().ok_or(EngineError::JoinNotRunning { what, id: other.id.clone() })?;

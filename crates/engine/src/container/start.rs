@@ -6,7 +6,7 @@
 use super::{lock, record, Container};
 use crate::error::{io, os, EngineError, Result};
 use crate::state;
-use crate::{names, rootfs, Engine};
+use crate::{rootfs, Engine};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -114,11 +114,9 @@ impl Engine {
         let root = rootfs::mount_with(&dir, &layers, false, c.opts.auto_remove)?;
         drop(init_lock);
         skiff_runtime::timing::mark("engine: rootfs mounted");
-        for v in &c.opts.volumes {
-            let mut parts = v.split(':');
-            let (Some(src), Some(dest)) = (parts.next(), parts.next()) else { continue };
-            if !src.starts_with('/') && names::valid_name(src) {
-                crate::files::copy_up(&root, dest, &store.root().join("volumes").join(src).join("_data"))?;
+        for m in &c.opts.mounts {
+            if let Some(name) = m.volume_name() {
+                crate::files::copy_up(&root, &m.target, &store.root().join("volumes").join(name).join("_data"))?;
             }
         }
         let first_start = fresh.is_some();

@@ -4,6 +4,7 @@
 
 use crate::container::Container;
 use crate::error::Result;
+use crate::mounts::{MountSource, Propagation};
 use crate::state::Status;
 use crate::Engine;
 use serde_json::{json, Value};
@@ -47,28 +48,32 @@ fn container_json(engine: &Engine, c: &Container) -> Result<Value> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(Value::Null);
     let mounts: Vec<Value> = o
-        .volumes
+        .mounts
         .iter()
-        .filter_map(|v| {
-            let p: Vec<&str> = v.split(':').collect();
-            (p.len() >= 2).then(|| {
-                let ro = p.get(2).is_some_and(|m| m.split(',').any(|f| f == "ro"));
-                let mode = p.get(2).copied().unwrap_or("");
-                if p[0].starts_with('/') {
-                    json!({"Type": "bind", "Source": p[0], "Destination": p[1], "Mode": mode,
-                           "RW": !ro, "Propagation": "rprivate"})
-                } else {
-                    let src = store.root().join("volumes").join(p[0]).join("_data");
-                    json!({"Type": "volume", "Name": p[0], "Source": src, "Destination": p[1], "Driver": "local",
-                           "Mode": mode, "RW": !ro, "Propagation": ""})
-                }
-            })
+        .filter_map(|m| match &m.source {
+            MountSource::Bind { source } => Some(json!({"Type": "bind", "Source": source, "Destination": m.target,
+                "Mode": m.mode, "RW": !m.read_only, "Propagation": m.propagation.unwrap_or(Propagation::Rprivate).as_str()})),
+            MountSource::Volume { name, .. } => {
+                let src = store.root().join("volumes").join(name).join("_data");
+                Some(json!({"Type": "volume", "Name": name, "Source": src, "Destination": m.target, "Driver": "local",
+                    "Mode": m.mode, "RW": !m.read_only, "Propagation": ""}))
+            }
+            MountSource::Tmpfs { .. } => None,
+        })
+        .collect();
+    let binds: Vec<String> = o.mounts.iter().filter_map(crate::Mount::bind_spec).collect();
+    let tmpfs: serde_json::Map<String, Value> = o
+        .mounts
+        .iter()
+        .filter_map(|m| match &m.source {
+            MountSource::Tmpfs { options } => Some((m.target.clone(), json!(options))),
+            _ => None,
         })
         .collect();
     let host_config = json!({
-        "Binds": if o.volumes.is_empty() { Value::Null } else { json!(o.volumes) },
+        "Binds": if binds.is_empty() { Value::Null } else { json!(binds) },
         "LogConfig": {"Type": "json-file", "Config": {}},
-        "NetworkMode": if o.network_none { "none".to_string() } else { ns_mode(&o.network, "default") },
+        "NetworkMode": o.network.docker_string(),
         "AutoRemove": o.auto_remove,
         "CapAdd": if o.cap_add.is_empty() { Value::Null } else { json!(o.cap_add) },
         "CapDrop": if o.cap_drop.is_empty() { Value::Null } else { json!(o.cap_drop) },
@@ -78,7 +83,7 @@ fn container_json(engine: &Engine, c: &Container) -> Result<Value> {
         "Privileged": o.privileged,
         "ReadonlyRootfs": o.read_only,
         "SecurityOpt": if o.security_opt.is_empty() { Value::Null } else { json!(o.security_opt) },
-        "Tmpfs": o.tmpfs.iter().map(|t| { let (d, x) = t.split_once(':').unwrap_or((t, "")); (d.to_string(), json!(x)) }).collect::<serde_json::Map<_, _>>(),
+        "Tmpfs": tmpfs,
         "ShmSize": o.shm_size.unwrap_or(67108864),
         "Runtime": o.runtime.as_deref().unwrap_or("skiff"),
         "CpuShares": o.resources.cpu_shares.unwrap_or(0),

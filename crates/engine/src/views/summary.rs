@@ -6,7 +6,7 @@
 
 use super::humanize::human_duration;
 use crate::container::Container;
-use crate::options::NsMode;
+use crate::network_mode::NetworkMode;
 use crate::state::Status;
 use crate::Engine;
 use chrono::{DateTime, Utc};
@@ -37,8 +37,8 @@ pub struct ContainerSummary {
     pub status: String,
     /// The ports the container exposes while it runs in a network namespace of its own.
     pub ports: Vec<PortSummary>,
-    /// `bridge`, `host` or `none`: the networks column.
-    pub network: &'static str,
+    /// The networks column: `bridge`, `host`, `none` or a network's name.
+    pub network: String,
     /// The bytes of the writable layer, and of it with the image's (asked for with `-s`).
     pub size_rw: Option<u64>,
     pub size_root_fs: Option<u64>,
@@ -86,13 +86,7 @@ impl Engine {
             state: s.word(),
             status: status_text(s, now),
             ports: self.exposed_ports(c, s),
-            network: if c.opts.network == NsMode::Host {
-                "host"
-            } else if c.opts.network_none {
-                "none"
-            } else {
-                "bridge"
-            },
+            network: c.opts.network.network_name().to_string(),
             size_rw,
             size_root_fs,
         }
@@ -102,7 +96,7 @@ impl Engine {
     /// lists none for stopped containers, for `--network host|none` and for `--network
     /// container:NAME`), by port then protocol.
     fn exposed_ports(&self, c: &Container, s: &Status) -> Vec<PortSummary> {
-        let own_net = c.opts.network == NsMode::Private && !c.opts.network_none;
+        let own_net = matches!(c.opts.network, NetworkMode::Default | NetworkMode::Network(_));
         if !s.is_running() || !own_net {
             return Vec::new();
         }

@@ -241,8 +241,8 @@ impl skiff_builder::RunExecutor for EngineRunner<'_> {
         opts.user = (!spec.user.is_empty()).then(|| spec.user.clone());
         opts.hostname = Some(spec.hostname.clone());
         match spec.network.as_deref() {
-            Some("none") => opts.network_none = true,
-            Some("host") => opts.network = skiff_engine::NsMode::Host,
+            Some("none") => opts.network = skiff_engine::NetworkMode::None,
+            Some("host") => opts.network = skiff_engine::NetworkMode::Host,
             _ => {}
         }
         let (c, spec) = engine.create_with_spec(opts).map_err(|e| failed(&e))?;

@@ -10,6 +10,7 @@ use skiff_engine::container::{Attach, RemoveOptions};
 use skiff_engine::options::{parse_env_file, NsMode, RunOptions};
 use skiff_engine::units;
 use skiff_engine::EngineError;
+use skiff_engine::{Mount, NetworkMode};
 
 /// Flags shared by `run` and `create`. `-h` is `--hostname`, as in Docker.
 #[derive(Args, Debug, Clone)]
@@ -202,7 +203,14 @@ pub fn options(command: &'static str, a: &CreateArgs, detach: bool) -> anyhow::R
             env.push(format!("{e}={v}"));
         }
     }
-    let network = a.network.as_deref().unwrap_or("");
+    let network = network_mode(a.network.as_deref().unwrap_or(""))?;
+    let mut mounts = Vec::new();
+    for t in &a.tmpfs {
+        mounts.push(Mount::parse_tmpfs(t)?);
+    }
+    for v in &a.volume {
+        mounts.push(Mount::parse_volume(v)?);
+    }
     let opts = RunOptions {
         image: a.image_and_command[0].clone(),
         cmd: a.image_and_command[1..].to_vec(),
@@ -231,18 +239,16 @@ pub fn options(command: &'static str, a: &CreateArgs, detach: bool) -> anyhow::R
         cap_drop: a.cap_drop.clone(),
         privileged: a.privileged,
         security_opt: a.security_opt.clone(),
-        volumes: a.volume.clone(),
-        tmpfs: a.tmpfs.clone(),
+        mounts,
         read_only: a.read_only,
-        network_none: network == "none",
-        network: NsMode::parse("--network", network)?,
+        network,
+        ports: Vec::new(),
         pid: NsMode::parse("--pid", a.pid.as_deref().unwrap_or(""))?,
         ipc: NsMode::parse("--ipc", a.ipc.as_deref().unwrap_or(""))?,
         uts: NsMode::parse("--uts", a.uts.as_deref().unwrap_or(""))?,
         init: a.init,
         stop_signal: a.stop_signal.clone(),
         stop_timeout: a.stop_timeout,
-        anonymous_volumes: Vec::new(),
         runtime: a.runtime.clone(),
     };
     skiff_engine::options::check_security_opt(&opts.security_opt)?;
@@ -252,6 +258,15 @@ pub fn options(command: &'static str, a: &CreateArgs, detach: bool) -> anyhow::R
         }
     }
     Ok(opts)
+}
+
+/// `--network`: the modes skiff knows today, and `bridge`, Docker's default network, by name.
+fn network_mode(s: &str) -> Result<NetworkMode, skiff_engine::options::OptionsError> {
+    let invalid = || skiff_engine::options::OptionsError::NsMode { flag: "--network", value: s.to_string() };
+    match NetworkMode::parse(s).map_err(|_| invalid())? {
+        NetworkMode::Network(n) if n != "bridge" => Err(invalid()),
+        m => Ok(m),
+    }
 }
 
 /// `--pull`: when run and create fetch the image from its registry.
