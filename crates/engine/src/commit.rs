@@ -2,35 +2,15 @@
 //! overlay whiteouts turned back into `.wh.` files) become a new layer on top
 //! of its image, with the container's command and environment in the config.
 
-use crate::container::Container;
-use crate::error::{io, ErrorKind, Result};
-use skiff_image::changes::{apply_changes, ChangeError};
+use crate::error::{io, CommitError, Result};
+use crate::record::Container;
+use skiff_image::changes::apply_changes;
 use skiff_image::config::{format_time, History};
-use skiff_image::layer_scan::{scan_layer, ScanError};
+use skiff_image::layer_scan::scan_layer;
 use skiff_image::store::{LayerBlob, NewImage, NewLayer, MEDIA_TYPE_LAYER_TAR};
 use skiff_image::{Digest, Reference};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
-
-/// What makes a commit fail besides the store and the container.
-#[derive(Debug, thiserror::Error)]
-pub enum CommitError {
-    #[error("the new layer of container {id}: {source}")]
-    Layer { id: String, source: ScanError },
-    /// A `--change` instruction that does not apply (its own message names it).
-    #[error(transparent)]
-    Change(#[from] ChangeError),
-}
-
-impl CommitError {
-    /// What kind of failure this is: a bad `--change` is the caller's.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            CommitError::Layer { .. } => ErrorKind::System,
-            CommitError::Change(_) => ErrorKind::InvalidArgument,
-        }
-    }
-}
 
 /// `commit` options.
 #[derive(Debug, Clone, Default)]

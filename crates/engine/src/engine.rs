@@ -5,7 +5,6 @@
 //! (`engine.create(..)`, `engine.start(..)`, ... in [`crate::container`]); tests point the paths
 //! somewhere else.
 
-use crate::container::{self, Container};
 use crate::error::{io, EngineError, Result};
 use skiff_image::Store;
 use skiff_runtime::cgroups::CgroupManager;
@@ -108,15 +107,5 @@ impl Engine {
         } else {
             Err(EngineError::NoMonitor(p))
         }
-    }
-
-    /// Finds a container by full id, name (with or without a leading `/`) or unique id prefix.
-    pub fn find(&self, key: &str) -> Result<Container> {
-        Ok(container::find(&self.store, key)?)
-    }
-
-    /// Every container, oldest first.
-    pub fn list(&self) -> Result<Vec<Container>> {
-        Ok(container::list(&self.store)?)
     }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
-    Record(#[from] crate::container::RecordError),
+    Record(#[from] crate::record::RecordError),
     #[error(transparent)]
     Store(#[from] skiff_image::StoreError),
     #[error(transparent)]
@@ -35,7 +35,7 @@ pub enum EngineError {
     #[error(transparent)]
     Options(#[from] crate::options::OptionsError),
     #[error(transparent)]
-    Commit(#[from] crate::commit::CommitError),
+    Commit(#[from] CommitError),
     #[error("{op} {path}: {source}")]
     Io { op: &'static str, path: PathBuf, source: std::io::Error },
     /// A system call on no path (a pipe, a dup, a fork) failed.
@@ -114,6 +114,26 @@ impl EngineError {
     }
 }
 
+/// What makes a commit fail besides the store and the container.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("the new layer of container {id}: {source}")]
+    Layer { id: String, source: skiff_image::layer_scan::ScanError },
+    /// A `--change` instruction that does not apply (its own message names it).
+    #[error(transparent)]
+    Change(#[from] skiff_image::changes::ChangeError),
+}
+
+impl CommitError {
+    /// What kind of failure this is: a bad `--change` is the caller's.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CommitError::Layer { .. } => ErrorKind::System,
+            CommitError::Change(_) => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
 /// The engine's result.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
@@ -139,9 +159,9 @@ mod tests {
     #[test]
     fn kinds_follow_dockers_errdefs() {
         let cases = [
-            (EngineError::Record(crate::container::RecordError::NoSuchContainer("x".into())), ErrorKind::NotFound),
+            (EngineError::Record(crate::record::RecordError::NoSuchContainer("x".into())), ErrorKind::NotFound),
             (
-                EngineError::Record(crate::container::RecordError::NameInUse { name: "a".into(), id: "b".into() }),
+                EngineError::Record(crate::record::RecordError::NameInUse { name: "a".into(), id: "b".into() }),
                 ErrorKind::Conflict,
             ),
             (EngineError::Store(skiff_image::StoreError::NoSuchImage("x".into())), ErrorKind::NotFound),

@@ -1,9 +1,9 @@
 //! `docker exec`, `top` and `stats`: work on a running container's
 //! namespaces and cgroup.
 
-use crate::container::Container;
 use crate::error::{io, json, os, EngineError, Result};
 use crate::lifecycle;
+use crate::record::Container;
 use crate::spec;
 use crate::state::Status;
 use crate::userdb::UserDb;

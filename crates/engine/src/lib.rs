@@ -32,6 +32,7 @@ pub mod network_mode;
 pub mod oci_runtime;
 pub mod options;
 pub mod ports;
+pub mod record;
 pub mod rootfs;
 pub mod spec;
 pub mod state;

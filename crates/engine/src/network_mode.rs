@@ -4,7 +4,7 @@
 //!
 //! Records of earlier skiff versions stored a namespace mode (`"Private"`, `"Host"`,
 //! `{"Container": "x"}`) plus a `network_none` flag; those spellings still deserialize (see
-//! `container::record`'s upgrade of old records).
+//! `record`'s upgrade of old records).
 
 use serde::{Deserialize, Serialize};
 

@@ -2,8 +2,9 @@
 //! the signals a user sends the CLI are forwarded to the container, with the terminal in raw mode
 //! for `-it`.
 
-use super::{Container, Started};
+use super::Started;
 use crate::lifecycle::{reap_forwarding_signals, set_forwarded_signals, wait_forwarding_signals, RawTerminal};
+use crate::record::Container;
 use crate::{state, Engine};
 use std::os::fd::AsFd;
 

@@ -1,10 +1,10 @@
 //! `docker create`: resolves the image, names the container, writes its directory
 //! (`config.json`, hostname, hosts, resolv.conf, `config.v2.json`) and its record.
 
-use super::record::{self, Container, RecordError};
 use crate::error::{io, Result};
 use crate::mounts::{Mount, MountSource};
 use crate::options::RunOptions;
+use crate::record::{self, Container, RecordError};
 use crate::spec::{self, SpecError};
 use crate::{hosts_files, names, Engine};
 

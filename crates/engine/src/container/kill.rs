@@ -1,7 +1,7 @@
 //! `docker kill`: a signal to the container's init.
 
-use super::Container;
 use crate::error::{EngineError, Result};
+use crate::record::Container;
 use crate::state::Status;
 use crate::Engine;
 

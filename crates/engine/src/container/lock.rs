@@ -1,8 +1,8 @@
 //! The per-container lock: an exclusive `flock` on `containers/<id>/lock` that serialises start,
 //! stop and rm of one container across skiff processes, released on drop.
 
-use super::Container;
 use crate::error::{EngineError, Result};
+use crate::record::Container;
 use skiff_image::Store;
 
 /// Takes container `c`'s lock; `None` when its directory is gone (removed by a concurrent rm:

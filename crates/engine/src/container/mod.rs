@@ -13,11 +13,11 @@
 
 mod attach;
 mod create;
+mod find;
 mod kill;
 mod lock;
 mod pause;
 mod prune;
-mod record;
 mod remove;
 mod rename;
 mod spec_file;
@@ -30,6 +30,8 @@ mod wait;
 #[cfg(doc)]
 use crate::Engine;
 
-pub use record::{container_dir, delete, find, insert, list, save, set_state, write_json, Container, RecordError};
+pub use crate::record::{
+    container_dir, delete, find, insert, list, parse_record, save, set_state, write_json, Container, RecordError,
+};
 pub use remove::RemoveOptions;
 pub use start::{Attach, Started};

@@ -1,7 +1,7 @@
 //! `docker pause` and `unpause`: the container's cgroup frozen and thawed.
 
-use super::Container;
 use crate::error::{EngineError, Result};
+use crate::record::Container;
 use crate::state::Status;
 use crate::Engine;
 

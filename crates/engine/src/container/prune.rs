@@ -1,8 +1,9 @@
 //! `docker container prune`: every stopped container removed, then what containers that are
 //! gone left behind (empty cgroups, state a dead monitor was to delete, unused init layers).
 
-use super::{record, RemoveOptions};
+use super::RemoveOptions;
 use crate::error::Result;
+use crate::record;
 use crate::{rootfs, state, Engine};
 
 impl Engine {

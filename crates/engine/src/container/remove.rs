@@ -2,9 +2,10 @@
 //! removes its cgroup, runtime state, anonymous volumes (with `-v`), directory and record, the
 //! record last, so that once `ps` no longer lists it nothing of it remains.
 
-use super::{lock, record, Container, Started};
+use super::{lock, Started};
 use crate::error::{EngineError, Result};
 use crate::mounts::MountSource;
+use crate::record::{self, Container};
 use crate::{rootfs, state, Engine};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

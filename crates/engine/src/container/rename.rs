@@ -1,7 +1,7 @@
 //! `docker rename`.
 
-use super::record::{self, Container, RecordError};
 use crate::error::Result;
+use crate::record::{self, Container, RecordError};
 use crate::{names, Engine};
 
 impl Engine {

@@ -1,10 +1,10 @@
 //! A container's OCI spec (`containers/<id>/config.json`) from its record: the image's config,
 //! its users, the run options and the namespaces of the containers it joins, resolved now.
 
-use super::Container;
 use crate::error::{io, json, EngineError, Result};
 use crate::network_mode::NetworkMode;
 use crate::options::RunOptions;
+use crate::record::Container;
 use crate::spec::{self, SpecInput};
 use crate::userdb::UserDb;
 use crate::Engine;

@@ -3,8 +3,9 @@
 //! Detached, that child execs `skiff-monitor`; attached (a foreground run), it monitors in place
 //! and the caller waits in [`Engine::wait_attached`].
 
-use super::{lock, record, Container};
+use super::lock;
 use crate::error::{io, os, EngineError, Result};
+use crate::record::{self, Container};
 use crate::state;
 use crate::{rootfs, Engine};
 use std::io::Read;

@@ -1,7 +1,8 @@
 //! A container's status, derived from its runtime state (`crate::state`) and its cgroup's
 //! freezer, with the record's state word brought up to date.
 
-use super::{lock, record, Container};
+use super::lock;
+use crate::record::{self, Container};
 use crate::state::{self, Status};
 use crate::{rootfs, Engine};
 

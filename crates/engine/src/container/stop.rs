@@ -1,7 +1,8 @@
 //! `docker stop`: the stop signal, then SIGKILL to the whole cgroup after the timeout.
 
-use super::{lock, Container};
+use super::lock;
 use crate::error::Result;
+use crate::record::Container;
 use crate::state::Status;
 use crate::Engine;
 use std::time::Duration;

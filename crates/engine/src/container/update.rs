@@ -1,8 +1,8 @@
 //! `docker update`: new resource limits, recorded and applied to a running container's cgroup.
 
-use super::record::{self, Container};
 use crate::error::{json, Result};
 use crate::options::{HostCpus, Resources};
+use crate::record::{self, Container};
 use crate::Engine;
 
 impl Engine {

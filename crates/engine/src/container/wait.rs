@@ -1,7 +1,7 @@
 //! `docker wait`: until a container is not running, then its exit code.
 
-use super::Container;
 use crate::error::Result;
+use crate::record::Container;
 use crate::state::Status;
 use crate::Engine;
 use std::time::{Duration, Instant};

@@ -2,21 +2,11 @@
 //! tar streams into a container; every container path resolved inside its root.
 
 use super::tree::{copy_entry, dest_dir, Links};
-use super::{dir_names, errno_io, io, mounted_root, open_in_root, FilesError, Result};
-use crate::container::Container;
+use super::{dir_names, errno_io, io, mounted_root, open_in_root, CopyOptions, FilesError, Result};
+use crate::record::Container;
 use skiff_image::Store;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
-
-/// How `cp` treats ownership: Docker's default gives what it creates to the copying user (root),
-/// `-a` keeps the source's uid and gid.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CopyOptions {
-    /// `-a`: keep uid and gid.
-    pub archive: bool,
-    /// `-L`: follow a symlink named as the source (never one inside a copied tree).
-    pub follow_link: bool,
-}
 
 /// Where `cp` puts a source named `src_name` given the destination as the user wrote it, following
 /// Docker's rules: into an existing directory under its own name (for a directory source ending in

@@ -2,7 +2,7 @@
 //! directory (a whiteout, a 0:0 character device, is a deletion).
 
 use super::{io, Result};
-use crate::container::Container;
+use crate::record::Container;
 use skiff_image::Store;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};

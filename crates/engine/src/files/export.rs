@@ -1,7 +1,7 @@
 //! `docker export`: the merged root filesystem as a tar stream.
 
 use super::{io, mounted_root, Result};
-use crate::container::Container;
+use crate::record::Container;
 use skiff_image::Store;
 use std::io::Write;
 

@@ -11,15 +11,15 @@ mod export;
 mod tar_out;
 mod tree;
 
-pub use cp::{copy_in, copy_in_tar, copy_out, CopyOptions};
+pub use cp::{copy_in, copy_in_tar, copy_out};
 pub use diff::{diff, Change};
 pub use export::export;
 pub use tar_out::copy_out_tar;
 pub use tree::copy_up;
 
-use crate::container::Container;
-use crate::error::ErrorKind;
+use crate::record::Container;
 use crate::rootfs;
+use skiff_image::ErrorKind;
 use skiff_image::Store;
 use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -76,6 +76,16 @@ impl FilesError {
             | FilesError::OutsideDestination { .. } => ErrorKind::InvalidArgument,
         }
     }
+}
+
+/// How `cp` treats ownership: Docker's default gives what it creates to the copying user (root),
+/// `-a` keeps the source's uid and gid.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyOptions {
+    /// `-a`: keep uid and gid.
+    pub archive: bool,
+    /// `-L`: follow a symlink named as the source (never one inside a copied tree).
+    pub follow_link: bool,
 }
 
 type Result<T> = std::result::Result<T, FilesError>;

@@ -1,9 +1,10 @@
 //! `docker cp CONTAINER:SRC -`: a tree inside a container as a tar stream, written as Docker's
 //! daemon writes it (owner names from the host, directories ending in `/`, GNU long names).
 
-use super::cp::{no_such_file, source, CopyOptions};
+use super::cp::{no_such_file, source};
+use super::CopyOptions;
 use super::{dir_names, errno_io, io, Result};
-use crate::container::Container;
+use crate::record::Container;
 use skiff_image::Store;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd};

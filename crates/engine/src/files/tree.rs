@@ -1,8 +1,7 @@
 //! Copying a tree between two open directories without ever following a symlink on either side
 //! (the engine of `cp` and of a volume's copy-up), hard links kept as links.
 
-use super::cp::CopyOptions;
-use super::{dir_names, errno_io, io, open_in_root, FilesError, Result};
+use super::{dir_names, errno_io, io, open_in_root, CopyOptions, FilesError, Result};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;

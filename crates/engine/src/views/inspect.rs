@@ -2,9 +2,9 @@
 //! `GET /containers/{id}/json` returns, from the record, the runtime state, the image and the
 //! generated spec.
 
-use crate::container::Container;
 use crate::error::Result;
 use crate::mounts::{MountSource, Propagation};
+use crate::record::Container;
 use crate::state::Status;
 use crate::Engine;
 use serde_json::{json, Value};

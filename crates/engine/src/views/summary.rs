@@ -5,8 +5,8 @@
 //! as it is Docker's CLI's.
 
 use super::humanize::human_duration;
-use crate::container::Container;
 use crate::network_mode::NetworkMode;
+use crate::record::Container;
 use crate::state::Status;
 use crate::Engine;
 use chrono::{DateTime, Utc};

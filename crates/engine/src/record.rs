@@ -31,9 +31,9 @@ pub enum RecordError {
 }
 
 impl RecordError {
-    /// What kind of failure this is (see [`crate::error`]).
-    pub fn kind(&self) -> crate::ErrorKind {
-        use crate::ErrorKind;
+    /// What kind of failure this is (see [`skiff_image::errdefs`]).
+    pub fn kind(&self) -> skiff_image::ErrorKind {
+        use skiff_image::ErrorKind;
         match self {
             RecordError::NoSuchContainer(_) => ErrorKind::NotFound,
             RecordError::NameInUse { .. } => ErrorKind::Conflict,
