@@ -17,6 +17,7 @@ pub mod digest;
 pub mod errdefs;
 pub mod gc;
 pub mod import;
+pub mod inspect;
 pub mod layer_scan;
 pub mod reference;
 pub mod snapshot;

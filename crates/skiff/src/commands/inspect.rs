@@ -3,10 +3,9 @@
 use super::{open_engine, GlobalOpts};
 use crate::output::{json as ojson, template};
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 use skiff_engine::container::RecordError;
 use skiff_engine::EngineError;
-use skiff_image::{Digest, Store};
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -21,53 +20,6 @@ pub struct InspectArgs {
     pub kind: Option<String>,
     #[arg(value_name = "NAME|ID", required = true)]
     pub names: Vec<String>,
-}
-
-/// Docker's `types.ImageInspect` for one image.
-pub fn image_json(store: &Store, id: &Digest) -> anyhow::Result<Value> {
-    let rec = store.image(id)?;
-    let cfg = store.config(id)?;
-    let layers = store.image_layers(id)?;
-    let mut tags: Vec<String> = rec.tags.iter().map(|t| t.familiar()).collect();
-    tags.sort();
-    let mut digests: Vec<String> = rec.digests.iter().map(|d| d.familiar()).collect();
-    digests.sort();
-    let lower: Vec<String> =
-        layers.iter().rev().map(|l| store.layer_dir(&l.chain_id).display().to_string()).collect::<Vec<_>>();
-    let mut v = json!({
-        "Id": id.to_string(),
-        "RepoTags": tags,
-        "RepoDigests": digests,
-        "Parent": rec.parent.map(|p| p.to_string()).unwrap_or_default(),
-        "Comment": cfg.comment,
-        "Created": cfg.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
-        "Container": cfg.container,
-        "ContainerConfig": cfg.container_config.clone().unwrap_or_default(),
-        "DockerVersion": cfg.docker_version,
-        "Author": cfg.author,
-        "Config": cfg.config,
-        "Architecture": cfg.architecture,
-    });
-    let obj = v.as_object_mut().expect("object");
-    if let Some(var) = &cfg.variant {
-        obj.insert("Variant".into(), json!(var));
-    }
-    obj.insert("Os".into(), json!(cfg.os));
-    if let Some(osv) = &cfg.os_version {
-        obj.insert("OsVersion".into(), json!(osv));
-    }
-    obj.insert("Size".into(), json!(rec.size));
-    obj.insert("VirtualSize".into(), json!(rec.size));
-    obj.insert("GraphDriver".into(), json!({ "Data": { "LowerDir": lower.join(":") }, "Name": "overlay" }));
-    obj.insert(
-        "RootFS".into(),
-        json!({ "Type": "layers", "Layers": cfg.rootfs.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>() }),
-    );
-    obj.insert(
-        "Metadata".into(),
-        json!({ "LastTagTime": rec.last_tag_time.unwrap_or_else(|| "0001-01-01T00:00:00Z".into()) }),
-    );
-    Ok(v)
 }
 
 pub fn run(g: &GlobalOpts, a: InspectArgs) -> anyhow::Result<u8> {
@@ -97,7 +49,7 @@ pub fn run(g: &GlobalOpts, a: InspectArgs) -> anyhow::Result<u8> {
             }
         }
         match store.resolve(n) {
-            Ok(rec) => found.push(image_json(store, &rec.id)?),
+            Ok(rec) => found.push(store.inspect(&rec.id)?),
             Err(skiff_image::StoreError::NoSuchImage(_)) => {
                 eprintln!("Error: No such {}: {n}", if kind == "image" { "image" } else { "object" });
                 failed = true;
