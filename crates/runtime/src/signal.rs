@@ -212,11 +212,11 @@ pub fn wait_readable_forwarding(
 }
 
 /// Waits for our child `child` to exit while the signals in `set` (blocked by the caller) are
-/// handed to `forward`; reaps it and returns how it ended.
+/// handed to `forward`; reaps it and returns how it ended. Should forwarding fail (no pidfd, no
+/// signalfd), the child is still waited for, without forwarding.
 pub fn reap_forwarding(child: i32, set: &SignalSet, forward: impl FnMut(i32)) -> Result<ExitStatus, SignalError> {
-    // Without a pidfd (a child already reaped), the wait below reports it.
     if let Ok(pidfd) = PidFd::open(child) {
-        wait_readable_forwarding(&pidfd, set, forward)?;
+        let _ = wait_readable_forwarding(&pidfd, set, forward);
     }
     Ok(process::wait(child)?)
 }
