@@ -8,9 +8,12 @@
 //! Dependencies: `oci-spec` for the runtime spec types handed to
 //! `skiff-runtime`; `skiff-image` for images, layers and the SQLite metadata
 //! (the `containers` table); `tar` for `export` and `commit`; `rustix` for
-//! mounts, pipes and `openat2`. Unlike ARCHITECTURE.md's ideal, this crate has
-//! a little `unsafe` (fork before exec'ing the monitor, waitpid, signalfd,
-//! termios, poll): each block carries a `// SAFETY:` comment.
+//! mounts, pipes and `openat2`; process plumbing (fork, wait, pidfds, signals,
+//! terminals, fds) is `skiff_runtime`'s (`process`, `signal`, `tty`, `fd`).
+//! Unlike ARCHITECTURE.md's ideal, `lifecycle` still has `unsafe` of its own
+//! (the monitor fork, waitpid, pidfd_open, signalfd, the signal mask, termios,
+//! poll, dup2, close_range), each block with a `// SAFETY:` comment, until it
+//! calls those functions too; then this crate forbids `unsafe`.
 
 pub mod apparmor;
 pub mod commit;

@@ -53,10 +53,5 @@ fn stdout_closed(e: &anyhow::Error) -> bool {
 /// (Rust ignores SIGPIPE, so writes fail with EPIPE instead; only here, at the very end, does
 /// skiff take the signal's default action.)
 fn die_of_sigpipe() -> ! {
-    // SAFETY: restoring the default disposition and raising the signal in our own process.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
-    std::process::exit(141)
+    skiff_runtime::signal::die_of(libc::SIGPIPE)
 }
