@@ -11,6 +11,8 @@
 //! - [`executor`]: [`build`] runs it all; RUN goes through a [`RunExecutor`],
 //!   FROM pulls through an [`ImagePuller`].
 
+#![forbid(unsafe_code)]
+
 pub mod context;
 pub mod executor;
 pub mod ignore;

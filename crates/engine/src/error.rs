@@ -69,8 +69,10 @@ pub enum EngineError {
     JoinNotRunning { what: &'static str, id: String },
     #[error("skiff-monitor not found at {0}")]
     NoMonitor(PathBuf),
-    #[error("invalid signal: {0}")]
-    BadSignal(String),
+    #[error(transparent)]
+    Signal(#[from] skiff_runtime::signal::SignalError),
+    #[error(transparent)]
+    Process(#[from] skiff_runtime::process::ProcessError),
 }
 
 impl EngineError {
@@ -80,7 +82,8 @@ impl EngineError {
             EngineError::Record(e) => e.kind(),
             EngineError::Store(e) => e.kind(),
             EngineError::Files(e) => e.kind(),
-            EngineError::Spec(_) | EngineError::Options(_) | EngineError::BadSignal(_) => ErrorKind::InvalidArgument,
+            EngineError::Spec(_) | EngineError::Options(_) => ErrorKind::InvalidArgument,
+            EngineError::Signal(skiff_runtime::signal::SignalError::Unknown(_)) => ErrorKind::InvalidArgument,
             EngineError::OciRuntime(crate::oci_runtime::OciRuntimeError::Unknown(_)) => ErrorKind::InvalidArgument,
             EngineError::Commit(e) => e.kind(),
             EngineError::NotRunning(_)
@@ -99,7 +102,9 @@ impl EngineError {
             | EngineError::Os { .. }
             | EngineError::Json { .. }
             | EngineError::Start { .. }
-            | EngineError::NoMonitor(_) => ErrorKind::System,
+            | EngineError::NoMonitor(_)
+            | EngineError::Signal(_)
+            | EngineError::Process(_) => ErrorKind::System,
         }
     }
 
@@ -168,7 +173,10 @@ mod tests {
             (EngineError::NotRunning("x".into()), ErrorKind::NotRunning),
             (EngineError::AlreadyRunning("x".into()), ErrorKind::AlreadyRunning),
             (EngineError::RemoveRunning("x".into()), ErrorKind::Conflict),
-            (EngineError::BadSignal("NOPE".into()), ErrorKind::InvalidArgument),
+            (
+                EngineError::Signal(skiff_runtime::signal::SignalError::Unknown("NOPE".into())),
+                ErrorKind::InvalidArgument,
+            ),
             (EngineError::NoMonitor("/x".into()), ErrorKind::System),
         ];
         for (e, kind) in cases {

@@ -2,13 +2,13 @@
 //! namespaces and cgroup.
 
 use crate::error::{io, json, os, EngineError, Result};
-use crate::lifecycle;
 use crate::record::Container;
 use crate::spec;
 use crate::state::Status;
 use crate::userdb::UserDb;
 use crate::Engine;
-use std::os::fd::{AsRawFd, OwnedFd};
+use skiff_runtime::tty;
+use std::os::fd::OwnedFd;
 
 /// `exec` options.
 #[derive(Debug, Clone, Default)]
@@ -101,87 +101,20 @@ fn exec(engine: &Engine, c: &Container, o: &ExecOptions) -> Result<i32> {
         return Ok(0);
     }
     if let Some(master) = spawned.pty_master {
-        // SAFETY: `ws` is a valid winsize for both ioctls; failures (no terminal) are ignored.
-        unsafe {
-            let mut ws: libc::winsize = std::mem::zeroed();
-            if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
-                libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
-            }
-        }
-        let _raw = if o.interactive { lifecycle::RawTerminal::enter() } else { None };
-        relay_pty(&master, o.interactive);
+        // Failures (no terminal) are ignored.
+        let _ = tty::copy_window_size(skiff_runtime::fd::stdin(), &master);
+        let _raw = if o.interactive { tty::RawTerminal::enter() } else { None };
+        tty::relay_pty(&master, o.interactive);
     }
-    let mut status = 0;
-    // SAFETY: reaping our own child; `status` is a valid out pointer.
-    let r = unsafe { libc::waitpid(spawned.pid, &mut status, 0) };
-    if r != spawned.pid {
-        return Ok(0);
-    }
-    Ok(skiff_runtime::ExitStatus::from_wait_status(status).code())
-}
-
-/// Copies a pty master to stdout (and stdin to it) until the pty closes.
-pub fn relay_pty(master: &OwnedFd, stdin: bool) {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut stdin_open = stdin;
-    loop {
-        let mut fds = vec![libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-        if stdin_open {
-            fds.push(libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 });
-        }
-        // SAFETY: `fds` is a valid pollfd array of the given length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return;
-        }
-        if fds[0].revents != 0 {
-            match rustix::io::read(master, &mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(k) => {
-                    let _ = rustix::io::write(rustix::stdio::stdout(), &buf[..k]);
-                }
-            }
-        }
-        if stdin_open && fds[1].revents != 0 {
-            match rustix::io::read(rustix::stdio::stdin(), &mut buf) {
-                Ok(0) | Err(_) => stdin_open = false,
-                Ok(k) => {
-                    let _ = rustix::io::write(master, &buf[..k]);
-                }
-            }
-        }
-    }
+    // The process is cloned as our child; a wait that fails reads as 0, as it always has.
+    Ok(skiff_runtime::wait(spawned.pid).map_or(0, |s| s.code()))
 }
 
 /// The host's `ps -ef` header and rows for `pids` (the last column, CMD, with its spaces).
-pub fn ps_rows(pids: &[i32]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
-    let out = std::process::Command::new("ps").arg("-ef").output().map_err(|source| EngineError::Io {
-        op: "run",
-        path: "ps".into(),
-        source,
-    })?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap_or_default().split_whitespace().map(str::to_string).collect();
-    let ncol = header.len().max(8);
-    let mut rows = Vec::new();
-    for l in lines {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        if f.len() < ncol {
-            continue;
-        }
-        let Ok(pid) = f[1].parse::<i32>() else { continue };
-        if !pids.contains(&pid) {
-            continue;
-        }
-        let mut row: Vec<String> = f[..ncol - 1].iter().map(|s| s.to_string()).collect();
-        row.push(f[ncol - 1..].join(" "));
-        rows.push(row);
-    }
-    Ok((header, rows))
+fn ps_rows(pids: &[i32]) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    skiff_runtime::procs::ps_rows(pids).map_err(|skiff_runtime::procs::ProcsError::Run { program, source }| {
+        EngineError::Io { op: "run", path: program.into(), source }
+    })
 }
 
 /// One `stats` sample.

@@ -11,9 +11,21 @@
 //! Dependencies: `oci-spec` for the runtime spec types handed to
 //! `skiff-runtime`; `skiff-image` for images, layers and the SQLite metadata
 //! (the `containers` table); `tar` for `export` and `commit`; `rustix` for
-//! mounts, pipes and `openat2`. Unlike ARCHITECTURE.md's ideal, this crate has
-//! a little `unsafe` (fork before exec'ing the monitor, waitpid, signalfd,
-//! termios, poll): each block carries a `// SAFETY:` comment.
+//! mounts, pipes and `openat2`; process plumbing (fork, wait, pidfds, signals,
+//! terminals, fds) is `skiff_runtime`'s (`process`, `signal`, `tty`, `fd`), so
+//! this crate has none of its own: the attribute below holds it to that.
+//!
+//! The fork seam: `start` forks once (`skiff_runtime::process::fork_child`), and the
+//! child runs Rust before it execs `skiff-monitor` (or monitors a foreground run in
+//! place). That fork refuses in a process with more than one thread. A
+//! multi-threaded front end (the Engine API server) therefore never calls `start`
+//! in its own process: it spawns `skiff` itself (`skiff start ID`, `skiff run
+//! ...`, `skiff exec ...`, with `std::process::Command`, which is safe in a
+//! threaded process), handing it a client's connection as its stdio where a
+//! stream is attached; everything that reads (inspect, list, logs) it calls here
+//! directly.
+
+#![forbid(unsafe_code)]
 
 pub mod apparmor;
 pub mod commit;
@@ -23,7 +35,6 @@ pub mod error;
 pub mod exec;
 pub mod files;
 pub mod hosts_files;
-pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
 pub mod mounts;

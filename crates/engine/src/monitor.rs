@@ -18,15 +18,18 @@
 //! - exits with the container's code, or execs a command afterwards (`skiff rm`
 //!   for `run -d --rm`).
 //!
-//! It uses only `std` and `libc` (no allocator-heavy crates, no threads, no
-//! async runtime).
+//! It uses only `std` and skiff-runtime's process plumbing (rustix underneath;
+//! no allocator-heavy crates, no threads, no async runtime).
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+
+use skiff_runtime::fd::{self, PollFd, PollFlags};
+use skiff_runtime::signal::{SignalFd, SignalSet};
 
 /// What a monitor watches and where it records.
 #[derive(Debug, Clone, Default)]
@@ -137,7 +140,7 @@ fn json_escape(out: &mut Vec<u8>, s: &[u8]) {
 
 /// One stream: its fd, name, and the partial line not yet logged.
 struct Stream {
-    fd: RawFd,
+    fd: OwnedFd,
     name: &'static str,
     pending: Vec<u8>,
     open: bool,
@@ -157,78 +160,70 @@ fn log_line(log: &mut Option<std::fs::File>, stream: &str, line: &[u8]) {
     }
 }
 
-/// Copies our terminal's window size to the pty (fd 3).
-fn copy_winsize() {
-    // SAFETY: `ws` is a valid winsize for both ioctls; failures (no terminal) are ignored.
-    unsafe {
-        let mut ws: libc::winsize = std::mem::zeroed();
-        if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
-            libc::ioctl(3, libc::TIOCSWINSZ, &ws);
-        }
-    }
+/// Copies our terminal's window size to the pty; failures (no terminal) are ignored.
+fn copy_winsize(pty: impl AsFd) {
+    let _ = skiff_runtime::tty::copy_window_size(fd::stdin(), pty);
 }
 
-extern "C" fn on_winch(_: libc::c_int) {}
-
+/// Copies the streams to the log (and, attached, to our stdout/stderr) until all are closed;
+/// with `stdin`, also our stdin to the pty (the first stream) and our window size to it, now
+/// and on every SIGWINCH.
 fn pump(streams: &mut [Stream], log: &mut Option<std::fs::File>, attach: bool, mut stdin: bool) {
     let mut buf = vec![0u8; 32 * 1024];
+    // SIGWINCH queues for a signalfd while we relay stdin (the mask is restored on return).
+    let winch = SignalSet::new(&[libc::SIGWINCH]).ok().filter(|_| stdin);
+    let _blocked = winch.as_ref().and_then(|w| w.block_scoped().ok());
+    let winch = winch.as_ref().and_then(|w| SignalFd::new(w).ok());
     if stdin {
-        copy_winsize();
-        // SAFETY: installing an empty handler (no SA_RESTART) so SIGWINCH interrupts poll.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_winch as *const () as usize;
-            libc::sigaction(libc::SIGWINCH, &sa, std::ptr::null_mut());
+        if let Some(pty) = streams.first() {
+            copy_winsize(&pty.fd);
         }
     }
     loop {
-        let mut fds: Vec<libc::pollfd> = streams
-            .iter()
-            .filter(|s| s.open)
-            .map(|s| libc::pollfd { fd: s.fd, events: libc::POLLIN, revents: 0 })
-            .collect();
-        if fds.is_empty() {
+        let input = fd::stdin();
+        let mut fds: Vec<PollFd<'_>> =
+            streams.iter().filter(|s| s.open).map(|s| PollFd::new(&s.fd, PollFlags::IN)).collect();
+        let n_streams = fds.len();
+        if n_streams == 0 {
             return;
         }
-        if stdin {
-            fds.push(libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 });
+        let stdin_at = stdin.then(|| {
+            fds.push(PollFd::new(&input, PollFlags::IN));
+            fds.len() - 1
+        });
+        let winch_at = winch.as_ref().map(|w| {
+            fds.push(PollFd::new(w, PollFlags::IN));
+            fds.len() - 1
+        });
+        if fd::poll(&mut fds, None).is_err() {
+            return;
         }
-        // SAFETY: `fds` is a valid, initialised array of pollfd of the given length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                if stdin {
-                    copy_winsize();
-                }
-                continue;
+        let ready: Vec<bool> = fds[..n_streams].iter().map(fd::ready).collect();
+        let ready_at = |i: Option<usize>| i.is_some_and(|i| fd::ready(&fds[i]));
+        let (from_stdin, resized) = (ready_at(stdin_at), ready_at(winch_at));
+        drop(fds);
+        if resized {
+            if let (Some(w), Some(pty)) = (&winch, streams.first()) {
+                let _ = w.read();
+                copy_winsize(&pty.fd);
             }
-            return;
         }
-        if stdin && fds.last().is_some_and(|p| p.fd == 0 && p.revents != 0) {
-            // SAFETY: reading into our buffer from our stdin.
-            let r = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
-            if r <= 0 {
-                stdin = false;
-            } else {
-                let mut off = 0usize;
-                while off < r as usize {
-                    // SAFETY: writing initialised bytes of `buf` to the pty master we own.
-                    let w = unsafe { libc::write(3, buf[off..].as_ptr().cast(), r as usize - off) };
-                    if w <= 0 {
-                        break;
+        if from_stdin {
+            match fd::read(input, &mut buf) {
+                Ok(n) if n > 0 => {
+                    if let Some(pty) = streams.first() {
+                        let _ = fd::write_all(&pty.fd, &buf[..n]);
                     }
-                    off += w as usize;
                 }
+                _ => stdin = false,
             }
         }
-        for p in fds.iter().filter(|p| p.revents != 0 && p.fd != 0) {
-            let Some(s) = streams.iter_mut().find(|s| s.fd == p.fd) else { continue };
-            // SAFETY: `buf` is a valid writable buffer of `buf.len()` bytes; `s.fd` is an open fd we own.
-            let r = unsafe { libc::read(s.fd, buf.as_mut_ptr().cast(), buf.len()) };
-            if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            if r <= 0 {
+        let open: Vec<usize> = (0..streams.len()).filter(|&i| streams[i].open).collect();
+        for (i, _) in open.into_iter().zip(ready).filter(|(_, r)| *r) {
+            let s = &mut streams[i];
+            // A read error ends the stream as its end does.
+            let r = fd::read(&s.fd, &mut buf).unwrap_or_default();
+            if r == 0 {
                 s.open = false;
                 if !s.pending.is_empty() {
                     let rest = std::mem::take(&mut s.pending);
@@ -236,7 +231,7 @@ fn pump(streams: &mut [Stream], log: &mut Option<std::fs::File>, attach: bool, m
                 }
                 continue;
             }
-            let data = &buf[..r as usize];
+            let data = &buf[..r];
             if attach {
                 if s.name == "stderr" {
                     let _ = std::io::stderr().write_all(data);
@@ -260,18 +255,7 @@ fn pump(streams: &mut [Stream], log: &mut Option<std::fs::File>, attach: bool, m
 }
 
 fn reap(pid: i32) -> i32 {
-    let mut status = 0;
-    loop {
-        // SAFETY: `status` is a valid out pointer; waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            break;
-        }
-        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return 255;
-        }
-    }
-    skiff_runtime::ExitStatus::from_wait_status(status).code()
+    skiff_runtime::wait(pid).map_or(255, |s| s.code())
 }
 
 fn oom_kills(memcg: &std::path::Path) -> u64 {
@@ -287,49 +271,9 @@ fn oom_kills(memcg: &std::path::Path) -> u64 {
     0
 }
 
-/// Drops the pages startup touched (dynamic loader, libc init, argument
-/// parsing) from our page tables, so the resident set is what the pump loop
-/// uses. Only read-only file mappings none of whose pages were ever copied on
-/// write (`Anonymous: 0 kB` in smaps) are trimmed: their pages are exactly the
-/// file's and fault back in from the page cache when needed. `MADV_RANDOM`
-/// first, so a re-fault maps one page rather than a fault-around window.
-fn trim_resident() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else { return };
-    let mut current: Option<(usize, usize)> = None;
-    for l in smaps.lines() {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        if f.len() >= 5 && f[0].contains('-') && !f[0].ends_with(':') {
-            current = None;
-            let file_backed = f.len() >= 6 && f[5].starts_with('/');
-            if !file_backed || f[1].contains('w') {
-                continue;
-            }
-            if let Some((a, b)) = f[0].split_once('-') {
-                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                    current = Some((a, b));
-                }
-            }
-        } else if f.first() == Some(&"Anonymous:") {
-            if let (Some((a, b)), Some(&"0")) = (current.take(), f.get(1)) {
-                // SAFETY: the range is a whole mapping of ours, read-only, file-backed and
-                // without private copies: discarding its pages loses nothing (re-read on use).
-                unsafe {
-                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_RANDOM);
-                    libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED);
-                }
-            }
-        }
-    }
-}
-
 /// Points our stdin, stdout and stderr at /dev/null.
 pub(crate) fn stdio_to_null() {
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
-        for fd in 0..3 {
-            // SAFETY: replacing our own stdio with /dev/null.
-            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) };
-        }
-    }
+    let _ = fd::stdio_to_null();
 }
 
 /// Tells the CLI the exit is recorded, then deletes what it hands back, if anything.
@@ -337,12 +281,14 @@ fn hand_back(done: RawFd, after: RawFd) {
     // Nothing more goes to the terminal or the CLI's pipes: let go of them, so a caller reading
     // the CLI's output to its end does not wait for us.
     stdio_to_null();
-    // SAFETY: both fds were handed to us for this and are closed once, here.
-    let (done, mut after) = unsafe { (std::fs::File::from_raw_fd(done), std::fs::File::from_raw_fd(after)) };
-    let _ = (&done).write_all(b"X");
-    drop(done);
+    // Both fds were handed to us for this and are closed once, here.
+    if let Ok(done) = fd::claim_inherited(done) {
+        let _ = fd::write_all(&done, b"X");
+    }
     let mut paths = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut after, &mut paths);
+    if let Ok(after) = fd::claim_inherited(after) {
+        let _ = std::io::Read::read_to_end(&mut std::fs::File::from(after), &mut paths);
+    }
     for p in paths.split(|b| *b == 0).filter(|p| !p.is_empty()) {
         let _ = std::fs::remove_dir_all(std::ffi::OsStr::from_bytes(p));
     }
@@ -354,30 +300,35 @@ fn hand_back(done: RawFd, after: RawFd) {
 /// detached monitor).
 pub fn run(a: &MonitorArgs, streams: &[(RawFd, &'static str)], trim: bool) -> ! {
     // Terminal signals (Ctrl-C in a foreground run) are not ours: the CLI forwards them to the container.
-    // SAFETY: setting signal dispositions to SIG_IGN has no memory-safety requirements.
-    unsafe {
-        for sig in
-            [libc::SIGHUP, libc::SIGPIPE, libc::SIGINT, libc::SIGQUIT, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU]
-        {
-            libc::signal(sig, libc::SIG_IGN);
-        }
-    }
-    let mut streams: Vec<Stream> =
-        streams.iter().map(|&(fd, name)| Stream { fd, name, pending: Vec::new(), open: true }).collect();
+    let _ = skiff_runtime::signal::ignore(&[
+        libc::SIGHUP,
+        libc::SIGPIPE,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+    ]);
+    // The stream fds were handed to us by the spawner, to be closed once, here.
+    let mut streams: Vec<Stream> = streams
+        .iter()
+        .filter_map(|&(n, name)| {
+            fd::claim_inherited(n).ok().map(|fd| Stream { fd, name, pending: Vec::new(), open: true })
+        })
+        .collect();
     let mut log = a.log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
     let before = a.memcg.as_deref().map(oom_kills).unwrap_or(0);
     if trim {
-        trim_resident();
+        // Drops the pages start-up touched (loader, libc init, argument parsing) from the
+        // resident set, which is then what the pump loop uses.
+        let _ = skiff_runtime::process::trim_resident();
     }
     pump(&mut streams, &mut log, a.attach, a.stdin);
     skiff_runtime::timing::mark("monitor: streams closed");
     let code = reap(a.pid);
     skiff_runtime::timing::mark("monitor: reaped");
     let oom = a.memcg.as_deref().map(|m| oom_kills(m) > before).unwrap_or(false);
-    for s in &streams {
-        // SAFETY: these fds were handed to us by the spawner and are closed once, here.
-        drop(unsafe { std::fs::File::from_raw_fd(s.fd) });
-    }
+    drop(streams);
     let record = format!("{code}\n{}\n{}\n", now_rfc3339(), if oom { "oom" } else { "" });
     let tmp = a.state.join("exit.tmp");
     if std::fs::write(&tmp, record).is_ok() {
@@ -408,11 +359,7 @@ pub fn main() -> ! {
         eprintln!("usage: skiff-monitor --pid PID --state DIR [--log FILE] [--memcg DIR] [--attach] [--then CMD...]");
         std::process::exit(125);
     };
-    let is_fd = |fd: RawFd| {
-        // SAFETY: F_GETFD on any integer is harmless; it only reports whether the fd is open.
-        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
-    };
     let streams: Vec<(RawFd, &'static str)> =
-        [(3, "stdout"), (4, "stderr")].into_iter().filter(|(fd, _)| is_fd(*fd)).collect();
+        [(3, "stdout"), (4, "stderr")].into_iter().filter(|(n, _)| fd::is_open(*n)).collect();
     run(&args, &streams, true)
 }

@@ -147,9 +147,8 @@ pub fn create_and_start(
     let name = runtime.display().to_string();
     let fail =
         |stage: &'static str, message: String| OciRuntimeError::Failed { stage, code: code_for(&message), message };
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(io("becoming a child subreaper")(std::io::Error::last_os_error()));
+    if let Err(e) = skiff_runtime::process::set_child_subreaper() {
+        return Err(io("becoming a child subreaper")(std::io::Error::from_raw_os_error(e.errno())));
     }
     // The run root holds every container's state directory, and the runtime's own root.
     let run_root = state_dir.parent().unwrap_or(state_dir);
@@ -189,9 +188,9 @@ pub fn create_and_start(
                     if child.try_wait().ok().flatten().is_some() {
                         break;
                     }
-                    let mut p = libc::pollfd { fd: l.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-                    // SAFETY: one valid pollfd; a timeout so the runtime's exit is noticed.
-                    unsafe { libc::poll(&mut p, 1, 50) };
+                    use skiff_runtime::fd::{poll, PollFd, PollFlags};
+                    // A timeout, so the runtime's exit is noticed.
+                    let _ = poll(&mut [PollFd::new(l, PollFlags::IN)], Some(std::time::Duration::from_millis(50)));
                 }
                 Err(e) => return Err(io("accepting the console")(e)),
             }

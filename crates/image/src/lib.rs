@@ -6,6 +6,8 @@
 //! blobs as received), `layers/<chain-id>/` (unpacked layers, overlay format),
 //! `tmp/` (scratch), `containers/<id>/`.
 
+#![forbid(unsafe_code)]
+
 pub mod archive;
 pub mod blob;
 pub mod changes;

@@ -12,6 +12,8 @@
 //! HTTP is synchronous (`ureq`); parallel layers use threads, so no async
 //! runtime is needed (see [`http`] for why this client).
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod client;
 pub mod config;

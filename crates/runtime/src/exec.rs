@@ -4,7 +4,7 @@
 //! inside the container's pid namespace. The process gets the same capabilities, no_new_privs and
 //! seccomp as the spec says, and no fd but its stdio (and, with [`exec_with`], the preserved ones as 3, 4, ...).
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 
 use oci_spec::runtime::{Process, Spec};
@@ -12,7 +12,7 @@ use oci_spec::runtime::{Process, Spec};
 use crate::capabilities::CapabilityMasks;
 use crate::init::{self, ChildError, Plan};
 use crate::spawn::{check_apparmor, child_error, compiled_seccomp, drive, join_cgroups, prepare_stdio};
-use crate::{sys, RuntimeError, Spawned, StdioSpec, Terminal};
+use crate::{fd, process, sys, RuntimeError, Spawned, StdioSpec, Terminal};
 
 /// Namespaces in the order they are joined; the user namespace first, mount last.
 const NAMESPACES: [(&str, libc::c_int); 8] = [
@@ -103,7 +103,7 @@ pub fn exec_with(
     let (parent_sock, child_sock) =
         sys::seqpacket_pair().map_err(|e| RuntimeError::sys("creating the sync socket", e))?;
     let moved =
-        sys::dup_above(child_sock.as_raw_fd(), min).map_err(|e| RuntimeError::sys("moving the sync socket", e))?;
+        fd::dup_cloexec(&child_sock, min).map_err(|e| RuntimeError::sys("moving the sync socket", e.errno()))?;
     // Only the moved copy may stay open: the caller learns of the exec from its end closing.
     drop(child_sock);
     let child_sock = moved;
@@ -113,21 +113,20 @@ pub fn exec_with(
         caps,
         seccomp,
         sock: child_sock.as_raw_fd(),
-        stdio: [stdio[0].as_raw_fd(), stdio[1].as_raw_fd(), stdio[2].as_raw_fd()],
+        stdio: [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()],
         pty: terminal == Terminal::Pty,
         start_rd: None,
         start_wr: None,
-        preserve: preserve.iter().map(|f| f.as_raw_fd()).collect(),
+        preserve: preserve.iter().map(|f| f.as_fd()).collect(),
         cgroup_binds: Vec::new(),
         cgroup_join,
         hooks: None,
     };
-    let helper_pid = sys::fork().map_err(|e| RuntimeError::sys("fork", e))?;
-    if helper_pid == 0 {
+    let helper = || -> std::convert::Infallible {
         let sock = plan.sock;
         let fail = |e: ChildError| -> ! {
             let _ = sys::send_msg(sock, &e.encode(), None);
-            sys::exit_now(125)
+            process::exit_now(125)
         };
         if let Err(e) = init::set_oom_score_adj(process) {
             fail(e);
@@ -149,22 +148,23 @@ pub fn exec_with(
                 let mut m = vec![b'P'];
                 m.extend_from_slice(&pid.to_le_bytes());
                 let _ = sys::send_msg(sock, &m, None);
-                sys::exit_now(0)
+                process::exit_now(0)
             }
             Err(e) => fail(ChildError::new("cloning the exec process".into(), e)),
         }
-    }
+    };
+    let helper_pid = process::fork_child(helper)?;
     drop(child_sock);
     drop(stdio);
     drop(joins);
     drop(preserve);
     let outcome = drive(&parent_sock, helper_pid, spec, false, None);
-    let _ = sys::waitpid(helper_pid);
+    let _ = process::wait(helper_pid);
     let outcome = outcome?;
     if let Some(e) = outcome.error {
         if let Some(pid) = outcome.pid {
             let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = sys::waitpid(pid);
+            let _ = process::wait(pid);
         }
         return Err(child_error(e));
     }

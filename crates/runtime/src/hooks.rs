@@ -15,7 +15,7 @@
 //! carries what it wrote to stdout and stderr.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{Hook, Spec};
 
+use crate::fd::{self, PollFd, PollFlags};
 use crate::sys;
 
 /// The points of a container's life at which hooks run.
@@ -161,21 +162,19 @@ pub fn run_one(hook: &Hook, state: &[u8]) -> Result<(), String> {
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
     let pid = child.id() as i32;
-    // SAFETY: pidfd_open takes a pid and flags; a negative result is checked.
-    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if raw < 0 {
-        let e = sys::errno();
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!("pidfd_open: {}", sys::errno_text(e)));
-    }
-    // SAFETY: pidfd_open returned a new fd that nothing else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let pidfd = match crate::process::PidFd::open(pid) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("pidfd_open: {}", sys::errno_text(e.errno())));
+        }
+    };
     let stdin = child.stdin.take().map(OwnedFd::from);
     let stdout = child.stdout.take().map(OwnedFd::from);
     let stderr = child.stderr.take().map(OwnedFd::from);
     for f in [&stdin, &stdout, &stderr].into_iter().flatten() {
-        let _ = sys::set_nonblocking(f.as_raw_fd());
+        let _ = fd::set_nonblocking(f, true);
     }
     let mut io = HookIo { stdin, state, written: 0, out: [stdout, stderr], captured: [Vec::new(), Vec::new()] };
     let deadline = timeout.map(|t| Instant::now() + t);
@@ -217,48 +216,48 @@ struct HookIo<'a> {
 
 impl HookIo<'_> {
     /// Feeds stdin and collects output until the hook exits (true) or the deadline passes (false).
-    fn pump(&mut self, pidfd: &OwnedFd, deadline: Option<Instant>) -> bool {
+    fn pump(&mut self, pidfd: &crate::process::PidFd, deadline: Option<Instant>) -> bool {
         if self.state.is_empty() {
             self.stdin = None;
         }
         loop {
-            let mut fds = vec![libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
-            let stdin_fd = self.stdin.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1);
-            fds.push(libc::pollfd { fd: stdin_fd, events: libc::POLLOUT, revents: 0 });
-            for f in &self.out {
-                fds.push(libc::pollfd {
-                    fd: f.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-            let wait_ms = match deadline {
+            let wait = match deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return false;
                     }
-                    left.as_millis().min(i32::MAX as u128) as i32
+                    Some(left)
                 }
-                None => -1,
+                None => None,
             };
-            // SAFETY: `fds` is a valid array of pollfd of the given length.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
-            if n < 0 {
-                if sys::errno() == libc::EINTR {
-                    continue;
-                }
+            let mut fds = vec![PollFd::new(pidfd, PollFlags::IN)];
+            let stdin_at = self.stdin.as_ref().map(|f| {
+                fds.push(PollFd::new(f, PollFlags::OUT));
+                fds.len() - 1
+            });
+            let mut out_at = [None, None];
+            for (i, f) in self.out.iter().enumerate() {
+                out_at[i] = f.as_ref().map(|f| {
+                    fds.push(PollFd::new(f, PollFlags::IN));
+                    fds.len() - 1
+                });
+            }
+            if fd::poll(&mut fds, wait).is_err() {
                 return true;
             }
-            if fds[1].revents != 0 {
+            let ready = |i: Option<usize>| i.is_some_and(|i| fd::ready(&fds[i]));
+            let (feed, read, exited) = (ready(stdin_at), [ready(out_at[0]), ready(out_at[1])], fd::ready(&fds[0]));
+            drop(fds);
+            if feed {
                 self.feed();
             }
-            for i in 0..2 {
-                if fds[2 + i].revents != 0 {
+            for (i, r) in read.into_iter().enumerate() {
+                if r {
                     self.read(i);
                 }
             }
-            if fds[0].revents != 0 {
+            if exited {
                 return true;
             }
         }
@@ -267,16 +266,16 @@ impl HookIo<'_> {
     fn feed(&mut self) {
         let Some(f) = &self.stdin else { return };
         let rest = &self.state[self.written..];
-        // SAFETY: writing initialised bytes of `rest` to the pipe we own.
-        let n = unsafe { libc::write(f.as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
-        if n >= 0 {
-            self.written += n as usize;
-            if self.written >= self.state.len() {
-                self.stdin = None;
+        match fd::write(f, rest) {
+            Ok(n) => {
+                self.written += n;
+                if self.written >= self.state.len() {
+                    self.stdin = None;
+                }
             }
-        } else if !matches!(sys::errno(), libc::EINTR | libc::EAGAIN) {
+            Err(e) if e.errno() == libc::EAGAIN => {}
             // A hook need not read its stdin (EPIPE).
-            self.stdin = None;
+            Err(_) => self.stdin = None,
         }
     }
 
@@ -284,20 +283,16 @@ impl HookIo<'_> {
     fn read(&mut self, i: usize) {
         let mut buf = [0u8; 4096];
         while let Some(f) = &self.out[i] {
-            // SAFETY: reading into our buffer from the pipe we own.
-            let n = unsafe { libc::read(f.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n > 0 {
-                // Enough for an error message; a chatty hook is not kept in memory whole.
-                if self.captured[i].len() < 64 * 1024 {
-                    self.captured[i].extend_from_slice(&buf[..n as usize]);
+            match fd::read(f, &mut buf) {
+                Ok(0) => self.out[i] = None,
+                Ok(n) => {
+                    // Enough for an error message; a chatty hook is not kept in memory whole.
+                    if self.captured[i].len() < 64 * 1024 {
+                        self.captured[i].extend_from_slice(&buf[..n]);
+                    }
                 }
-                continue;
-            }
-            match (n, sys::errno()) {
-                (0, _) => self.out[i] = None,
-                (_, libc::EINTR) => continue,
-                (_, libc::EAGAIN) => return,
-                _ => self.out[i] = None,
+                Err(e) if e.errno() == libc::EAGAIN => return,
+                Err(_) => self.out[i] = None,
             }
         }
     }

@@ -10,14 +10,14 @@
 //! CAP_SYS_ADMIN then), as runc does.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use oci_spec::runtime::{Process, Spec};
 
 use crate::capabilities::{self, CapabilityMasks};
 use crate::hooks::{self, HookContext, HookKind};
 use crate::seccomp::{self, CompiledSeccomp};
-use crate::{rootfs, sys};
+use crate::{fd, process, rootfs, signal, sys, tty};
 
 /// What failed in the child: a stage description, the errno, and the kind (for exit codes).
 #[derive(Debug, Clone)]
@@ -64,13 +64,13 @@ pub(crate) struct Plan<'a> {
     /// The sync socket (child end).
     pub sock: RawFd,
     /// stdin, stdout, stderr to install (already >= 3 and close-on-exec).
-    pub stdio: [RawFd; 3],
+    pub stdio: [BorrowedFd<'a>; 3],
     pub pty: bool,
     /// Read end of the start pipe (create semantics).
-    pub start_rd: Option<RawFd>,
+    pub start_rd: Option<BorrowedFd<'a>>,
     /// Write end of the start pipe, which the child must close.
     pub start_wr: Option<RawFd>,
-    pub preserve: Vec<RawFd>,
+    pub preserve: Vec<BorrowedFd<'a>>,
     /// v1 cgroup binds for `/sys/fs/cgroup`: (hierarchy, host dir).
     pub cgroup_binds: Vec<(String, String)>,
     /// Files the helper writes "0" to, joining the container's cgroups itself (see
@@ -87,7 +87,7 @@ pub(crate) fn run(plan: &Plan<'_>, init: bool) -> ! {
         Err(e) => e,
     };
     let _ = sys::send_msg(plan.sock, &err.encode(), None);
-    sys::exit_now(match err.kind {
+    process::exit_now(match err.kind {
         KIND_NOT_FOUND => 127,
         KIND_NOT_EXECUTABLE => 126,
         _ => 125,
@@ -186,17 +186,17 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
         }
     }
     // A new session; with a terminal, the pty slave becomes the controlling terminal and stdio.
-    // SAFETY: setsid has no arguments; it fails only if we already lead a group, which is harmless.
-    unsafe { libc::setsid() };
+    // Fails only if we already lead a group, which is harmless.
+    let _ = process::setsid();
     if let Some(slave) = &pty_slave {
         sys::ioctl_int(slave.as_raw_fd(), libc::TIOCSCTTY, 0)
             .map_err(|e| c("making the pty the controlling terminal", e))?;
         for t in 0..3 {
-            sys::dup2(slave.as_raw_fd(), t).map_err(|e| c("installing the pty as stdio", e))?;
+            fd::dup_onto(slave, t).map_err(|e| c("installing the pty as stdio", e.errno()))?;
         }
     } else {
         for (t, fd) in plan.stdio.iter().enumerate() {
-            sys::dup2(*fd, t as RawFd).map_err(|e| c("installing stdio", e))?;
+            fd::dup_onto(fd, t as RawFd).map_err(|e| c("installing stdio", e.errno()))?;
         }
     }
     drop(pty_slave);
@@ -222,23 +222,23 @@ fn setup(plan: &Plan<'_>, init: bool) -> Result<Never, ChildError> {
     let staged: Vec<OwnedFd> = plan
         .preserve
         .iter()
-        .map(|fd| sys::dup_above(*fd, 1000 + plan.preserve.len() as RawFd))
+        .map(|fd| fd::dup_cloexec(fd, 1000 + plan.preserve.len() as RawFd))
         .collect::<Result<_, _>>()
-        .map_err(|e| c("staging preserved fds", e))?;
+        .map_err(|e| c("staging preserved fds", e.errno()))?;
     for (i, fd) in staged.iter().enumerate() {
-        sys::dup2(fd.as_raw_fd(), 3 + i as RawFd).map_err(|e| c("installing preserved fds", e))?;
+        fd::dup_onto(fd, 3 + i as RawFd).map_err(|e| c("installing preserved fds", e.errno()))?;
     }
     drop(staged);
     let keep = 3 + plan.preserve.len() as u32;
-    sys::cloexec_from(keep).map_err(|e| c("marking fds close-on-exec", e))?;
+    fd::cloexec_from(keep).map_err(|e| c("marking fds close-on-exec", e.errno()))?;
     if let Some(rd) = plan.start_rd {
         sys::send_msg(plan.sock, b"R", None).map_err(|e| c("reporting ready", e))?;
-        match sys::read_byte(rd) {
+        match fd::read_byte(rd) {
             Ok(Some(_)) => {}
-            _ => sys::exit_now(0),
+            _ => process::exit_now(0),
         }
     }
-    reset_signals();
+    signal::reset_for_exec();
     crate::timing::mark("init: process set up");
     // (The caller refused a profile where the kernel has no AppArmor.)
     if let Some(profile) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
@@ -300,7 +300,7 @@ fn hook_phase(plan: &Plan<'_>) -> Result<i32, ChildError> {
     let pid = match sys::recv_msg(plan.sock) {
         Ok((m, _)) if m.len() == 5 && m[0] == b'h' => i32::from_le_bytes([m[1], m[2], m[3], m[4]]),
         // The caller failed (and said why) or is gone.
-        _ => sys::exit_now(125),
+        _ => process::exit_now(125),
     };
     let create = hooks::of_kind(h, HookKind::CreateContainer);
     if !create.is_empty() {
@@ -321,24 +321,6 @@ fn without_sigpipe<T>(f: impl FnOnce() -> T) -> T {
     r
 }
 
-/// Restores default dispositions and an empty mask: ignored signals survive execve, and the
-/// caller (a Rust program ignores SIGPIPE) must not pass its own on to the container.
-fn reset_signals() {
-    for sig in 1..=libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: SIG_DFL is always a valid disposition; failures for unsupported numbers are harmless.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
-    // SAFETY: set is initialised by sigemptyset before use.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
-}
-
 /// Asks AppArmor to confine the process with `profile` from its next execve, writing through a
 /// verified procfs file (CVE-2019-16884: never into a fake /proc).
 fn apply_apparmor(profile: &str) -> Result<(), ChildError> {
@@ -353,8 +335,8 @@ fn apply_apparmor(profile: &str) -> Result<(), ChildError> {
     if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut sf) } != 0 || sf.f_type != libc::PROC_SUPER_MAGIC {
         return Err(c(&format!("{path} is not on procfs"), libc::EPERM));
     }
-    sys::write_all(fd.as_raw_fd(), format!("exec {profile}").as_bytes())
-        .map_err(|e| c(&format!("applying apparmor profile {profile}"), e))
+    fd::write_all(&fd, format!("exec {profile}").as_bytes())
+        .map_err(|e| c(&format!("applying apparmor profile {profile}"), e.errno()))
 }
 
 fn set_user(process: &Process) -> Result<(), ChildError> {
@@ -390,12 +372,8 @@ fn open_pty_in(root: &OwnedFd, process: &Process) -> Result<(OwnedFd, OwnedFd), 
         .map_err(|e| c("opening /dev/pts/ptmx", e))?;
     sys::unlock_pty(master.as_raw_fd()).map_err(|e| c("unlocking the pty", e))?;
     if let Some(size) = process.console_size() {
-        let ws =
-            libc::winsize { ws_row: size.height() as u16, ws_col: size.width() as u16, ws_xpixel: 0, ws_ypixel: 0 };
-        // SAFETY: TIOCSWINSZ reads a winsize through the pointer, valid for the call.
-        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws as *const libc::winsize) } != 0 {
-            return Err(c("setting the console size", sys::errno()));
-        }
+        let ws = tty::Winsize { ws_row: size.height() as u16, ws_col: size.width() as u16, ws_xpixel: 0, ws_ypixel: 0 };
+        tty::set_window_size(&master, ws).map_err(|e| c("setting the console size", e.errno()))?;
     }
     let slave =
         sys::ioctl_int(master.as_raw_fd(), libc::TIOCGPTPEER, (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as _)

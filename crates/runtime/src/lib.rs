@@ -12,29 +12,49 @@
 //!   security settings.
 //! - [`cgroups`] manages a container's cgroup (v1 and v2).
 //!
-//! Dependencies: `oci-spec` for the runtime types (seccomp profiles are compiled to BPF here, in
-//! [`seccomp`]), `caps` for capability names, `libc` for the system calls. Synchronous only:
-//! fork from a multi-threaded async runtime is not supported.
+//! And the process plumbing of the whole workspace, as safe functions (one way per call):
+//! - [`process`]: the one fork entry point ([`process::fork_child`], which refuses in a
+//!   multi-threaded process; `spawn` and `exec` fork through the same check), waiting and wait
+//!   statuses, pidfds, `setsid`, child subreaper.
+//! - [`signal`]: signal names, the signals a foreground CLI forwards, the signal mask, waiting
+//!   while forwarding queued signals (signalfd), dispositions.
+//! - [`tty`]: raw mode, window sizes, the pty relay.
+//! - [`fd`]: reads and writes that retry `EINTR`, `poll`, pipes, duplicates, FIFOs, the fixed fd
+//!   numbers of a hand-over.
+//! - [`procs`]: `/proc/PID/stat` start times and `ps -ef` rows.
 //!
-//! This is the only crate of the workspace with `unsafe`; each block has a `// SAFETY:` comment.
+//! Dependencies: `oci-spec` for the runtime types (seccomp profiles are compiled to BPF here, in
+//! [`seccomp`]), `caps` for capability names, `rustix` for the system calls it has safe forms
+//! of, `libc` for the rest. Synchronous only: fork from a multi-threaded async runtime is not
+//! supported (and refused).
+//!
+//! By intent the only crate of the workspace with `unsafe`: every other crate calls these
+//! functions instead (the engine still has a little, on its way here). Each block has a
+//! `// SAFETY:` comment.
 
 pub mod capabilities;
 pub mod cgroups;
 mod exec;
+pub mod fd;
 pub mod hooks;
 mod init;
+pub mod process;
+pub mod procs;
 pub mod rootfs;
 pub mod seccomp;
+pub mod signal;
 mod spawn;
 mod sys;
 mod syscall_table;
 pub mod timing;
+pub mod tty;
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 pub use exec::{exec, exec_with};
 pub use oci_spec;
+pub use process::{wait, ExitStatus};
 pub use spawn::{spawn, start_created, wait_exec};
 /// One message over an AF_UNIX socket, optionally carrying one fd (SCM_RIGHTS), e.g. runc's
 /// `--console-socket` protocol. Errors are errno values.
@@ -106,6 +126,10 @@ pub enum RuntimeError {
     Seccomp(#[from] seccomp::SeccompError),
     #[error(transparent)]
     Capability(#[from] capabilities::CapabilityError),
+    #[error(transparent)]
+    Process(#[from] process::ProcessError),
+    #[error(transparent)]
+    Fd(#[from] fd::FdError),
     #[error("user namespace mapping for pid {pid}: {source}")]
     UserMap { pid: i32, source: std::io::Error },
 }
@@ -132,36 +156,4 @@ pub fn signal(pid: i32, sig: i32) -> Result<(), RuntimeError> {
 /// AppArmor is applied where the kernel has it; this says whether it does.
 pub fn apparmor_enabled() -> bool {
     std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").map(|s| s.trim() == "Y").unwrap_or(false)
-}
-
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
-    Exited(i32),
-    Signaled(i32),
-}
-
-impl ExitStatus {
-    /// A status as waitpid(2) reports it.
-    pub fn from_wait_status(st: libc::c_int) -> ExitStatus {
-        if libc::WIFSIGNALED(st) {
-            ExitStatus::Signaled(libc::WTERMSIG(st))
-        } else {
-            ExitStatus::Exited(libc::WEXITSTATUS(st))
-        }
-    }
-
-    /// The shell's (and Docker's) exit code: the status, or 128 + the signal.
-    pub fn code(self) -> i32 {
-        match self {
-            ExitStatus::Exited(c) => c,
-            ExitStatus::Signaled(s) => 128 + s,
-        }
-    }
-}
-
-/// Waits for a child process (the container init or an exec'd process) to end, and reaps it.
-pub fn wait(pid: i32) -> Result<ExitStatus, RuntimeError> {
-    let st = sys::waitpid(pid).map_err(|e| RuntimeError::sys(format!("waiting for pid {pid}"), e))?;
-    Ok(ExitStatus::from_wait_status(st))
 }

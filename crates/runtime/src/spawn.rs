@@ -6,7 +6,7 @@
 //! close-on-exec SOCK_SEQPACKET socket; EOF on that socket means execve succeeded.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
@@ -16,7 +16,7 @@ use crate::cgroups::CgroupManager;
 use crate::hooks::{self, HookContext, HookKind};
 use crate::init::{self, ChildError, Plan};
 use crate::seccomp::{self, CompiledSeccomp};
-use crate::{sys, RuntimeError, SpawnOptions, Spawned, StdioSpec, Terminal};
+use crate::{fd, process, sys, RuntimeError, SpawnOptions, Spawned, StdioSpec, Terminal};
 
 /// Compiled seccomp profiles by their JSON, so each profile is compiled to BPF once per process.
 static SECCOMP_CACHE: Mutex<Option<HashMap<String, CompiledSeccomp>>> = Mutex::new(None);
@@ -54,7 +54,7 @@ pub(crate) fn prepare_stdio(stdio: StdioSpec, min: RawFd) -> Result<Vec<OwnedFd>
             None => sys::open("/dev/null", if write { libc::O_WRONLY } else { libc::O_RDONLY })
                 .map_err(|e| RuntimeError::sys("opening /dev/null", e))?,
         };
-        out.push(sys::dup_above(fd.as_raw_fd(), min).map_err(|e| RuntimeError::sys("duplicating stdio", e))?);
+        out.push(fd::dup_cloexec(&fd, min).map_err(|e| RuntimeError::sys("duplicating stdio", e.errno()))?);
     }
     Ok(out)
 }
@@ -74,7 +74,7 @@ fn ns_flag(t: LinuxNamespaceType) -> libc::c_int {
 
 fn send_err(sock: RawFd, e: ChildError) -> ! {
     let _ = sys::send_msg(sock, &e.encode(), None);
-    sys::exit_now(125)
+    process::exit_now(125)
 }
 
 /// Brings up the loopback interface of the current (new) network namespace.
@@ -112,7 +112,7 @@ fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
     let sock = plan.sock;
     match sys::recv_msg(sock) {
         Ok((m, _)) if m == b"G" => {}
-        _ => sys::exit_now(125),
+        _ => process::exit_now(125),
     }
     init::set_oom_score_adj(plan.process).unwrap_or_else(|e| send_err(sock, e));
     // Until execve, /proc/PID/exe of this process and the init is the host's skiff binary: keep
@@ -140,7 +140,7 @@ fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
                 let _ = sys::send_msg(sock, b"U", None);
                 match sys::recv_msg(sock) {
                     Ok((m, _)) if m == b"M" => {}
-                    _ => sys::exit_now(125),
+                    _ => process::exit_now(125),
                 }
                 // Become the namespace's root, so files we create are owned by a mapped id.
                 // SAFETY: setresgid/setresuid take integers only.
@@ -168,7 +168,7 @@ fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
             let mut m = vec![b'P'];
             m.extend_from_slice(&pid.to_le_bytes());
             let _ = sys::send_msg(sock, &m, None);
-            sys::exit_now(0)
+            process::exit_now(0)
         }
         Err(e) => send_err(sock, ChildError::new("cloning the container init".into(), e)),
     }
@@ -179,7 +179,7 @@ fn helper(spec: &Spec, plan: &Plan<'_>) -> ! {
 pub(crate) fn join_cgroups(files: &[String]) -> Result<(), ChildError> {
     for f in files {
         let fd = sys::open(f, libc::O_WRONLY).map_err(|e| ChildError::new(format!("joining cgroup {f}"), e))?;
-        sys::write_all(fd.as_raw_fd(), b"0").map_err(|e| ChildError::new(format!("joining cgroup {f}"), e))?;
+        fd::write_all(&fd, b"0").map_err(|e| ChildError::new(format!("joining cgroup {f}"), e.errno()))?;
     }
     Ok(())
 }
@@ -312,12 +312,12 @@ fn spawn_in(
     let (parent_sock, child_sock) =
         sys::seqpacket_pair().map_err(|e| RuntimeError::sys("creating the sync socket", e))?;
     let moved =
-        sys::dup_above(child_sock.as_raw_fd(), min).map_err(|e| RuntimeError::sys("moving the sync socket", e))?;
+        fd::dup_cloexec(&child_sock, min).map_err(|e| RuntimeError::sys("moving the sync socket", e.errno()))?;
     drop(child_sock);
     let child_sock = moved;
     let start = if opts.wait_for_start {
-        let (r, w) = sys::pipe().map_err(|e| RuntimeError::sys("creating the start pipe", e))?;
-        Some((sys::dup_above(r.as_raw_fd(), min).map_err(|e| RuntimeError::sys("moving the start pipe", e))?, w))
+        let (r, w) = fd::pipe().map_err(|e| RuntimeError::sys("creating the start pipe", e.errno()))?;
+        Some((fd::dup_cloexec(&r, min).map_err(|e| RuntimeError::sys("moving the start pipe", e.errno()))?, w))
     } else {
         None
     };
@@ -327,19 +327,17 @@ fn spawn_in(
         caps,
         seccomp,
         sock: child_sock.as_raw_fd(),
-        stdio: [stdio[0].as_raw_fd(), stdio[1].as_raw_fd(), stdio[2].as_raw_fd()],
+        stdio: [stdio[0].as_fd(), stdio[1].as_fd(), stdio[2].as_fd()],
         pty: opts.terminal == Terminal::Pty,
-        start_rd: start.as_ref().map(|s| s.0.as_raw_fd()),
+        start_rd: start.as_ref().map(|s| s.0.as_fd()),
         start_wr: start.as_ref().map(|s| s.1.as_raw_fd()),
-        preserve: opts.preserve_fds.iter().map(|f| f.as_raw_fd()).collect(),
+        preserve: opts.preserve_fds.iter().map(|f| f.as_fd()).collect(),
         cgroup_binds: cgroup.v1_dirs(),
         cgroup_join: cgroup.self_join_files().iter().map(|p| p.to_string_lossy().into_owned()).collect(),
         hooks: hooks::any(spec.hooks().as_ref()).then(|| HookContext::new(spec, &opts.id, &opts.bundle)),
     };
-    let helper_pid = sys::fork().map_err(|e| RuntimeError::sys("fork", e))?;
-    if helper_pid == 0 {
-        helper(spec, &plan);
-    }
+    let helper_pid = process::fork_child(|| helper(spec, &plan))?;
+    let hook_ctx = plan.hooks;
     drop(child_sock);
     drop(stdio);
     let start_fd = start.map(|(r, w)| {
@@ -356,12 +354,12 @@ fn spawn_in(
         .and_then(|_| {
             sys::send_msg(parent_sock.as_raw_fd(), b"G", None).map_err(|e| RuntimeError::sys("starting the helper", e))
         })
-        .and_then(|_| drive(&parent_sock, helper_pid, spec, opts.wait_for_start, plan.hooks.as_ref()));
-    let helper_status = sys::waitpid(helper_pid);
+        .and_then(|_| drive(&parent_sock, helper_pid, spec, opts.wait_for_start, hook_ctx.as_ref()));
+    let helper_status = process::wait(helper_pid);
     let fail = |pid: Option<i32>| {
         if let Some(pid) = pid {
             let _ = sys::kill(pid, libc::SIGKILL);
-            let _ = sys::waitpid(pid);
+            let _ = process::wait(pid);
         }
     };
     let outcome = match outcome {
@@ -405,5 +403,5 @@ pub fn wait_exec(sync: OwnedFd) -> Result<(), RuntimeError> {
 
 /// Starts a container spawned with `wait_for_start`.
 pub fn start_created(spawned_start_fd: OwnedFd) -> Result<(), RuntimeError> {
-    sys::write_all(spawned_start_fd.as_raw_fd(), b"1").map_err(|e| RuntimeError::sys("starting the container", e))
+    fd::write_all(&spawned_start_fd, b"1").map_err(|e| RuntimeError::sys("starting the container", e.errno()))
 }

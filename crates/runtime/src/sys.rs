@@ -1,6 +1,8 @@
-//! Thin, checked wrappers over the raw Linux calls the runtime needs (fork and clone, setns,
-//! mount, openat2, pivot_root, unix-socket messages with fd passing). Each wrapper returns the
-//! errno on failure; the callers attach the path or stage that failed.
+//! Thin, checked wrappers over the raw Linux calls the container set-up needs (the init's
+//! clone, setns, mount, openat2, pivot_root, unix-socket messages with fd passing). Each wrapper
+//! returns the errno on failure; the callers attach the path or stage that failed. The process
+//! plumbing others use too (fork, wait, fds, signals) is public, in [`crate::process`],
+//! [`crate::fd`] and [`crate::signal`].
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -22,19 +24,12 @@ pub(crate) fn cstr(s: &str) -> CString {
     CString::new(s.replace('\0', "")).unwrap_or_default()
 }
 
-/// fork(2) through libc, so glibc's fork handlers keep malloc usable in the child.
-/// Returns 0 in the child and the child's pid in the parent.
-pub(crate) fn fork() -> Result<i32, i32> {
-    // SAFETY: fork has no memory-safety preconditions; the child only runs runtime code that
-    // ends in execve or _exit and never returns into the caller's stack frames.
-    check(unsafe { libc::fork() })
-}
-
 /// clone(2) with CLONE_PARENT: the new process becomes a child of our parent (the runtime's
 /// caller), so the container init is a direct child of the caller. Returns 0 in the child.
 pub(crate) fn clone_parent() -> Result<i32, i32> {
     // SAFETY: with a null stack, clone behaves like fork: the child continues on a copy of this
-    // stack. The calling process is single-threaded (a freshly forked helper).
+    // stack. The calling process is single-threaded: a helper forked by `process::fork_child`
+    // (a forked process has one thread), so its child may run ordinary Rust code.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_clone,
@@ -50,12 +45,6 @@ pub(crate) fn clone_parent() -> Result<i32, i32> {
     } else {
         Ok(rc as i32)
     }
-}
-
-/// Ends the current (forked) process without running destructors or atexit handlers.
-pub(crate) fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit is always safe to call; it never returns.
-    unsafe { libc::_exit(code) }
 }
 
 pub(crate) fn unshare(flags: libc::c_int) -> Result<(), i32> {
@@ -74,15 +63,6 @@ pub(crate) fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd), i32> {
     // SAFETY: fds is a valid two-element array for socketpair to fill.
     check(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
     // SAFETY: socketpair succeeded, so both fds are open and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// A close-on-exec pipe: (read end, write end).
-pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), i32> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: fds is a valid two-element array for pipe2 to fill.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
-    // SAFETY: pipe2 succeeded, so both fds are open and owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
@@ -158,52 +138,6 @@ pub fn recv_msg(sock: RawFd) -> Result<(Vec<u8>, Option<OwnedFd>), i32> {
         }
     }
     Ok((buf, fd))
-}
-
-pub(crate) fn write_all(fd: RawFd, data: &[u8]) -> Result<(), i32> {
-    let mut off = 0;
-    while off < data.len() {
-        // SAFETY: the pointer and length describe the live remainder of data.
-        let rc = unsafe { libc::write(fd, data[off..].as_ptr() as *const libc::c_void, data.len() - off) };
-        if rc < 0 {
-            let e = errno();
-            if e == libc::EINTR {
-                continue;
-            }
-            return Err(e);
-        }
-        off += rc as usize;
-    }
-    Ok(())
-}
-
-/// Reads one byte; `Ok(None)` on EOF.
-pub(crate) fn set_nonblocking(fd: RawFd) -> Result<(), i32> {
-    // SAFETY: F_GETFL/F_SETFL on an fd number take and return integers only.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    // SAFETY: as above.
-    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(errno());
-    }
-    Ok(())
-}
-
-pub(crate) fn read_byte(fd: RawFd) -> Result<Option<u8>, i32> {
-    let mut b = 0u8;
-    loop {
-        // SAFETY: reading at most one byte into a live u8.
-        let rc = unsafe { libc::read(fd, &mut b as *mut u8 as *mut libc::c_void, 1) };
-        match rc {
-            1 => return Ok(Some(b)),
-            0 => return Ok(None),
-            _ => {
-                let e = errno();
-                if e != libc::EINTR {
-                    return Err(e);
-                }
-            }
-        }
-    }
 }
 
 /// openat2(2) relative to `dirfd` with the given open flags and RESOLVE_* flags.
@@ -337,53 +271,9 @@ pub(crate) fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> Result<(), i32>
     check(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) }).map(drop)
 }
 
-pub(crate) fn dup2(old: RawFd, new: RawFd) -> Result<(), i32> {
-    if old == new {
-        // SAFETY: fcntl on an fd we hold; clears FD_CLOEXEC so it survives execve.
-        return check(unsafe { libc::fcntl(old, libc::F_SETFD, 0) }).map(drop);
-    }
-    // SAFETY: dup2 on fds we hold; the new fd does not have FD_CLOEXEC.
-    check(unsafe { libc::dup2(old, new) }).map(drop)
-}
-
-/// Duplicates `fd` to the lowest free number at or above `min`, close-on-exec.
-pub(crate) fn dup_above(fd: RawFd, min: RawFd) -> Result<OwnedFd, i32> {
-    // SAFETY: fcntl F_DUPFD_CLOEXEC on an fd we hold.
-    let n = check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) })?;
-    // SAFETY: the duplicate is a new fd owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
-}
-
-/// Marks every fd from `first` upwards close-on-exec (close_range(2) CLOSE_RANGE_CLOEXEC).
-pub(crate) fn cloexec_from(first: u32) -> Result<(), i32> {
-    // SAFETY: close_range only changes fd flags.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-    if rc < 0 {
-        Err(errno())
-    } else {
-        Ok(())
-    }
-}
-
 pub(crate) fn kill(pid: i32, sig: i32) -> Result<(), i32> {
     // SAFETY: kill takes integers only.
     check(unsafe { libc::kill(pid, sig) }).map(drop)
-}
-
-/// Waits for `pid` and returns its raw wait status.
-pub(crate) fn waitpid(pid: i32) -> Result<i32, i32> {
-    let mut status = 0;
-    loop {
-        // SAFETY: status is a valid, writable int.
-        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if rc >= 0 {
-            return Ok(status);
-        }
-        let e = errno();
-        if e != libc::EINTR {
-            return Err(e);
-        }
-    }
 }
 
 pub(crate) fn ioctl_int(fd: RawFd, req: libc::c_ulong, arg: libc::c_ulong) -> Result<libc::c_int, i32> {

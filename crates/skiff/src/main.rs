@@ -5,9 +5,9 @@
 //! happens in the library crates. Exit codes follow Docker's CLI: 0 on
 //! success, 1 when a command fails, 125 for usage errors.
 
+#![forbid(unsafe_code)]
+
 mod commands;
-// Some formatting helpers serve commands that land with the runtime (ps, logs, stats).
-#[allow(dead_code)]
 mod output;
 
 use clap::Parser;
@@ -53,10 +53,5 @@ fn stdout_closed(e: &anyhow::Error) -> bool {
 /// (Rust ignores SIGPIPE, so writes fail with EPIPE instead; only here, at the very end, does
 /// skiff take the signal's default action.)
 fn die_of_sigpipe() -> ! {
-    // SAFETY: restoring the default disposition and raising the signal in our own process.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
-    std::process::exit(141)
+    skiff_runtime::signal::die_of(libc::SIGPIPE)
 }

@@ -3,9 +3,11 @@
 //! for `-it`.
 
 use super::Started;
-use crate::lifecycle::{reap_forwarding_signals, set_forwarded_signals, wait_forwarding_signals, RawTerminal};
 use crate::record::Container;
 use crate::{state, Engine};
+use skiff_runtime::process::{self, ExitStatus};
+use skiff_runtime::signal::{self, SignalSet, FORWARDED_SIGNALS};
+use skiff_runtime::tty::RawTerminal;
 use std::os::fd::AsFd;
 
 impl Engine {
@@ -15,30 +17,29 @@ impl Engine {
     pub fn wait_attached(&self, c: &Container, started: &Started) -> i32 {
         // With -it on a terminal, keys go to the container's pty unprocessed.
         let _raw = (c.opts.tty && c.opts.interactive).then(RawTerminal::enter).flatten();
-        let set = set_forwarded_signals(libc::SIG_BLOCK);
+        let set = SignalSet::new(&FORWARDED_SIGNALS).unwrap_or_else(|_| SignalSet::empty());
+        // Already blocked by `start` (so that none is lost in between); blocked again in case.
+        let _ = set.block();
         let forward = |sig| {
             let _ = skiff_runtime::signal(started.pid, sig);
         };
         let status = match &started.handoff {
             Some(h) => {
-                wait_forwarding_signals(h.done.as_fd(), &set, forward);
+                let _ = signal::wait_readable_forwarding(h.done.as_fd(), &set, forward);
                 let mut byte = [0u8; 1];
                 if matches!(rustix::io::read(&h.done, &mut byte), Ok(1)) {
                     h.recorded.set(true);
                     None
                 } else {
                     // The monitor is gone without a word (killed): its status is all there is.
-                    let mut status = 0;
-                    // SAFETY: reaping our own child; `status` is a valid out pointer.
-                    unsafe { libc::waitpid(started.monitor, &mut status, 0) };
-                    Some(status)
+                    process::wait(started.monitor).ok()
                 }
             }
-            None => Some(reap_forwarding_signals(started.monitor, &set, forward)),
+            None => signal::reap_forwarding(started.monitor, &set, forward).ok(),
         };
         match (state::read_exit(&self.state_dir(&c.id)), status) {
             (Some((code, _, _)), _) => code,
-            (None, Some(status)) if libc::WIFEXITED(status) => libc::WEXITSTATUS(status),
+            (None, Some(ExitStatus::Exited(code))) => code,
             _ => 255,
         }
     }

@@ -8,8 +8,10 @@ use crate::error::{io, os, EngineError, Result};
 use crate::record::{self, Container};
 use crate::state;
 use crate::{rootfs, Engine};
+use skiff_runtime::signal::{SignalSet, FORWARDED_SIGNALS};
+use skiff_runtime::{fd, process};
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -68,10 +70,8 @@ impl Drop for Started {
         if let Some(h) = self.handoff.take() {
             // Let the monitor exit; reap it if it is about to.
             drop(h.after);
-            let flags = if h.recorded.get() { 0 } else { libc::WNOHANG };
-            let mut status = 0;
-            // SAFETY: reaping our own child; `status` is a valid out pointer.
-            unsafe { libc::waitpid(self.monitor, &mut status, flags) };
+            let _ =
+                if h.recorded.get() { process::wait(self.monitor).map(Some) } else { process::try_wait(self.monitor) };
         }
     }
 }
@@ -99,10 +99,11 @@ impl Engine {
         fresh: Option<oci_spec::runtime::Spec>,
     ) -> Result<Started> {
         let store = self.store();
+        let forwarded = SignalSet::new(&FORWARDED_SIGNALS)?;
         if attach.output {
             // Queue the signals an attached CLI forwards from now on: one that arrives between
             // the container's start and `wait_attached` must reach the container, not kill us.
-            crate::lifecycle::set_forwarded_signals(libc::SIG_BLOCK);
+            forwarded.block()?;
         }
         let _lock = lock::lock(store, c)?;
         let st = self.status(c);
@@ -144,6 +145,14 @@ impl Engine {
         let (ready_r, ready_w) = pipe()?;
         // (done, after) pipes: read/write ends for us, the others for the monitor.
         let handoff = if attach.output { Some((pipe()?, pipe()?)) } else { None };
+        // Ours: the read end of `done` and the write end of `after`; the monitor's: the others.
+        let (handoff, child_handoff) = match handoff {
+            Some(((done_r, done_w), (after_r, after_w))) => (
+                Some(Handoff { done: done_r, after: Some(after_w), recorded: std::cell::Cell::new(false) }),
+                Some((done_w, after_r)),
+            ),
+            None => (None, None),
+        };
         // With a pty the container reads the pty; the monitor copies our stdin to it.
         let stdin = if attach.stdin && !tty {
             Some(rustix::io::fcntl_dupfd_cloexec(rustix::stdio::stdin(), 3).map_err(os("duplicating stdin"))?)
@@ -166,43 +175,30 @@ impl Engine {
         // be left in it to be written twice.
         let _ = std::io::Write::flush(&mut std::io::stdout());
         skiff_runtime::timing::mark("engine: forking the monitor");
-        // SAFETY: skiff is single-threaded here (no runtime threads are started by
-        // the CLI), so the child may allocate and run ordinary Rust code.
-        let child = unsafe { libc::fork() };
-        if child < 0 {
-            return Err(EngineError::Os { op: "fork", source: std::io::Error::last_os_error() });
-        }
-        if child == 0 {
-            drop(ready_r);
-            let handoff = handoff.map(|((done_r, done_w), (after_r, after_w))| {
-                drop((done_r, after_w));
-                (done_w, after_r)
-            });
-            crate::lifecycle::set_forwarded_signals(libc::SIG_UNBLOCK);
-            monitor_child(MonitorChild {
-                id,
-                spec,
-                tty,
-                detached: !attach.output,
-                keep_stdin: attach.output && attach.stdin && tty,
-                stdin,
-                out: (out_r, out_w),
-                err: (err_r, err_w),
-                ready: ready_w,
-                handoff,
-                monitor,
-                monitor_args,
-                runtime,
-                bundle: dir.clone(),
-                state_dir: state_dir.clone(),
-                cgroup_root: self.cgroup_root().to_path_buf(),
-            });
-        }
-        drop((out_r, out_w, err_r, err_w, ready_w, stdin));
-        let handoff = handoff.map(|((done_r, done_w), (after_r, after_w))| {
-            drop((done_w, after_r));
-            Handoff { done: done_r, after: Some(after_w), recorded: std::cell::Cell::new(false) }
-        });
+        let m = MonitorChild {
+            id,
+            spec,
+            tty,
+            detached: !attach.output,
+            keep_stdin: attach.output && attach.stdin && tty,
+            stdin,
+            out: (out_r, out_w),
+            err: (err_r, err_w),
+            ready: ready_w,
+            handoff: child_handoff,
+            monitor,
+            monitor_args,
+            runtime,
+            bundle: dir.clone(),
+            state_dir: state_dir.clone(),
+            cgroup_root: self.cgroup_root().to_path_buf(),
+        };
+        // The one fork of the start path: refused, naming the count, in a process with more
+        // than one thread (the API server spawns `skiff` processes instead).
+        let child = process::fork_child(move || {
+            let _ = forwarded.unblock();
+            monitor_child(m)
+        })?;
         let mut msg = String::new();
         let _ = std::fs::File::from(ready_r).read_to_string(&mut msg);
         if let Some(pid) = msg.strip_prefix('P').and_then(|p| p.trim().parse::<i32>().ok()) {
@@ -210,9 +206,7 @@ impl Engine {
             let _ = record::set_state(store, &c.id, "running");
             return Ok(Started { pid, monitor: child, handoff });
         }
-        let mut status = 0;
-        // SAFETY: reaping our own child; `status` is a valid out pointer.
-        unsafe { libc::waitpid(child, &mut status, 0) };
+        let _ = process::wait(child);
         let (code, message) = match msg.strip_prefix('E').and_then(|m| m.split_once('\t')) {
             Some((code, m)) => (code.parse().unwrap_or(125), m.to_string()),
             None => (125, format!("container start failed: {msg}")),
@@ -297,8 +291,7 @@ fn monitor_child(m: MonitorChild) -> ! {
         }
     };
     skiff_runtime::timing::mark("monitor-child: container spawned");
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
+    let me = process::getpid();
     if let Err(e) = state::record_start(&m.state_dir, spawned.pid, me, &now()) {
         let _ = skiff_runtime::signal(spawned.pid, libc::SIGKILL);
         write_fd(&m.ready, &format!("E125\trecording the container state: {e}"));
@@ -315,15 +308,12 @@ fn monitor_child(m: MonitorChild) -> ! {
     // handoff pipes of an attached start.
     let n = sources.len();
     let handoff: Vec<OwnedFd> = m.handoff.map(|(d, a)| vec![d, a]).unwrap_or_default();
-    let high: Vec<OwnedFd> = sources
-        .iter()
-        .chain(handoff.iter())
-        .filter_map(|f| rustix::io::fcntl_dupfd_cloexec(f, 10).ok())
-        .collect::<Vec<_>>();
+    let high: Vec<OwnedFd> =
+        sources.iter().chain(handoff.iter()).filter_map(|f| fd::dup_cloexec(f, 10).ok()).collect::<Vec<_>>();
     drop((sources, handoff));
     for (i, f) in high.iter().enumerate() {
-        // SAFETY: dup2 onto fds 3 and up, which we own in this child; the new fds lack FD_CLOEXEC, as intended.
-        unsafe { libc::dup2(f.as_raw_fd(), 3 + i as RawFd) };
+        // Fds 3 and up are this child's to hand the monitor; the copies lack FD_CLOEXEC, as intended.
+        let _ = fd::dup_onto(f, 3 + i as RawFd);
     }
     let streams: Vec<(RawFd, &'static str)> = (3..).zip(["stdout", "stderr"]).take(n).collect();
     if high.len() == n + 2 {
@@ -334,8 +324,8 @@ fn monitor_child(m: MonitorChild) -> ! {
         // instead of exec'ing the monitor binary.
         if !m.keep_stdin {
             if let Ok(null) = std::fs::File::open("/dev/null") {
-                // SAFETY: the container owns stdin now; the monitor reads nothing from it.
-                unsafe { libc::dup2(null.as_raw_fd(), 0) };
+                // The container owns stdin now; the monitor reads nothing from it.
+                let _ = fd::stdin_from(&null);
             }
         }
         write_fd(&m.ready, &format!("P{}", spawned.pid));
@@ -343,8 +333,7 @@ fn monitor_child(m: MonitorChild) -> ! {
         drop((m.ready, high));
         // Without the exec, close what the CLI had open (the store, the container's lock): a
         // monitor must not hold them for the container's life.
-        // SAFETY: close_range on fds above the ones placed at 3 and up, none of which is used again here.
-        unsafe { libc::syscall(libc::SYS_close_range, keep, u32::MAX, 0) };
+        let _ = fd::close_from(keep);
         crate::monitor::run(&args, &streams, false);
     }
     crate::monitor::stdio_to_null();

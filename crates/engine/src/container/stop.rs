@@ -17,7 +17,7 @@ impl Engine {
         if matches!(st, Status::Paused { .. }) {
             let _ = self.cgroup(&c.id)?.thaw();
         }
-        let cfg_sig = c.opts.stop_signal.as_deref().map(crate::lifecycle::parse_signal).transpose()?;
+        let cfg_sig = c.opts.stop_signal.as_deref().map(skiff_runtime::signal::parse_signal).transpose()?;
         let _ = skiff_runtime::signal(pid, cfg_sig.unwrap_or(libc::SIGTERM));
         let secs = timeout.unwrap_or(10);
         if !self.wait_timeout(c, Duration::from_secs(secs)) {

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
+/// Where the host's cgroup filesystem is mounted: the root a real container's cgroup lives under.
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
 /// Errors of the cgroup manager; each carries the file or directory that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {

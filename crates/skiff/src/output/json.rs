@@ -29,11 +29,6 @@ pub fn to_docker_json_pretty(v: &Value) -> String {
     encode(v, GoJsonOptions { escape_html: true, sort_keys: false, indent: Some("    ") })
 }
 
-/// Go's `json.Marshal`: compact and HTML-escaped, keys in the order given.
-pub fn to_go_json(v: &Value) -> String {
-    encode(v, GoJsonOptions { escape_html: true, sort_keys: false, indent: None })
-}
-
 /// Encode `v` with the given options.
 pub fn encode(v: &Value, opts: GoJsonOptions) -> String {
     let mut out = String::new();
@@ -171,6 +166,11 @@ mod tests {
             let value: Value = serde_json::from_str(&text).unwrap();
             assert_eq!(to_docker_json_pretty(&value) + "\n", text, "{name}");
         }
+    }
+
+    /// Go's `json.Marshal`: compact and HTML-escaped, keys in the order given.
+    fn to_go_json(v: &Value) -> String {
+        encode(v, GoJsonOptions { escape_html: true, sort_keys: false, indent: None })
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! is a terminal; otherwise every call is a no-op so scripted output stays clean.
 //! Sizes are shown the way Docker's progress lines show them (`1.982MB/3.965MB`).
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
@@ -47,7 +46,8 @@ impl Progress {
     }
 
     /// Whether anything is drawn.
-    pub fn is_visible(&self) -> bool {
+    #[cfg(test)]
+    fn is_visible(&self) -> bool {
         self.bar.is_some()
     }
 
@@ -55,15 +55,6 @@ impl Progress {
     pub fn inc(&self, n: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(n);
-        }
-    }
-
-    /// Change the label.
-    pub fn set_message(&self, label: &str) {
-        if let Some(bar) = &self.bar {
-            let mut s = String::new();
-            let _ = write!(s, "{label}");
-            bar.set_message(s);
         }
     }
 
@@ -91,7 +82,6 @@ mod tests {
         let p = Progress::hidden();
         assert!(!p.is_visible());
         p.inc(10);
-        p.set_message("x");
         p.finish();
         p.finish_and_clear();
     }

@@ -14,6 +14,6 @@ pub struct KillArgs {
 }
 
 pub fn kill(g: &GlobalOpts, a: KillArgs) -> anyhow::Result<u8> {
-    let sig = skiff_engine::lifecycle::parse_signal(&a.signal)?;
+    let sig = skiff_runtime::signal::parse_signal(&a.signal).map_err(skiff_engine::EngineError::from)?;
     each(g, &a.containers, |e, c| e.kill(c, sig))
 }

@@ -95,11 +95,6 @@ impl Template {
         Ok(Template { src: src.to_string(), nodes })
     }
 
-    /// The template source.
-    pub fn source(&self) -> &str {
-        &self.src
-    }
-
     /// Execute against `data` and return the output.
     pub fn execute(&self, data: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
