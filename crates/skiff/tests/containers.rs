@@ -3,18 +3,12 @@
 
 mod common;
 
-use common::{busybox, eventually, fixture, Env};
+use common::{alive, busybox, eventually, fixture, skip, Env};
 
 fn inspect(env: &Env, name: &str) -> serde_json::Value {
     let out = env.run(&["inspect", name]).ok().stdout();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v[0].clone()
-}
-
-fn alive(pid: i64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
-        .unwrap_or(false)
 }
 
 /// Asserts nothing of container `id` remains: mount, cgroup, state, process.
@@ -376,8 +370,7 @@ fn i386_programs_run_under_the_default_seccomp_profile() {
     std::fs::write(&probe, i386_probe()).unwrap();
     std::fs::set_permissions(&probe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     if std::process::Command::new(&probe).output().map(|o| o.stdout != b"ok\n").unwrap_or(true) {
-        eprintln!("this kernel runs no i386 programs (no IA32 emulation): skipped");
-        return;
+        skip!("this kernel runs no i386 programs (no IA32 emulation)");
     }
     let env = busybox();
     let vol = format!("{}:/t:ro", dir.path().display());
@@ -577,8 +570,7 @@ fn a_foreground_run_can_be_logged_exec_d_and_stopped_from_elsewhere() {
 fn resource_flags_reach_the_cgroup() {
     let env = busybox();
     if !std::path::Path::new("/sys/fs/cgroup/cpu/cpu.shares").exists() {
-        eprintln!("cgroup v1 cpu controller not here: skipped");
-        return;
+        skip!("cgroup v1 cpu controller not here");
     }
     let r = env
         .run(&[
@@ -720,8 +712,7 @@ fn v1_cgroups(pid: &str) -> Vec<String> {
 #[test]
 fn init_and_exec_processes_are_in_every_cgroup_of_the_container() {
     if !std::path::Path::new("/sys/fs/cgroup/pids/tasks").exists() {
-        eprintln!("skipped: this host has no cgroup v1 hierarchies (the helper joins them through `tasks`)");
-        return;
+        skip!("this host has no cgroup v1 hierarchies (the helper joins them through `tasks`)");
     }
     let env = busybox();
     let id = env.run(&["run", "-d", "busybox", "sleep", "600"]).ok().stdout().trim().to_string();
@@ -1052,8 +1043,7 @@ fn cp_streams_tar_archives_both_ways() {
 fn container_prune_sweeps_orphaned_cgroups() {
     let hierarchies = ["memory", "pids"].map(|h| std::path::Path::new("/sys/fs/cgroup").join(h).join("skiff"));
     if !std::path::Path::new("/sys/fs/cgroup/memory").is_dir() {
-        eprintln!("no cgroup v1 memory hierarchy here: skipped");
-        return;
+        skip!("no cgroup v1 memory hierarchy here");
     }
     let env = busybox();
     let id = |what: &str| common::sha256_hex(format!("{what}-{}-{:?}", std::process::id(), env.root()).as_bytes());
@@ -1118,7 +1108,7 @@ fn prunes_ask_first_and_report_what_they_reclaimed() {
 #[test]
 fn apparmor_is_applied_where_the_kernel_has_it_and_its_absence_is_said() {
     let env = busybox();
-    let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y");
+    let enabled = skiff_testutil::host::apparmor_enabled();
     let info = env.run(&["info"]).ok().stdout();
     assert_eq!(info.contains("  apparmor\n"), enabled, "{info}");
     if !enabled {
