@@ -12,7 +12,12 @@
 #
 # Every step runs even when an earlier one failed; the summary at the end lists each step's result and the
 # exit status is non-zero if any failed. Docker is never required: tests that compare with real Docker look
-# for the peer daemon at DOCKER_HOST=unix:///run/peer-docker.sock and skip, saying so, when it is not alive.
+# for the peer daemon at DOCKER_HOST=unix:///run/peer-docker.sock and skip when it is not alive.
+#
+# Skips are counted, not passed off as passes: a test that cannot run here (no peer Docker, no cgroup v1,
+# ...) calls skiff-testutil's skip!, which appends "PACKAGE::TEST_BINARY::TEST<TAB>REASON" to the file named
+# by SKIFF_TEST_SKIPS. This script points that at a fresh target/test-skips.tsv before `cargo test`, and the
+# summary gives how many tests passed, failed and skipped, then each skipped test with its reason.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -42,6 +47,12 @@ fi
 
 results=()
 failed=0
+target=${CARGO_TARGET_DIR:-$repo/target}
+mkdir -p "$target"
+# skiff-testutil's skip! appends one line per skipped test here (see the header).
+export SKIFF_TEST_SKIPS=$target/test-skips.tsv
+# cargo test's stdout, for its "test result:" lines.
+test_log=$target/test-output.log
 # step NAME CMD...: run one step, record its result, keep going on failure.
 step() {
   local name=$1 start rc=0
@@ -70,16 +81,54 @@ step "build" cargo build --workspace --all-targets
 # returns at once when the rootfs exists). The test skips, saying so, only when the rootfs is absent.
 step "debian rootfs for the seed 002 test" \
   "$repo/../shared/tools/debian-rootfs" ${SKIFF_DEBIAN_ROOTFS:+"$SKIFF_DEBIAN_ROOTFS"}
-step "cargo test" cargo test --workspace --no-fail-fast
+# cargo_test: the workspace's tests, with a fresh skips file and their stdout kept for the summary.
+# shellcheck disable=SC2317 # run through step
+cargo_test() {
+  : >"$SKIFF_TEST_SKIPS"
+  : >"$test_log"
+  cargo test --workspace --no-fail-fast | tee "$test_log"
+}
+step "cargo test" cargo_test
 mapfile -t scripts < <(shell_scripts)
 step "shellcheck" shellcheck -x "${scripts[@]}"
 step "bench harness" python3 -B -m unittest bench/test_harness.py
 if [[ ${SKIFF_TEST_DEMO:-1} != 0 ]]; then
   # The seed walkthrough end to end, with the debug binary cargo test just built (no release build needed).
-  step "demo" env SKIFF="${CARGO_TARGET_DIR:-$repo/target}/debug/skiff" SKIFF_ROOT= scripts/demo.sh
+  step "demo" env SKIFF="$target/debug/skiff" SKIFF_ROOT= scripts/demo.sh
 fi
+
+# test_counts: "N passed, N failed, N skipped, N ignored" from cargo test's result lines and the skips file.
+# cargo counts a skipped test as passed, so the skips are taken out of its passes.
+test_counts() {
+  local passed=0 failed_tests=0 ignored=0 skipped=0 p f i
+  while read -r p f i; do
+    ((passed += p, failed_tests += f, ignored += i)) || true
+  done < <(sed -n 's/^test result: .* \([0-9][0-9]*\) passed; \([0-9][0-9]*\) failed; \([0-9][0-9]*\) ignored;.*/\1 \2 \3/p' "$test_log")
+  skipped=$(skip_count)
+  printf '%d passed, %d failed, %d skipped, %d ignored' "$((passed - skipped))" "$failed_tests" "$skipped" "$ignored"
+}
+
+# skip_count: how many tests skipped (a test that skipped twice, in two helpers, counts once).
+skip_count() {
+  cut -f1 "$SKIFF_TEST_SKIPS" 2>/dev/null | sort -u | wc -l
+}
+
+# skipped_tests: each skipped test and its reason, sorted, indented under the summary.
+skipped_tests() {
+  local name reason
+  sort "$SKIFF_TEST_SKIPS" | while IFS=$'\t' read -r name reason; do
+    printf '    %s: %s\n' "$name" "$reason"
+  done
+}
 
 printf '\n'
 say "summary"
 printf '  %s\n' "${results[@]}"
+if [[ -s $test_log ]]; then
+  printf '  cargo test: %s\n' "$(test_counts)"
+fi
+if [[ -s $SKIFF_TEST_SKIPS ]]; then
+  printf '  skipped %d tests (%s):\n' "$(skip_count)" "$SKIFF_TEST_SKIPS"
+  skipped_tests
+fi
 exit "$failed"

@@ -3,10 +3,10 @@
 //! Docker's grammar, not from this parser's output).
 
 use skiff_builder::parser::{parse, CmdLine, CopyArgs, Instruction};
-use std::path::Path;
 
+/// A fixture's text.
 fn fixture(rel: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(rel)).unwrap()
+    std::fs::read_to_string(skiff_testutil::fixture(rel)).unwrap()
 }
 
 fn s(v: &str) -> String {

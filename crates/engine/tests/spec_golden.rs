@@ -7,15 +7,8 @@ use skiff_engine::spec::{generate, generate_json, SpecInput};
 use skiff_engine::userdb::UserDb;
 use skiff_engine::{Mount, NetworkMode, RunOptions};
 use skiff_image::config::ImageConfig;
+use skiff_testutil::{docker_oci_config, fixtures};
 use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-}
-
-fn docker_spec() -> Value {
-    serde_json::from_slice(&std::fs::read(fixtures().join("facts/docker-oci-config.json")).unwrap()).unwrap()
-}
 
 /// busybox as `docker import` made it: the config from `docker image inspect`.
 fn busybox_config() -> ImageConfig {
@@ -59,7 +52,7 @@ fn sleep60() -> RunOptions {
 
 #[test]
 fn matches_docker_for_run_d_busybox_sleep_60() {
-    let d = docker_spec();
+    let d = docker_oci_config();
     let s = gen(&sleep60(), &UserDb::default());
     // Process: user, args, cwd, capabilities, OOM score as Docker's.
     for k in ["user", "args", "cwd", "capabilities", "oomScoreAdj"] {

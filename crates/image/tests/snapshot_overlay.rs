@@ -2,12 +2,8 @@
 
 use skiff_image::archive::{load, LoadOptions};
 use skiff_image::Store;
+use skiff_testutil::fixture;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
-
-fn fixture(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(name)
-}
 
 #[test]
 fn features_layers_unpack_once_and_overlay_mount_shows_the_image() {

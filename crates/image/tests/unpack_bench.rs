@@ -12,8 +12,7 @@ use skiff_image::unpack::{unpack_layer, UnpackOptions, WhiteoutMode};
 #[ignore]
 fn unpack_realistic_rootfs() {
     let Ok(path) = std::env::var("SKIFF_BENCH_TAR") else {
-        eprintln!("SKIFF_BENCH_TAR not set; nothing to measure");
-        return;
+        skiff_testutil::skip!("SKIFF_BENCH_TAR not set; nothing to measure");
     };
     let tmp = tempfile::tempdir().unwrap();
     let opts = UnpackOptions { whiteouts: WhiteoutMode::Overlay, max_bytes: None, preserve_owner: true };

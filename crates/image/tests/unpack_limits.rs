@@ -52,7 +52,7 @@ fn go_cve_2022_2879_huge_pax_record_bounded_memory() {
 }
 
 fn busybox_layer() -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/busybox-rootfs.tar");
+    let p = skiff_testutil::fixture("busybox-rootfs.tar");
     std::fs::read(p).unwrap()
 }
 

@@ -7,6 +7,7 @@ use fake::*;
 use skiff_image::{Reference, Store};
 use skiff_registry::http::{RetryPolicy, Transport};
 use skiff_registry::{pull, ClientOptions, PullError, PullEvent, PullOptions, RegistryConfig};
+use skiff_testutil::store::new_store;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,12 +19,6 @@ fn opts() -> ClientOptions {
     o.credentials = None;
     o.transport = t;
     o
-}
-
-fn new_store() -> (tempfile::TempDir, Store) {
-    let d = tempfile::tempdir().unwrap();
-    let s = Store::open(d.path()).unwrap();
-    (d, s)
 }
 
 fn do_pull(store: &Store, fake: &Fake, name: &str) -> (Result<skiff_registry::Pulled, PullError>, Vec<PullEvent>) {

@@ -10,56 +10,10 @@ use skiff_image::import::{import, ImportOptions};
 use skiff_image::{Reference, Store};
 use skiff_registry::credentials::{CredentialStore, Credentials};
 use skiff_registry::{pull, push, ClientOptions, PullOptions, PushOptions, RegistryConfig};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn registry_binary() -> Option<PathBuf> {
-    ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].iter().map(PathBuf::from).find(|p| p.exists())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts a registry; `extra` is appended to the `http:` section, `auth` is a top-level block.
-fn start(http_extra: &str, auth: &str, dir: tempfile::TempDir) -> Option<Registry> {
-    let bin = registry_binary()?;
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let cfg = format!(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{http_extra}{auth}",
-        dir.path().join("data").display()
-    );
-    let cfg_path = dir.path().join("config.yml");
-    std::fs::write(&cfg_path, cfg).unwrap();
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let child =
-        Command::new(bin).arg("serve").arg(&cfg_path).stdout(log.try_clone().unwrap()).stderr(log).spawn().ok()?;
-    // Wait until it accepts connections (readiness, not a timing assertion).
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            return Some(Registry { child, addr, _dir: dir });
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!(
-        "docker-registry did not start: {}",
-        std::fs::read_to_string(Path::new(&cfg_path).with_file_name("log")).unwrap_or_default()
-    );
-}
+use skiff_testutil::peers::peer_docker;
+use skiff_testutil::registry::Registry;
+use skiff_testutil::store::new_store;
+use skiff_testutil::{require, skip};
 
 fn opts(config: RegistryConfig, creds: Option<CredentialStore>) -> ClientOptions {
     let mut o = ClientOptions::new(config);
@@ -78,12 +32,6 @@ fn imported(store: &Store, tag: &str) -> skiff_image::Digest {
     import(store, &mut f, &o, &mut |_| {}).unwrap().id
 }
 
-fn new_store() -> (tempfile::TempDir, Store) {
-    let d = tempfile::tempdir().unwrap();
-    let s = Store::open(d.path()).unwrap();
-    (d, s)
-}
-
 fn round_trip(o: &ClientOptions, addr: &str, repo: &str) -> (skiff_image::Digest, skiff_image::Digest) {
     let (_d, store) = new_store();
     let name = format!("{addr}/{repo}:1");
@@ -96,15 +44,9 @@ fn round_trip(o: &ClientOptions, addr: &str, repo: &str) -> (skiff_image::Digest
     (id, pulled.id)
 }
 
-fn skip(why: &str) {
-    println!("skipped: {why}");
-}
-
 #[test]
 fn push_then_pull_through_the_real_registry_keeps_the_image_id() {
-    let Some(reg) = start("", "", tempfile::tempdir().unwrap()) else {
-        return skip("docker-registry is not installed (scripts/test.sh installs it)");
-    };
+    let reg = require!(Registry::start(tempfile::tempdir().unwrap(), "", ""));
     let o = opts(secure(), None);
     let (id, pulled) = round_trip(&o, &reg.addr, "skiff/busybox");
     assert_eq!(id, pulled);
@@ -126,39 +68,23 @@ fn push_then_pull_through_the_real_registry_keeps_the_image_id() {
 
 /// Real Docker pulls what skiff pushed and gets the same image ID.
 fn docker_interop(addr: &str, id: &skiff_image::Digest) {
-    let sock = "/run/peer-docker.sock";
-    let alive = Path::new(sock).exists()
-        && Command::new("docker")
-            .args(["-H", &format!("unix://{sock}"), "version"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if !alive {
-        return skip("real Docker not available");
-    }
+    let docker = match peer_docker() {
+        Ok(docker) => docker,
+        Err(missing) => skip!("its half with Docker: {missing}"),
+    };
     let name = format!("{addr}/skiff/busybox:1");
-    let out = Command::new("docker").args(["-H", &format!("unix://{sock}"), "pull", &name]).output().unwrap();
-    assert!(out.status.success(), "docker pull: {}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new("docker")
-        .args(["-H", &format!("unix://{sock}"), "image", "inspect", "--format", "{{.Id}}", &name])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id.to_string());
+    docker.ok(&["pull", &name]);
+    assert_eq!(docker.ok(&["image", "inspect", "--format", "{{.Id}}", &name]).trim(), id.to_string());
     // And the other way: Docker pushes (compressing the layer itself), skiff pulls the same ID.
     let theirs = format!("{addr}/docker/busybox:1");
-    let docker = |args: &[&str]| {
-        let mut a = vec!["-H".to_string(), format!("unix://{sock}")];
-        a.extend(args.iter().map(|s| s.to_string()));
-        let out = Command::new("docker").args(&a).output().unwrap();
-        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    docker(&["tag", &name, &theirs]);
-    docker(&["push", &theirs]);
+    docker.ok(&["tag", &name, &theirs]);
+    docker.ok(&["push", &theirs]);
     let (_d, fresh) = new_store();
     let pulled =
         pull(&fresh, &opts(secure(), None), &Reference::parse(&theirs).unwrap(), &PullOptions::default(), &|_| {})
             .unwrap();
     assert_eq!(&pulled.id, id);
-    let _ = Command::new("docker").args(["-H", &format!("unix://{sock}"), "rmi", &name, &theirs]).output();
+    let _ = docker.run(&["rmi", &name, &theirs]);
 }
 
 #[test]
@@ -168,9 +94,7 @@ fn htpasswd_auth_needs_the_stored_credentials() {
     let htpasswd = dir.path().join("htpasswd");
     std::fs::write(&htpasswd, format!("alice:{hash}\n")).unwrap();
     let auth = format!("auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n", htpasswd.display());
-    let Some(reg) = start("", &auth, dir) else {
-        return skip("docker-registry is not installed (scripts/test.sh installs it)");
-    };
+    let reg = require!(Registry::start(dir, "", &auth));
     // Anonymous: refused.
     let (_d, store) = new_store();
     let name = format!("{}/private/busybox:1", reg.addr);
@@ -198,9 +122,7 @@ fn a_self_signed_tls_registry_works_only_when_configured_insecure() {
     std::fs::write(&cert, ck.cert.pem()).unwrap();
     std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
     let tls = format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display());
-    let Some(reg) = start(&tls, "", dir) else {
-        return skip("docker-registry is not installed (scripts/test.sh installs it)");
-    };
+    let reg = require!(Registry::start(dir, &tls, ""));
     let (_d, store) = new_store();
     let name = format!("{}/tls/busybox:1", reg.addr);
     imported(&store, &name);
@@ -216,9 +138,7 @@ fn a_self_signed_tls_registry_works_only_when_configured_insecure() {
 /// skiff pulls it back with the same ID, and so does real Docker when it is up.
 #[test]
 fn a_large_layer_compressed_in_parallel_round_trips() {
-    let Some(reg) = start("", "", tempfile::tempdir().unwrap()) else {
-        return skip("docker-registry is not installed (scripts/test.sh installs it)");
-    };
+    let reg = require!(Registry::start(tempfile::tempdir().unwrap(), "", ""));
     let mut data = Vec::new();
     let mut x: u64 = 7;
     while data.len() < (skiff_registry::push::BLOCK as usize) * 5 {
@@ -248,14 +168,11 @@ fn a_large_layer_compressed_in_parallel_round_trips() {
     let blob = std::fs::read(fresh.blobs().path(&layers[0].blob)).unwrap();
     let members = blob.windows(4).filter(|w| w == &[0x1f, 0x8b, 8, 0]).count();
     assert!(members >= 5, "one gzip member per block, found {members} headers");
-    let sock = "/run/peer-docker.sock";
-    let docker = |args: &[&str]| Command::new("docker").args(["-H", &format!("unix://{sock}")]).args(args).output();
-    if !docker(&["version"]).is_ok_and(|o| o.status.success()) {
-        return skip("real Docker not available");
-    }
-    let out = docker(&["pull", &name]).unwrap();
-    assert!(out.status.success(), "docker pull: {}", String::from_utf8_lossy(&out.stderr));
-    let out = docker(&["image", "inspect", "--format", "{{.Id}}", &name]).unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id.to_string());
-    let _ = docker(&["rmi", &name]);
+    let docker = match peer_docker() {
+        Ok(docker) => docker,
+        Err(missing) => skip!("its half with Docker: {missing}"),
+    };
+    docker.ok(&["pull", &name]);
+    assert_eq!(docker.ok(&["image", "inspect", "--format", "{{.Id}}", &name]).trim(), id.to_string());
+    let _ = docker.run(&["rmi", &name]);
 }

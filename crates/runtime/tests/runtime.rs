@@ -6,16 +6,13 @@ use std::fs;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use skiff_runtime::cgroups::CgroupManager;
 use skiff_runtime::oci_spec::runtime::{LinuxNamespaceType, LinuxResources, Mount, Spec};
 use skiff_runtime::{exec, spawn, start_created, wait, ExitStatus, SpawnOptions, StdioSpec, Terminal};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-}
+use skiff_testutil::{docker_oci_config, fixtures};
 
 /// A busybox rootfs: /bin/busybox and one symlink per applet.
 fn rootfs() -> tempfile::TempDir {
@@ -41,8 +38,7 @@ fn rootfs() -> tempfile::TempDir {
 
 /// Docker's spec for `docker run busybox sleep 60`, pointed at `root` and running `args`.
 fn docker_spec(root: &Path, name: &str, args: &[&str]) -> Spec {
-    let text = fs::read_to_string(fixtures().join("facts/docker-oci-config.json")).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut v = docker_oci_config();
     v["root"]["path"] = root.to_string_lossy().into();
     v["process"]["args"] = args.iter().map(|a| serde_json::Value::from(*a)).collect();
     v["linux"]["cgroupsPath"] = format!("/skiff-test/{name}-{}", std::process::id()).into();

@@ -2,8 +2,6 @@
 //! syscalls: Docker's default profile (from the OCI config Docker generated, in the fixtures)
 //! and a profile exercising every comparison on 64-bit arguments.
 
-use std::path::Path;
-
 use skiff_runtime::oci_spec::runtime::LinuxSeccomp;
 use skiff_runtime::seccomp::{compile, ret, syscall_number};
 
@@ -46,9 +44,7 @@ fn run(prog: &[(u16, u8, u8, u32)], nr: i64, arch: u32, args: [u64; 6]) -> u32 {
 
 /// The seccomp section of the OCI config Docker generated (in the fixtures).
 fn dockers_profile() -> LinuxSeccomp {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixtures.join("facts/docker-oci-config.json")).unwrap()).unwrap();
+    let config = skiff_testutil::docker_oci_config();
     serde_json::from_value(config["linux"]["seccomp"].clone()).unwrap()
 }
 

@@ -21,7 +21,7 @@ fn hello_context(env: &Env) -> std::path::PathBuf {
 
 #[test]
 fn seed_hello_world_builds_from_scratch() {
-    let env = Env::new();
+    let env = new_env();
     let ctx = hello_context(&env);
     let r = env.run(&["build", "-t", "xupan/hello-world", ctx.to_str().unwrap()]).ok();
     let out = r.stdout();
@@ -83,7 +83,7 @@ fn seed_hello_world_builds_from_scratch() {
 
 #[test]
 fn context_and_dockerfile_on_stdin() {
-    let env = Env::new();
+    let env = new_env();
     // A lone Dockerfile on stdin: an empty context.
     let r = env.run_stdin(&["build", "-t", "meta:1", "-"], Some(b"FROM scratch\nLABEL a=b\nCMD [\"x\"]\n")).ok();
     assert!(r.stdout().contains("Successfully tagged meta:1"), "{}", r.stdout());
@@ -103,7 +103,7 @@ fn context_and_dockerfile_on_stdin() {
 
 #[test]
 fn build_errors_name_the_line_and_exit_1() {
-    let env = Env::new();
+    let env = new_env();
     let ctx = env.path("ctx");
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nLABEL a=b\nFOO bar\n").unwrap();

@@ -10,7 +10,7 @@ use common::*;
 
 #[test]
 fn features_context_builds_into_dockers_image() {
-    let env = Env::new();
+    let env = new_env();
     env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
     // The context as Docker had it: ../shared is laid out without write bits, while FIXTURES.md
     // says hello.sh is 0755 (COPY keeps the mode), so build from a copy with the modes restored.

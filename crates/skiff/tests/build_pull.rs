@@ -6,11 +6,12 @@
 
 mod common;
 
-use common::{fixture, small_tar, Env, Registry, Run};
+use common::{fixture, new_env, require, small_tar, Env, Registry, Run};
+use skiff_testutil::Missing;
 use std::process::Stdio;
 
-/// Starts docker-registry without auth; None when it is not installed.
-fn start_registry() -> Option<Registry> {
+/// Starts docker-registry without auth; Missing when it is not installed.
+fn start_registry() -> Result<Registry, Missing> {
     common::start_registry("", "")
 }
 
@@ -50,17 +51,17 @@ fn from_result(out: &str) -> &str {
 
 #[test]
 fn build_pulls_a_missing_from_image_and_pull_flag_refreshes_it() {
-    let Some(reg) = start_registry() else { return };
+    let reg = require!(start_registry());
     let base = format!("{}/lib/busybox:1", reg.addr);
 
     // A publisher pushes busybox under the tag.
-    let publisher = Env::new();
+    let publisher = new_env();
     skiff(&publisher, &["import", fixture("busybox-rootfs.tar").to_str().unwrap(), &base]).ok();
     skiff(&publisher, &["push", &base]).ok();
     let first = image_id(&publisher, &base);
 
     // A builder without it: build pulls it, with the pull's lines in the build output.
-    let builder = Env::new();
+    let builder = new_env();
     let ctx = context(&builder, &base);
     let r = skiff(&builder, &["build", "-t", "derived", &ctx]).ok();
     let out = r.stdout();
@@ -96,7 +97,7 @@ fn build_pulls_a_missing_from_image_and_pull_flag_refreshes_it() {
     assert_eq!(image_id(&builder, &base), second);
 
     // Quiet builds pull too, and print only the id.
-    let quiet = Env::new();
+    let quiet = new_env();
     let out = skiff(&quiet, &["build", "-q", &context(&quiet, &base)]).ok().stdout();
     assert!(out.starts_with("sha256:") && out.lines().count() == 1, "{out}");
     assert_eq!(image_id(&quiet, &base), second);
@@ -104,8 +105,8 @@ fn build_pulls_a_missing_from_image_and_pull_flag_refreshes_it() {
 
 #[test]
 fn build_fails_naming_a_from_image_that_no_registry_has() {
-    let Some(reg) = start_registry() else { return };
-    let env = Env::new();
+    let reg = require!(start_registry());
+    let env = new_env();
     let missing = format!("{}/lib/nothere:1", reg.addr);
     let r = skiff(&env, &["build", &context(&env, &missing)]);
     assert_ne!(r.code(), 0);

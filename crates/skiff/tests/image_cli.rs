@@ -7,7 +7,7 @@ use common::*;
 #[test]
 fn seed_empty_image_is_zero_bytes() {
     // `tar cv --files-from /dev/null | docker import - empty`: GNU tar writes 10240 zero bytes.
-    let env = Env::new();
+    let env = new_env();
     let empty_tar = vec![0u8; 10240];
     let r = env.run_stdin(&["import", "-", "empty"], Some(&empty_tar)).ok();
     let id = r.stdout().trim().to_string();
@@ -33,7 +33,7 @@ fn seed_empty_image_is_zero_bytes() {
 
 #[test]
 fn import_keeps_the_tar_bytes_like_docker() {
-    let env = Env::new();
+    let env = new_env();
     let tar = std::fs::read(fixture("busybox-rootfs.tar")).unwrap();
     let id = env.run_stdin(&["import", "-", "busybox"], Some(&tar)).ok().stdout();
     let v: serde_json::Value = serde_json::from_str(&env.run(&["inspect", id.trim()]).ok().stdout()).unwrap();
@@ -57,7 +57,7 @@ fn import_keeps_the_tar_bytes_like_docker() {
 
 #[test]
 fn import_changes_are_applied_and_invalid_ones_rejected_by_name() {
-    let env = Env::new();
+    let env = new_env();
     let tar = small_tar(&[("hello", b"hi")]);
     let id = env
         .run_stdin(
@@ -79,7 +79,7 @@ fn import_changes_are_applied_and_invalid_ones_rejected_by_name() {
 
 #[test]
 fn import_of_garbage_fails_naming_the_input_and_leaves_nothing() {
-    let env = Env::new();
+    let env = new_env();
     env.run(&["images"]).ok();
     let r = env.run_stdin(&["import", "-", "junk"], Some(&[b'x'; 4096])).fails();
     assert!(r.stderr().contains("import -"), "{}", r.stderr());
@@ -93,7 +93,7 @@ fn import_of_garbage_fails_naming_the_input_and_leaves_nothing() {
 
 #[test]
 fn tag_and_rmi_untag_before_deleting_and_keep_shared_layers() {
-    let env = Env::new();
+    let env = new_env();
     let tar = std::fs::read(fixture("busybox-rootfs.tar")).unwrap();
     let id = env.run_stdin(&["import", "-", "busybox"], Some(&tar)).ok().stdout().trim().to_string();
     env.run(&["tag", "busybox", "mybox:1"]).ok();
@@ -135,7 +135,7 @@ fn tag_and_rmi_untag_before_deleting_and_keep_shared_layers() {
 
 #[test]
 fn images_filters_quiet_and_format() {
-    let env = Env::new();
+    let env = new_env();
     let a = small_tar(&[("a", b"a")]);
     let b = small_tar(&[("b", b"b")]);
     env.run_stdin(&["import", "-", "alpha:1"], Some(&a)).ok();
@@ -179,7 +179,7 @@ fn images_filters_quiet_and_format() {
 
 #[test]
 fn history_shows_docker_columns() {
-    let env = Env::new();
+    let env = new_env();
     env.run_stdin(&["import", "-", "h"], Some(&small_tar(&[("x", b"12345")]))).ok();
     let out = env.run(&["history", "h"]).ok().stdout();
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
@@ -192,7 +192,7 @@ fn history_shows_docker_columns() {
 
 #[test]
 fn help_for_every_command() {
-    let env = Env::new();
+    let env = new_env();
     for c in [
         vec!["--help"],
         vec!["import", "--help"],
@@ -218,7 +218,7 @@ fn help_for_every_command() {
 
 #[test]
 fn info_version_and_df() {
-    let env = Env::new();
+    let env = new_env();
     env.run_stdin(&["import", "-", "d"], Some(&small_tar(&[("x", b"12345")]))).ok();
     let info = env.run(&["info"]).ok().stdout();
     for want in
@@ -238,7 +238,7 @@ fn info_version_and_df() {
 /// store Docker had (parent image IDs on the build machine, graph driver paths, tag times).
 #[test]
 fn history_and_inspect_of_a_docker_image_match_dockers_own_output() {
-    let env = Env::new();
+    let env = new_env();
     env.run(&["load", "-i", fixture("features.docker.tar").to_str().unwrap()]).ok();
     let ours = env.run(&["history", "--no-trunc", "--format", "{{json .}}", "features:1.0"]).ok().stdout();
     let theirs = std::fs::read_to_string(fixture("facts/history-features_1.0.jsonl")).unwrap();
@@ -279,7 +279,7 @@ fn history_and_inspect_of_a_docker_image_match_dockers_own_output() {
 
 #[test]
 fn import_of_an_empty_stream_is_refused() {
-    let env = Env::new();
+    let env = new_env();
     let r = env.run_stdin(&["import", "-", "nothing"], Some(b"")).fails();
     assert!(r.stderr().contains("import -: the input is empty"), "{}", r.stderr());
     assert_eq!(env.run(&["images", "-q"]).ok().stdout(), "");
@@ -290,7 +290,7 @@ fn import_of_an_empty_stream_is_refused() {
 #[test]
 fn a_closed_stdout_ends_the_command_silently_by_sigpipe() {
     use std::os::unix::process::ExitStatusExt;
-    let env = Env::new();
+    let env = new_env();
     for args in [&["images"][..], &["ps", "-a"], &["version"]] {
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for the two fds pipe2 returns.

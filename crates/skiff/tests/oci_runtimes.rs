@@ -4,30 +4,13 @@
 
 mod common;
 
-use common::busybox;
+use common::{busybox, require};
+use skiff_testutil::peers::{runc, tini};
 use std::path::Path;
-
-fn runc_installed() -> bool {
-    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|d| d.join("runc").is_file());
-    if !found {
-        eprintln!("skipped: runc not installed");
-    }
-    found
-}
-
-fn tini_installed() -> bool {
-    let found = Path::new("/usr/bin/tini-static").is_file();
-    if !found {
-        eprintln!("skipped: tini not installed (apt-get install tini)");
-    }
-    found
-}
 
 #[test]
 fn runc_runs_the_same_bundle_with_the_same_output_and_codes() {
-    if !runc_installed() {
-        return;
-    }
+    require!(runc());
     let env = busybox();
     let r = env.run(&["run", "--rm", "--runtime", "runc", "busybox", "cat", "/release"]).ok();
     assert_eq!(r.stdout().trim(), "KatacodaPrivateBuild");
@@ -62,9 +45,7 @@ fn runc_runs_the_same_bundle_with_the_same_output_and_codes() {
 
 #[test]
 fn runc_with_create_and_start() {
-    if !runc_installed() {
-        return;
-    }
+    require!(runc());
     let env = busybox();
     let id =
         env.run(&["create", "--runtime", "runc", "busybox", "sh", "-c", "exit 5"]).ok().stdout().trim().to_string();
@@ -90,9 +71,7 @@ fn unknown_runtime_is_named_with_exit_125() {
 
 #[test]
 fn init_is_pid_1_and_forwards_signals() {
-    if !tini_installed() {
-        return;
-    }
+    require!(tini());
     let env = busybox();
     let r = env.run(&["run", "--rm", "--init", "busybox", "sh", "-c", "ps"]).ok();
     let first = r.stdout().lines().nth(1).unwrap_or_default().to_string();
@@ -127,9 +106,8 @@ fn init_missing_is_a_clear_error() {
 
 #[test]
 fn init_with_runc() {
-    if !runc_installed() || !tini_installed() {
-        return;
-    }
+    require!(runc());
+    require!(tini());
     let env = busybox();
     let r = env.run(&["run", "--rm", "--init", "--runtime", "runc", "busybox", "sh", "-c", "ps"]).ok();
     let first = r.stdout().lines().nth(1).unwrap_or_default().to_string();

@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{fixture, Env, Registry, Run};
+use common::{fixture, new_env, require, Env, Registry, Run};
+use skiff_testutil::Missing;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -14,7 +15,7 @@ use std::process::Stdio;
 const HASH: &str = "$2b$04$1yC2ikj0JtVXm1R7ACU7m.mxXpgXKu4Oy2A1hjE8Z6SzvyNMUycYW";
 
 /// Starts docker-registry with an optional `auth:` block (HTPASSWD names a file holding alice's hash).
-fn start_registry(auth: &str) -> Option<Registry> {
+fn start_registry(auth: &str) -> Result<Registry, Missing> {
     common::start_registry(auth, &format!("alice:{HASH}\n"))
 }
 
@@ -26,7 +27,7 @@ struct Cli {
 
 impl Cli {
     fn new() -> Cli {
-        let env = Env::new();
+        let env = new_env();
         let docker_config = env.path("docker-config");
         Cli { env, docker_config }
     }
@@ -71,9 +72,7 @@ fn b64(s: &str) -> String {
 
 #[test]
 fn login_stores_docker_credentials_that_push_uses_and_logout_removes() {
-    let Some(reg) = start_registry("auth:\n  htpasswd:\n    realm: skiff-test\n    path: HTPASSWD\n") else {
-        return;
-    };
+    let reg = require!(start_registry("auth:\n  htpasswd:\n    realm: skiff-test\n    path: HTPASSWD\n"));
     let cli = Cli::new();
     let image = format!("{}/private/busybox:1", reg.addr);
     cli.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), &image], None).ok();
@@ -91,7 +90,7 @@ fn login_stores_docker_credentials_that_push_uses_and_logout_removes() {
     assert_eq!(cli.config_json()["auths"][&reg.addr]["auth"], b64("alice:s3cret"));
     // The stored login is what push and pull use.
     cli.run(&["push", &image], None).ok();
-    let fresh = Cli { env: Env::new(), docker_config: cli.docker_config.clone() };
+    let fresh = Cli { env: new_env(), docker_config: cli.docker_config.clone() };
     fresh.run(&["pull", &image], None).ok();
     let got = fresh.run(&["image", "inspect", "--format", "{{.Id}}", &image], None).ok().stdout();
     assert_eq!(got, id);
@@ -99,7 +98,7 @@ fn login_stores_docker_credentials_that_push_uses_and_logout_removes() {
     let r = cli.run(&["logout", &reg.addr], None).ok();
     assert_eq!(r.stdout(), format!("Removing login credentials for {}\n", reg.addr));
     assert!(cli.config_json()["auths"].get(&reg.addr).is_none());
-    let again = Cli { env: Env::new(), docker_config: cli.docker_config.clone() };
+    let again = Cli { env: new_env(), docker_config: cli.docker_config.clone() };
     again.run(&["pull", &image], None).fails();
     let r = cli.run(&["logout", &reg.addr], None).ok();
     assert_eq!(r.stdout(), format!("Not logged in to {}\n", reg.addr));
@@ -123,7 +122,7 @@ fn tags(addr: &str, repo: &str) -> Vec<String> {
 
 #[test]
 fn push_all_tags_and_pull_all_tags() {
-    let Some(reg) = start_registry("") else { return };
+    let reg = require!(start_registry(""));
     let cli = Cli::new();
     let repo = format!("{}/multi/busybox", reg.addr);
     cli.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), &format!("{repo}:1")], None).ok();
@@ -157,7 +156,7 @@ fn push_all_tags_and_pull_all_tags() {
 /// default), or always, or never; `pull` prints Docker's lines on stdout.
 #[test]
 fn run_and_create_pull_what_is_missing_as_pull_says() {
-    let Some(reg) = start_registry("") else { return };
+    let reg = require!(start_registry(""));
     let pusher = Cli::new();
     let image = format!("{}/lib/busybox", reg.addr);
     pusher.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), &image], None).ok();

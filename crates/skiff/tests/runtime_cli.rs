@@ -2,9 +2,10 @@
 //! host's static /bin/busybox and `skiff runtime spec`, run through create,
 //! start, state, kill, delete, run and list, and runc's error messages.
 
+use skiff_testutil::host::{apparmor_enabled, static_busybox};
+use skiff_testutil::{alive, eventually, require, skip, Missing};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 /// A runtime root and a bundle in a temporary directory; dropping it force-deletes what is left.
 struct Rt {
@@ -82,14 +83,12 @@ impl Rt {
         let r = self.run(&["state", id]).ok();
         serde_json::from_str(&r.stdout()).unwrap()
     }
-    /// A new runtime root with a bundle running `args`; `None` (the test skips) without a static busybox.
-    fn with_bundle(args: &[&str]) -> Option<Rt> {
-        if !static_busybox() {
-            return None;
-        }
+    /// A new runtime root with a bundle running `args`; Missing (the test skips) without a static busybox.
+    fn with_bundle(args: &[&str]) -> Result<Rt, Missing> {
+        static_busybox()?;
         let rt = Rt::new();
         rt.make_bundle(args);
-        Some(rt)
+        Ok(rt)
     }
     /// A bundle: rootfs with /bin/busybox and a few applet links, config.json from `spec` with
     /// no terminal and `args`.
@@ -121,35 +120,9 @@ impl Drop for Rt {
     }
 }
 
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn alive(pid: i64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
-        .unwrap_or(false)
-}
-
-fn static_busybox() -> bool {
-    let ok = Path::new("/bin/busybox").exists()
-        && Command::new("file").arg("-L").arg("/bin/busybox").output().map_or(true, |o| {
-            let t = String::from_utf8_lossy(&o.stdout).to_string();
-            !t.contains("dynamically")
-        });
-    if !ok {
-        eprintln!("skipped: /bin/busybox is not a static busybox (apt-get install busybox-static)");
-    }
-    ok
-}
-
 #[test]
 fn create_start_kill_delete() {
-    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
+    let rt = require!(Rt::with_bundle(&["sleep", "1000"]));
     let id = rt.id("life");
     let pid_file = rt.dir.path().join("pid");
     let b = rt.bundle();
@@ -220,11 +193,11 @@ fn create_start_kill_delete() {
 
 #[test]
 fn default_sigterm_and_numbers_and_delete_of_created() {
-    let Some(rt) =
-        Rt::with_bundle(&["sh", "-c", "trap 'exit 0' TERM; echo > /dev/shm/ready; while true; do sleep 1; done"])
-    else {
-        return;
-    };
+    let rt = require!(Rt::with_bundle(&[
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; echo > /dev/shm/ready; while true; do sleep 1; done"
+    ]));
     let b = rt.bundle();
     let id = rt.id("term");
     rt.run_files(&["run", "-d", "-b", b.to_str().unwrap(), &id]).ok();
@@ -260,10 +233,7 @@ fn default_sigterm_and_numbers_and_delete_of_created() {
 
 #[test]
 fn run_in_the_foreground_exits_with_the_code_and_deletes() {
-    let Some(rt) = Rt::with_bundle(&["sh", "-c", "echo hello from $(cat /proc/self/stat | cut -d' ' -f1); exit 3"])
-    else {
-        return;
-    };
+    let rt = require!(Rt::with_bundle(&["sh", "-c", "echo hello from $(cat /proc/self/stat | cut -d' ' -f1); exit 3"]));
     std::os::unix::fs::symlink("busybox", rt.bundle().join("rootfs/bin/cut")).unwrap();
     let id = rt.id("fg");
     let b = rt.bundle();
@@ -354,7 +324,7 @@ fn errors_like_runc() {
 
 #[test]
 fn duplicate_ids_are_refused() {
-    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
+    let rt = require!(Rt::with_bundle(&["sleep", "1000"]));
     let id = rt.id("dup");
     let b = rt.bundle();
     rt.run_files(&["create", "-b", b.to_str().unwrap(), &id]).ok();
@@ -388,7 +358,7 @@ fn recv_fd(sock: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
 
 #[test]
 fn terminal_goes_to_the_console_socket() {
-    let Some(rt) = Rt::with_bundle(&["sh", "-c", "tty; sleep 1000"]) else { return };
+    let rt = require!(Rt::with_bundle(&["sh", "-c", "tty; sleep 1000"]));
     let path = rt.bundle().join("config.json");
     let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     spec["process"]["terminal"] = true.into();
@@ -446,7 +416,7 @@ impl Rt {
 
 #[test]
 fn hooks_run_where_and_when_the_spec_says_with_the_state_on_stdin() {
-    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
+    let rt = require!(Rt::with_bundle(&["sleep", "1000"]));
     let log = rt.dir.path().join("hooks.log");
     let l = log.to_str().unwrap();
     // Each host-side hook logs its kind, its mount namespace and the state it read.
@@ -513,7 +483,7 @@ fn hooks_run_where_and_when_the_spec_says_with_the_state_on_stdin() {
 
 #[test]
 fn a_failing_hook_fails_its_step_or_warns_as_the_spec_says() {
-    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
+    let rt = require!(Rt::with_bundle(&["sleep", "1000"]));
     let b = rt.bundle();
     let failing = sh_hook("echo out-text; echo err-text >&2; exit 3");
     // Before the process: create fails with the hook's words, and nothing is left.
@@ -594,9 +564,7 @@ fn run_with_fds(rt: &Rt, args: &[&str], files: &[&std::fs::File]) -> Out {
 /// and `exec`, as runc does; without it the process gets none of them.
 #[test]
 fn preserve_fds_hands_the_callers_fds_over() {
-    let Some(rt) = Rt::with_bundle(&["sh", "-c", "echo from-run >&3; echo second >&4; ls /proc/self/fd"]) else {
-        return;
-    };
+    let rt = require!(Rt::with_bundle(&["sh", "-c", "echo from-run >&3; echo second >&4; ls /proc/self/fd"]));
     let b = rt.bundle();
     std::os::unix::fs::symlink("busybox", b.join("rootfs/bin/ls")).unwrap();
     let d = tempfile::tempdir().unwrap();
@@ -628,7 +596,7 @@ fn preserve_fds_hands_the_callers_fds_over() {
 
 #[test]
 fn exec_runs_processes_in_the_container_as_runc_exec() {
-    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
+    let rt = require!(Rt::with_bundle(&["sleep", "1000"]));
     for applet in ["id", "grep", "pwd", "readlink"] {
         std::os::unix::fs::symlink("busybox", rt.bundle().join("rootfs/bin").join(applet)).unwrap();
     }
@@ -700,7 +668,7 @@ fn exec_runs_processes_in_the_container_as_runc_exec() {
 
 #[test]
 fn update_sets_limits_and_events_reports_them() {
-    let Some(rt) = Rt::with_bundle(&["sleep", "1000"]) else { return };
+    let rt = require!(Rt::with_bundle(&["sleep", "1000"]));
     let b = rt.bundle();
     let id = rt.id("update");
     rt.run_files(&["run", "-d", "-b", b.to_str().unwrap(), &id]).ok();
@@ -761,11 +729,10 @@ fn update_sets_limits_and_events_reports_them() {
 /// here without loading a profile), refused in plain words where it has not.
 #[test]
 fn an_apparmor_profile_without_apparmor_is_refused_plainly() {
-    if std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y") {
-        eprintln!("skipped: this kernel has AppArmor");
-        return;
+    if apparmor_enabled() {
+        skip!("this kernel has AppArmor");
     }
-    let Some(rt) = Rt::with_bundle(&["true"]) else { return };
+    let rt = require!(Rt::with_bundle(&["true"]));
     let path = rt.bundle().join("config.json");
     let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     spec["process"]["apparmorProfile"] = "some-profile".into();

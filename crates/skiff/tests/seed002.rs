@@ -8,24 +8,16 @@
 //! - on busybox, imported from the seeds' rootfs, where it applies.
 //!
 //! The Debian root filesystem is looked for at `$SKIFF_DEBIAN_ROOTFS`, else at the
-//! tool's default path; when it is absent the Debian walkthrough says so and skips.
+//! tool's default path; when it is absent the Debian walkthrough skips (a counted skip).
 
 mod common;
 
-use common::{eventually, fixture, Env, Run, Store};
+use common::{alive, eventually, fixture, new_env, require, Env, Run, Store};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Where `../shared/tools/debian-rootfs` puts the root filesystem by default.
-const DEBIAN_ROOTFS: &str = "/var/cache/skiff-fixtures/bookworm-redis";
-
 /// The namespaces the seed lists that a container gets its own of.
 const PRIVATE_NS: [&str; 6] = ["mnt", "uts", "ipc", "pid", "net", "cgroup"];
-
-fn debian_rootfs() -> Option<PathBuf> {
-    let dir = std::env::var_os("SKIFF_DEBIAN_ROOTFS").map(PathBuf::from).unwrap_or_else(|| DEBIAN_ROOTFS.into());
-    dir.join("usr/bin/redis-server").exists().then_some(dir)
-}
 
 /// `tar -C DIR -c . | skiff import - NAME`.
 fn import_dir(env: &Env, dir: &Path, name: &str) {
@@ -51,12 +43,6 @@ fn inspect(env: &Env, name: &str) -> serde_json::Value {
 
 fn pid_of(env: &Env, name: &str) -> i64 {
     inspect(env, name)["State"]["Pid"].as_i64().unwrap()
-}
-
-fn alive(pid: i64) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
-        .unwrap_or(false)
 }
 
 fn ppid(pid: i64) -> i64 {
@@ -311,14 +297,8 @@ fn walkthrough(env: &Env, case: &Case) {
 
 #[test]
 fn seed_002_on_a_debian_redis_image() {
-    let Some(rootfs) = debian_rootfs() else {
-        println!(
-            "skipped: no Debian root filesystem at {DEBIAN_ROOTFS} (or $SKIFF_DEBIAN_ROOTFS): \
-             build it with ../shared/tools/debian-rootfs (scripts/test.sh does)"
-        );
-        return;
-    };
-    let env = Store(Env::new());
+    let rootfs = require!(skiff_testutil::host::debian_rootfs());
+    let env = Store(new_env());
     import_dir(&env, &rootfs, "debian:bookworm-redis-base");
     env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
     let build = env.run(&["build", "-t", "redis:bookworm", fixture("redis-context").to_str().unwrap()]).ok();
@@ -349,7 +329,7 @@ fn seed_002_on_a_debian_redis_image() {
 
 #[test]
 fn seed_002_on_busybox() {
-    let env = Store(Env::new());
+    let env = Store(new_env());
     env.run(&["import", fixture("busybox-rootfs.tar").to_str().unwrap(), "busybox"]).ok();
     walkthrough(
         &env,

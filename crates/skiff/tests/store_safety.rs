@@ -23,7 +23,7 @@ fn tar_of(n: usize, size: usize, seed: u8) -> Vec<u8> {
 
 #[test]
 fn eight_concurrent_processes_mixed_work_keep_the_store_consistent() {
-    let env = Env::new();
+    let env = new_env();
     let shared = tar_of(20, 50_000, 1);
     env.run_stdin(&["import", "-", "base:0"], Some(&shared)).ok();
     let root = env.root();
@@ -83,7 +83,7 @@ fn eight_concurrent_processes_mixed_work_keep_the_store_consistent() {
 
 #[test]
 fn kill_9_during_import_leaves_a_consistent_store_with_nothing_half_written() {
-    let env = Env::new();
+    let env = new_env();
     env.run_stdin(&["import", "-", "keep"], Some(&small_tar(&[("k", b"keep")]))).ok();
     let big = tar_of(64, 256 * 1024, 7); // 16 MiB
     for cut in [0usize, 4096, 1 << 20, 8 << 20, big.len() - 512] {
@@ -113,7 +113,7 @@ fn kill_9_during_import_leaves_a_consistent_store_with_nothing_half_written() {
 
 #[test]
 fn check_finds_and_repairs_a_corrupt_blob() {
-    let env = Env::new();
+    let env = new_env();
     let id =
         env.run_stdin(&["import", "-", "c"], Some(&small_tar(&[("x", b"hello")]))).ok().stdout().trim().to_string();
     let layer = env.run(&["inspect", "--format", "{{index .RootFS.Layers 0}}", "c"]).ok().stdout().trim().to_string();
@@ -131,7 +131,7 @@ fn check_finds_and_repairs_a_corrupt_blob() {
 
 #[test]
 fn check_reports_and_repairs_leftover_files() {
-    let env = Env::new();
+    let env = new_env();
     env.run(&["images"]).ok();
     let stray = env.root().join("blobs/sha256").join("a".repeat(64));
     std::fs::write(&stray, b"stray").unwrap();
@@ -144,7 +144,7 @@ fn check_reports_and_repairs_leftover_files() {
 #[test]
 fn store_root_is_private() {
     use std::os::unix::fs::PermissionsExt;
-    let env = Env::new();
+    let env = new_env();
     env.run(&["images"]).ok();
     let mode = std::fs::metadata(env.root()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "CVE-2021-41091: the store root must not be traversable by other users");
@@ -154,7 +154,7 @@ fn store_root_is_private() {
 /// the store's filesystem holds (a tmpfs this test mounts) is refused and leaves nothing behind.
 #[test]
 fn a_layer_inflating_past_the_free_disk_fails_cleanly() {
-    let env = Env::new();
+    let env = new_env();
     let mnt = env.path("small");
     std::fs::create_dir_all(&mnt).unwrap();
     let st =

@@ -5,11 +5,9 @@
 use skiff_builder::{BuildContext, BuildOptions, BuildOutcome, RunExecutor};
 use skiff_image::archive::{load, LoadOptions};
 use skiff_image::Store;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-}
+pub use skiff_testutil::fixtures;
 
 /// A store in a temp dir with `busybox:latest` imported from the fixture rootfs.
 pub fn store_with_busybox() -> (tempfile::TempDir, Store) {

@@ -1,14 +1,12 @@
 //! Helpers shared by the archive tests: fixtures, temporary stores, and re-packing tars.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use skiff_image::archive::{load, LoadOptions, LoadReport};
 use skiff_image::Store;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures").join(name)
-}
+pub use skiff_testutil::store::new_store;
+pub use skiff_testutil::{fixture, gzip, sha256_hex};
 
 pub fn facts_diff_ids(image: &str) -> Vec<String> {
     let v: serde_json::Value =
@@ -22,12 +20,6 @@ pub const BUSYBOX_ID: &str = "sha256:b8fec42fe388bb1127f7a3df258520d7f5475fa3121
 pub const EMPTY_ID: &str = "sha256:8919065eb311ff8468904904cbe29673e0b502b8f9d996c5cc5e57e926b177fd";
 /// The config Podman and skopeo wrote into their OCI layouts (they re-serialise Docker's config).
 pub const FEATURES_OCI_ID: &str = "sha256:fb84537b627092374e58f41d2ccd3a0a5a41b34cd950f4924714bcfb5b714ed8";
-
-pub fn new_store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    (dir, store)
-}
 
 pub fn load_bytes(store: &Store, name: &str, data: &[u8]) -> Result<LoadReport, skiff_image::archive::ArchiveError> {
     let mut r: &[u8] = data;
@@ -129,17 +121,6 @@ pub fn symlink(path: &str, target: &str) -> Entry {
 
 pub fn hardlink(path: &str, target: &str) -> Entry {
     Entry { kind: tar::EntryType::Link, ..symlink(path, target) }
-}
-
-pub fn sha256_hex(data: &[u8]) -> String {
-    skiff_image::Digest::of(data).hex().to_string()
-}
-
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(data).unwrap();
-    gz.finish().unwrap()
 }
 
 pub fn zstd(data: &[u8]) -> Vec<u8> {

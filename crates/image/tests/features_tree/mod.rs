@@ -7,16 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use skiff_image::tarstream::TarStream;
 use skiff_image::unpack::{unpack_layer, UnpackOptions, WhiteoutMode};
 
-pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-}
+pub use skiff_testutil::fixtures;
 
 /// The layer tars of a docker-archive, in manifest order.
 pub fn docker_archive_layers(archive: &Path) -> Vec<Vec<u8>> {
@@ -103,7 +100,7 @@ pub fn describe(root: &Path) -> Vec<Value> {
                 v["type"] = json!("file");
                 let data = std::fs::read(&p).unwrap();
                 v["size"] = json!(data.len());
-                v["sha256"] = json!(hex::encode(Sha256::digest(&data)));
+                v["sha256"] = json!(skiff_testutil::sha256_hex(&data));
             } else {
                 v["type"] = json!("other");
             }
