@@ -7,7 +7,8 @@ use crate::lifecycle::{self, EngineError};
 use skiff_image::changes::apply_changes;
 use skiff_image::config::{format_time, History};
 use skiff_image::layer_scan::scan_layer;
-use skiff_image::store::{LayerBlob, NewImage, NewLayer, MEDIA_TYPE_LAYER_TAR};
+use skiff_image::oci::media_types::OCI_LAYER;
+use skiff_image::store::{LayerBlob, NewImage, NewLayer};
 use skiff_image::{Digest, Reference, Store};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -144,7 +145,7 @@ pub fn commit(store: &Store, c: &Container, o: &CommitOptions) -> Result<Digest>
         diff_id: layer.digest.clone(),
         blob: LayerBlob::Staged(layer),
         size: scan.size,
-        media_type: MEDIA_TYPE_LAYER_TAR.into(),
+        media_type: OCI_LAYER.into(),
     });
     let committed = store.commit_image(NewImage {
         config: cfg.to_docker_bytes(),

@@ -1,5 +1,7 @@
 //! skiff's image store: content-addressed blobs, layers, image records and
-//! references, and the archive formats (`docker save`/`load`, OCI layouts).
+//! references, and the archive formats (`docker save`/`load`, OCI layouts);
+//! the OCI descriptors, manifests and media types the registry client shares
+//! ([`oci`]).
 //!
 //! Layout under the store root (ARCHITECTURE.md §On disk):
 //! `skiff.db` (metadata, SQLite), `blobs/sha256/<hex>` (configs and layer
@@ -17,6 +19,7 @@ pub mod digest;
 pub mod gc;
 pub mod import;
 pub mod layer_scan;
+pub mod oci;
 pub mod reference;
 pub mod snapshot;
 pub mod store;

@@ -17,11 +17,6 @@ use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Media type recorded for uncompressed layer blobs.
-pub const MEDIA_TYPE_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-/// Media type recorded for configs.
-pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-
 /// Errors from the image store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -259,7 +254,7 @@ impl Store {
         self.db.write(|tx| {
             let existed: bool =
                 tx.query_row("SELECT 1 FROM images WHERE id = ?1", [id.to_string()], |_| Ok(())).optional()?.is_some();
-            self.publish_blob(tx, &config_blob, MEDIA_TYPE_CONFIG)?;
+            self.publish_blob(tx, &config_blob, crate::oci::media_types::OCI_CONFIG)?;
             for (i, layer) in img.layers.iter().enumerate() {
                 let blob = match &layer.blob {
                     LayerBlob::Staged(b) | LayerBlob::StagedCompressed(b) => {

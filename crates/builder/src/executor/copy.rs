@@ -15,7 +15,8 @@ use crate::shell::expand_word;
 use sha2::{Digest as _, Sha256};
 use skiff_image::blob::FinishedBlob;
 use skiff_image::layer_scan::scan_layer;
-use skiff_image::store::{LayerBlob, NewLayer, MEDIA_TYPE_LAYER_TAR};
+use skiff_image::oci::media_types::OCI_LAYER;
+use skiff_image::store::{LayerBlob, NewLayer};
 use skiff_image::{Digest, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
@@ -453,7 +454,7 @@ impl Builder<'_> {
             diff_id: blob.digest.clone(),
             size: scan.size,
             blob: LayerBlob::Staged(blob),
-            media_type: MEDIA_TYPE_LAYER_TAR.into(),
+            media_type: OCI_LAYER.into(),
         })
     }
 }
