@@ -7,14 +7,12 @@
 //! - [`ignore`]: `.dockerignore` patterns.
 //! - [`context`]: the build context and Docker's source hashes.
 //! - [`rootfs`]: a read-only merged view of an image's unpacked layers.
-//! - [`layer`]: deterministic layer tars, and overlay upper dirs as OCI layers.
 //! - [`executor`]: [`build`] runs it all; RUN goes through a [`RunExecutor`],
 //!   FROM pulls through an [`ImagePuller`].
 
 pub mod context;
 pub mod executor;
 pub mod ignore;
-pub mod layer;
 pub mod parser;
 pub mod rootfs;
 pub mod shell;

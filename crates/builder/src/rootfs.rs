@@ -4,7 +4,7 @@
 //! listing a directory, reading `/etc/passwd` for `--chown` names, and walking
 //! a tree for `COPY --from`.
 
-use crate::layer::{is_opaque, is_whiteout};
+use skiff_image::overlay::{is_opaque, is_whiteout};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

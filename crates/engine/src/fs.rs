@@ -11,7 +11,7 @@ use skiff_image::Store;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -83,7 +83,7 @@ fn walk(upper: &Path, rel: &Path, layers: &[PathBuf], out: &mut Vec<Change>) -> 
         let r = rel.join(e.file_name());
         let m = e.metadata().map_err(io("stat", &e.path()))?;
         let path = format!("/{}", r.display());
-        if m.file_type().is_char_device() && m.rdev() == 0 {
+        if skiff_image::overlay::is_whiteout(&m) {
             out.push(Change { kind: 'D', path });
             continue;
         }

@@ -8,13 +8,13 @@
 use super::{BuildError, Builder};
 use crate::context::{entry_hash_as, hash_strings, HashFlavor, Source};
 use crate::ignore::glob_match;
-use crate::layer::{write_entries, EntryData, LayerEntry};
 use crate::parser::{CopyArgs, Heredoc, Step};
 use crate::rootfs::{lookup_id, RootView};
 use crate::shell::expand_word;
 use sha2::{Digest as _, Sha256};
 use skiff_image::blob::FinishedBlob;
 use skiff_image::layer_scan::scan_layer;
+use skiff_image::layer_tar::{write_entries, EntryData, LayerEntry};
 use skiff_image::oci::media_types::OCI_LAYER;
 use skiff_image::store::{LayerBlob, NewLayer};
 use skiff_image::{Digest, StoreError};

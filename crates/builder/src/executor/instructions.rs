@@ -4,12 +4,12 @@
 
 use super::gofmt::{duration_string, go_quote, go_quote_list, parse_ports, random_id};
 use super::{container_defaults, BuildError, Builder};
-use crate::layer::{EntryData, LayerEntry};
 use crate::parser::{Instruction, Step};
 use crate::rootfs::RootView;
 use crate::shell::expand_words;
 use serde_json::{json, Value};
 use skiff_image::changes::parse_duration;
+use skiff_image::layer_tar::{EntryData, LayerEntry};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 
