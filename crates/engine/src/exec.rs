@@ -5,7 +5,7 @@ use crate::container::Container;
 use crate::lifecycle::{self, EngineError};
 use crate::spec;
 use crate::state::Status;
-use crate::userdb::UserDb;
+use skiff_image::userdb::UserDb;
 use skiff_image::Store;
 use std::os::fd::{AsRawFd, OwnedFd};
 

@@ -27,6 +27,5 @@ pub mod rootfs;
 pub mod spec;
 pub mod state;
 pub mod units;
-pub mod userdb;
 
 pub use options::{NsMode, Resources, RunOptions};

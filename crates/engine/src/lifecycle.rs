@@ -14,7 +14,7 @@ use crate::options::{NsMode, RunOptions};
 use crate::rootfs::{self, RootfsError};
 use crate::spec::{self, SpecError, SpecInput};
 use crate::state::{self, Status};
-use crate::userdb::UserDb;
+use skiff_image::userdb::UserDb;
 use skiff_image::{Store, StoreError};
 use skiff_runtime::cgroups::CgroupManager;
 use std::collections::BTreeMap;

@@ -8,9 +8,9 @@
 //! then read into `oci_spec::runtime::Spec`, which validates it.
 
 use crate::options::{NsMode, RunOptions};
-use crate::userdb::{UserDb, UserError};
 use serde_json::{json, Value};
 use skiff_image::config::ImageConfig;
+use skiff_image::userdb::{UserDb, UserError};
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 use skiff_engine::spec::{generate, generate_json, SpecInput};
-use skiff_engine::userdb::UserDb;
 use skiff_engine::{NsMode, RunOptions};
 use skiff_image::config::ImageConfig;
+use skiff_image::userdb::UserDb;
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {

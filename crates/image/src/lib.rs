@@ -27,6 +27,7 @@ pub mod snapshot;
 pub mod store;
 pub mod tarstream;
 pub mod unpack;
+pub mod userdb;
 
 pub use digest::Digest;
 pub use reference::Reference;

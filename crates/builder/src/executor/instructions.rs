@@ -5,11 +5,11 @@
 use super::gofmt::{duration_string, go_quote, go_quote_list, parse_ports, random_id};
 use super::{container_defaults, BuildError, Builder};
 use crate::parser::{Instruction, Step};
-use crate::rootfs::RootView;
 use crate::shell::expand_words;
 use serde_json::{json, Value};
 use skiff_image::changes::parse_duration;
 use skiff_image::layer_tar::{EntryData, LayerEntry};
+use skiff_image::overlay::MergedView;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 
@@ -219,7 +219,7 @@ impl Builder<'_> {
         let cid = random_id();
         self.say(&format!(" ---> Running in {}", &cid[..12]))?;
         let view = self.view_of(self.stages[si].image.as_ref())?;
-        let layer = if crate::rootfs::is_dir_in(&view, dir) {
+        let layer = if view.is_dir(dir) {
             None
         } else {
             // Create the directory (and missing parents) in a layer of its own.
@@ -235,7 +235,7 @@ impl Builder<'_> {
 
     /// Directory entries for `path` and its ancestors: existing ones keep their
     /// metadata, missing ones are 0755 owned by uid:gid.
-    pub(super) fn dir_chain(&self, view: &RootView, path: &str, uid: u64, gid: u64, mtime: i64) -> Vec<LayerEntry> {
+    pub(super) fn dir_chain(&self, view: &MergedView, path: &str, uid: u64, gid: u64, mtime: i64) -> Vec<LayerEntry> {
         let mut out = Vec::new();
         let mut cur = String::new();
         for c in path.split('/').filter(|c| !c.is_empty()) {

@@ -17,9 +17,9 @@
 
 use crate::context::{BuildContext, ContextError};
 use crate::parser::{self, CmdLine, Dockerfile, Instruction, ParseError, Step};
-use crate::rootfs::RootView;
 use crate::shell::{expand_word, ShellError, Vars};
 use skiff_image::config::{format_time, ContainerConfig, History, ImageConfig, RootFs};
+use skiff_image::overlay::MergedView;
 use skiff_image::store::{LayerBlob, NewImage, NewLayer};
 use skiff_image::{Digest, Reference, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
@@ -562,10 +562,10 @@ impl Builder<'_> {
         }
     }
 
-    fn view_of(&self, image: Option<&Digest>) -> Result<RootView, BuildError> {
+    fn view_of(&self, image: Option<&Digest>) -> Result<MergedView, BuildError> {
         Ok(match image {
-            Some(id) => RootView::new(self.store.unpacked_layers(id)?),
-            None => RootView::default(),
+            Some(id) => MergedView::new(self.store.unpacked_layers(id)?),
+            None => MergedView::default(),
         })
     }
 }
