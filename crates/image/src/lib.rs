@@ -23,6 +23,7 @@ pub mod layer_tar;
 pub mod oci;
 pub mod overlay;
 pub mod reference;
+pub mod schema;
 pub mod snapshot;
 pub mod store;
 pub mod tarstream;

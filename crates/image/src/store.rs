@@ -159,6 +159,7 @@ impl Store {
             }
         }
         let db = Db::open(&root.join("skiff.db"))?;
+        db.migrate(crate::schema::OWNER, crate::schema::MIGRATIONS)?;
         Ok(Store { root: root.to_path_buf(), blobs: BlobDir::new(root.join("blobs/sha256")), db })
     }
 
@@ -481,33 +482,6 @@ impl Store {
             let mut stmt = tx.prepare("SELECT id FROM images WHERE parent = ?1")?;
             let ids = stmt.query_map([id.to_string()], |r| digest_col(r.get(0)?))?;
             ids.collect::<rusqlite::Result<Vec<_>>>().map_err(StoreError::from)
-        })
-    }
-
-    /// Containers (id, name) that use image `id`.
-    pub fn containers_using(&self, id: &Digest) -> Result<Vec<(String, String)>> {
-        self.db.read(|tx| {
-            let mut stmt = tx.prepare("SELECT id, name FROM containers WHERE image_id = ?1 ORDER BY created")?;
-            let rows = stmt.query_map([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(StoreError::from)
-        })
-    }
-
-    /// Counts of containers by state: (total, running, paused, stopped).
-    pub fn container_counts(&self) -> Result<(u64, u64, u64, u64)> {
-        self.db.read(|tx| {
-            let mut stmt = tx.prepare("SELECT state, COUNT(*) FROM containers GROUP BY state")?;
-            let mut c = (0, 0, 0, 0);
-            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))? {
-                let (state, n) = row?;
-                c.0 += n;
-                match state.as_str() {
-                    "running" => c.1 += n,
-                    "paused" => c.2 += n,
-                    _ => c.3 += n,
-                }
-            }
-            Ok(c)
         })
     }
 

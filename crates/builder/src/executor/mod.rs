@@ -177,7 +177,8 @@ pub struct Builder<'a> {
     created: Vec<Digest>,
     cache_hits: usize,
     used_args: Vec<String>,
-    cache_table_ready: bool,
+    /// Whether this build has dropped the cache rows of deleted images yet.
+    cache_pruned: bool,
 }
 
 /// Builds `opts.dockerfile` with `ctx`; RUN steps go to `runner`. FROM images
@@ -219,7 +220,7 @@ pub fn build_with_puller(
         created: Vec::new(),
         cache_hits: 0,
         used_args: Vec::new(),
-        cache_table_ready: false,
+        cache_pruned: false,
     };
     b.run(df)
 }
