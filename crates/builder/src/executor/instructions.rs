@@ -2,8 +2,8 @@
 //! EXPOSE, VOLUME, STOPSIGNAL, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD,
 //! MAINTAINER) and WORKDIR, with the classic builder's history text for each.
 
-use super::gofmt::{duration_string, go_quote, go_quote_list, parse_ports, random_id};
-use super::{container_defaults, BuildError, Builder};
+use super::gofmt::{duration_string, go_quote, go_quote_list, parse_ports};
+use super::{BuildError, Builder};
 use crate::parser::{Instruction, Step};
 use crate::shell::expand_words;
 use serde_json::{json, Value};
@@ -205,32 +205,16 @@ impl Builder<'_> {
     }
 
     pub(super) fn workdir(&mut self, si: usize, dir: &str) -> Result<(), BuildError> {
-        let st = &self.stages[si];
-        let comment = format!("WORKDIR {dir}");
-        let mut cc = st.run.clone();
-        let mut cmd = st.shell();
-        cmd.push(format!("#(nop) {comment}"));
-        cc.cmd = Some(cmd);
-        cc.image = st.parent_str();
-        let key = Self::cache_key(&st.parent_str(), &cc, "");
-        if self.try_cache(si, &key)? {
-            return Ok(());
-        }
-        let cid = random_id();
-        self.say(&format!(" ---> Running in {}", &cid[..12]))?;
-        let view = self.view_of(self.stages[si].image.as_ref())?;
-        let layer = if view.is_dir(dir) {
-            None
-        } else {
+        self.commit_nop(si, &format!("WORKDIR {dir}"), false, |b| {
+            let view = b.view_of(b.stages[si].image.as_ref())?;
+            if view.is_dir(dir) {
+                return Ok(None);
+            }
             // Create the directory (and missing parents) in a layer of its own.
             let now = chrono::Utc::now().timestamp();
-            let entries = self.dir_chain(&view, dir.trim_start_matches('/'), 0, 0, now);
-            Some(self.store_layer(entries)?)
-        };
-        container_defaults(&mut cc, &cid);
-        let id = self.commit(si, cc, layer, &cid)?;
-        self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
-        self.finish_step(si, &key, id)
+            let entries = b.dir_chain(&view, dir.trim_start_matches('/'), 0, 0, now);
+            Ok(Some(b.store_layer(entries)?))
+        })
     }
 
     /// Directory entries for `path` and its ancestors: existing ones keep their

@@ -440,6 +440,19 @@ impl Builder<'_> {
 
     /// Commits a step that changes only metadata (with a "container" like Docker's).
     fn commit_meta(&mut self, si: usize, comment: &str, two_args: bool) -> Result<(), BuildError> {
+        self.commit_nop(si, comment, two_args, |_| Ok(None))
+    }
+
+    /// Commits a step that runs nothing: its command is the shell with `#(nop) ` and `comment`
+    /// (one argument, or two with `two_args`, as Docker writes each instruction's), its layer
+    /// what `layer` makes once the step is not a cache hit (WORKDIR's missing directories).
+    fn commit_nop(
+        &mut self,
+        si: usize,
+        comment: &str,
+        two_args: bool,
+        layer: impl FnOnce(&Self) -> Result<Option<NewLayer>, BuildError>,
+    ) -> Result<(), BuildError> {
         let st = &self.stages[si];
         let mut cc = st.run.clone();
         let mut cmd = st.shell();
@@ -457,8 +470,9 @@ impl Builder<'_> {
         }
         let cid = random_id();
         self.say(&format!(" ---> Running in {}", &cid[..12]))?;
+        let layer = layer(self)?;
         container_defaults(&mut cc, &cid);
-        let id = self.commit(si, cc, None, &cid)?;
+        let id = self.commit(si, cc, layer, &cid)?;
         self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
         self.finish_step(si, &key, id)
     }
