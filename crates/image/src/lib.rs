@@ -26,6 +26,7 @@ pub mod reference;
 pub mod schema;
 pub mod snapshot;
 pub mod store;
+pub mod strconv;
 pub mod tarstream;
 pub mod unpack;
 pub mod userdb;

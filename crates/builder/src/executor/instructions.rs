@@ -2,7 +2,7 @@
 //! EXPOSE, VOLUME, STOPSIGNAL, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD,
 //! MAINTAINER) and WORKDIR, with the classic builder's history text for each.
 
-use super::gofmt::{duration_string, go_quote, go_quote_list, parse_ports};
+use super::gofmt::{duration_string, go_quote_list, parse_ports};
 use super::{BuildError, Builder};
 use crate::parser::{Instruction, Step};
 use crate::shell::expand_words;
@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use skiff_image::changes::parse_duration;
 use skiff_image::layer_tar::{EntryData, LayerEntry};
 use skiff_image::overlay::MergedView;
+use skiff_image::strconv::quote;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 
@@ -153,7 +154,7 @@ impl Builder<'_> {
                     let ns = match v {
                         Some(v) => {
                             let ns = parse_duration(v)
-                                .ok_or_else(|| self.err(line, format!("time: invalid duration {}", go_quote(v))))?;
+                                .ok_or_else(|| self.err(line, format!("time: invalid duration {}", quote(v, false))))?;
                             if ns != 0 && ns < 1_000_000 {
                                 return Err(self.err(line, format!("{} cannot be less than 1ms", name.to_lowercase())));
                             }
@@ -182,9 +183,9 @@ impl Builder<'_> {
                 let comment = format!(
                     "HEALTHCHECK &{{{} {} {} {} {}}}",
                     go_quote_list(&h.test),
-                    go_quote(&duration_string(durs[0])),
-                    go_quote(&duration_string(durs[1])),
-                    go_quote(&duration_string(durs[2])),
+                    quote(&duration_string(durs[0]), false),
+                    quote(&duration_string(durs[1]), false),
+                    quote(&duration_string(durs[2]), false),
                     retries_q
                 );
                 self.commit_meta(si, &comment, true)

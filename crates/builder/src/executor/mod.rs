@@ -32,9 +32,10 @@ mod instructions;
 mod pull;
 mod run;
 
-use gofmt::{go_quote, random_id};
+use gofmt::random_id;
 pub use pull::{ImagePuller, PullFailed};
 pub use run::{LayerDiff, RunError, RunExecutor, RunSpec};
+use skiff_image::strconv::quote;
 
 /// Build args Docker accepts without an ARG: the proxy settings. They reach RUN's
 /// environment but never its history, and are never reported as unused.
@@ -273,7 +274,7 @@ impl Builder<'_> {
             let mut labels = self.opts.labels.clone();
             labels.sort();
             let pairs: Vec<(String, String)> =
-                labels.iter().map(|(k, v)| (go_quote(k), format!("'{}'", v.replace('\'', "")))).collect();
+                labels.iter().map(|(k, v)| (quote(k, false), format!("'{}'", v.replace('\'', "")))).collect();
             let original =
                 format!("LABEL {}", pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
             let line = stages.last().and_then(|s| s.last()).map(|s| s.line).unwrap_or(1);
