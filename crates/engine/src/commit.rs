@@ -4,7 +4,7 @@
 
 use crate::container::Container;
 use crate::lifecycle::{self, EngineError};
-use skiff_image::changes::apply_changes;
+use skiff_image::change_instructions::apply_changes;
 use skiff_image::config::{format_time, History};
 use skiff_image::layer_scan::scan_layer;
 use skiff_image::layer_tar::TarWriter;

@@ -6,7 +6,7 @@
 //! message as comment, one history entry without `created_by`.
 
 use crate::blob::{BlobError, CopyError};
-use crate::changes::{apply_changes, ChangeError};
+use crate::change_instructions::{apply_changes, ChangeError};
 use crate::compression::decompress;
 use crate::config::{format_time, ContainerConfig, History, ImageConfig, RootFs};
 use crate::layer_scan::{scan_layer, ScanError};

@@ -10,7 +10,7 @@
 
 pub mod archive;
 pub mod blob;
-pub mod changes;
+pub mod change_instructions;
 pub mod check;
 pub mod compression;
 pub mod config;
@@ -31,6 +31,9 @@ pub mod tarstream;
 pub mod unpack;
 pub mod userdb;
 
+/// The former name of [`change_instructions`], kept until the last caller (`skiff runtime`) moves.
+#[doc(hidden)]
+pub use change_instructions as changes;
 pub use digest::Digest;
 pub use reference::Reference;
 pub use store::{Store, StoreError};

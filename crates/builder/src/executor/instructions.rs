@@ -7,7 +7,7 @@ use super::{BuildError, Builder};
 use crate::parser::{Instruction, Step};
 use crate::shell::expand_words;
 use serde_json::{json, Value};
-use skiff_image::changes::parse_duration;
+use skiff_image::change_instructions::parse_duration;
 use skiff_image::layer_tar::{EntryData, LayerEntry};
 use skiff_image::overlay::MergedView;
 use skiff_image::strconv::quote;
