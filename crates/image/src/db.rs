@@ -123,26 +123,44 @@ impl Db {
         if version > FORMAT_VERSION {
             return Err(DbError::Version { path: path.to_path_buf(), found: version });
         }
-        if version == 0 {
-            // WAL mode is persistent: set once, when the database is created.
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        }
         let db = Db { path: path.to_path_buf(), conn: Mutex::new(conn), migrated: Mutex::new(HashMap::new()) };
         if version < FORMAT_VERSION {
-            // Another process may be doing the same: decide again under the write lock.
-            db.write(|tx| {
-                let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| db.err(e))?;
-                if version > FORMAT_VERSION {
-                    return Err(DbError::Version { path: db.path.clone(), found: version });
+            // Several processes may set up a new database at once. Two connections changing the
+            // journal mode or committing can deadlock, and SQLite then answers one of them BUSY
+            // without waiting: that one tries again (every step is idempotent).
+            let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+            loop {
+                match db.set_up(version) {
+                    Err(DbError::Sqlite { source, .. })
+                        if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                            && std::time::Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    res => break res?,
                 }
-                if version < FORMAT_VERSION {
-                    tx.execute_batch(SCHEMA_VERSIONS).map_err(|e| db.err(e))?;
-                    tx.pragma_update(None, "user_version", FORMAT_VERSION).map_err(|e| db.err(e))?;
-                }
-                Ok(())
-            })?;
+            }
         }
         Ok(db)
+    }
+
+    /// WAL mode (persistent: set once, when the database is created) and the current format,
+    /// decided again under the write lock.
+    fn set_up(&self, version: i64) -> Result<(), DbError> {
+        if version == 0 {
+            self.lock().pragma_update(None, "journal_mode", "WAL").map_err(|e| self.err(e))?;
+        }
+        self.write(|tx| {
+            let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| self.err(e))?;
+            if version > FORMAT_VERSION {
+                return Err(DbError::Version { path: self.path.clone(), found: version });
+            }
+            if version < FORMAT_VERSION {
+                tx.execute_batch(SCHEMA_VERSIONS).map_err(|e| self.err(e))?;
+                tx.pragma_update(None, "user_version", FORMAT_VERSION).map_err(|e| self.err(e))?;
+            }
+            Ok(())
+        })
     }
 
     /// Brings `owner`'s tables up to date: applies `migrations[n..]` (SQL batches, oldest first)
@@ -370,7 +388,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("skiff.db");
         // Each thread opens its own connection, as separate skiff processes do, on a new file.
-        let handles: Vec<_> = (0..4)
+        let handles: Vec<_> = (0..16)
             .map(|_| {
                 let path = path.clone();
                 std::thread::spawn(move || {
