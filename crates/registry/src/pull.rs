@@ -165,11 +165,7 @@ pub fn pull(
     popts: &PullOptions,
     events: &(dyn Fn(PullEvent) + Sync),
 ) -> Result<Pulled, PullError> {
-    let reference = if reference.tag().is_none() && reference.digest().is_none() {
-        reference.with_tag(skiff_image::reference::DEFAULT_TAG)
-    } else {
-        reference.clone()
-    };
+    let reference = reference.clone().or_default_tag();
     let shown_tag = match (reference.tag(), reference.digest()) {
         (_, Some(d)) => d.to_string(),
         (Some(t), None) => t.to_string(),

@@ -203,11 +203,7 @@ pub fn push(
     popts: &PushOptions,
     events: &(dyn Fn(PushEvent) + Sync),
 ) -> Result<Pushed, PushError> {
-    let name = if name.tag().is_none() && name.digest().is_none() {
-        name.with_tag(skiff_image::reference::DEFAULT_TAG)
-    } else {
-        name.clone()
-    };
+    let name = name.clone().or_default_tag();
     // Docker names the repository first, and the missing image by its repository alone.
     events(PushEvent::Repository(name.name()));
     let img = store.resolve(&name.to_string()).map_err(|_| PushError::NoSuchTag(name.familiar_name()))?;
