@@ -1,7 +1,12 @@
 //! skiff's image store: content-addressed blobs, layers, image records and
-//! references, and the archive formats (`docker save`/`load`, OCI layouts);
-//! the OCI descriptors, manifests and media types the registry client shares
-//! ([`oci`]).
+//! references, and the archive formats (`docker save`/`load`, OCI layouts).
+//! It also holds, once, what the engine, builder and registry share about
+//! images: the overlay format (whiteouts, the merged layer view, an upper
+//! directory written as a layer: [`overlay`], [`layer_tar`]), an image's users
+//! ([`userdb`]), the OCI descriptors, manifests and media types ([`oci`]),
+//! hashing on a thread ([`digest::ThreadedHasher`]), Go's quoting ([`strconv`]),
+//! and the metadata database in which each crate migrates its own tables
+//! ([`db::Db::migrate`]; this crate's are in [`schema`]).
 //!
 //! Layout under the store root (ARCHITECTURE.md §On disk):
 //! `skiff.db` (metadata, SQLite), `blobs/sha256/<hex>` (configs and layer

@@ -1,15 +1,17 @@
 //! The instructions that change only the image config (ENV, LABEL, ARG, USER,
 //! EXPOSE, VOLUME, STOPSIGNAL, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD,
-//! MAINTAINER) and WORKDIR, with the classic builder's history text for each.
+//! MAINTAINER) and WORKDIR, with the classic builder's history text for each,
+//! committed through the one `#(nop)` step they share.
 
-use super::gofmt::{duration_string, go_quote_list, parse_ports};
-use super::{BuildError, Builder};
+use super::gofmt::{duration_string, go_quote_list, parse_ports, random_id};
+use super::{container_defaults, BuildError, Builder};
 use crate::parser::{Instruction, Step};
 use crate::shell::expand_words;
 use serde_json::{json, Value};
 use skiff_image::change_instructions::parse_duration;
 use skiff_image::layer_tar::{EntryData, LayerEntry};
 use skiff_image::overlay::MergedView;
+use skiff_image::store::NewLayer;
 use skiff_image::strconv::quote;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -203,6 +205,45 @@ impl Builder<'_> {
             Instruction::Add(c) => self.copy(si, s, c, true),
             Instruction::Run { cmd, network, heredocs } => self.run_step(si, s, cmd, network.clone(), heredocs),
         }
+    }
+
+    /// Commits a step that changes only metadata (with a "container" like Docker's).
+    pub(super) fn commit_meta(&mut self, si: usize, comment: &str, two_args: bool) -> Result<(), BuildError> {
+        self.commit_nop(si, comment, two_args, |_| Ok(None))
+    }
+
+    /// Commits a step that runs nothing: its command is the shell with `#(nop) ` and `comment`
+    /// (one argument, or two with `two_args`, as Docker writes each instruction's), its layer
+    /// what `layer` makes once the step is not a cache hit (WORKDIR's missing directories).
+    fn commit_nop(
+        &mut self,
+        si: usize,
+        comment: &str,
+        two_args: bool,
+        layer: impl FnOnce(&Self) -> Result<Option<NewLayer>, BuildError>,
+    ) -> Result<(), BuildError> {
+        let st = &self.stages[si];
+        let mut cc = st.run.clone();
+        let mut cmd = st.shell();
+        if two_args {
+            cmd.push("#(nop) ".into());
+            cmd.push(comment.to_string());
+        } else {
+            cmd.push(format!("#(nop) {comment}"));
+        }
+        cc.cmd = Some(cmd);
+        cc.image = st.parent_str();
+        let key = Self::cache_key(&st.parent_str(), &cc, "");
+        if self.try_cache(si, &key)? {
+            return Ok(());
+        }
+        let cid = random_id();
+        self.say(&format!(" ---> Running in {}", &cid[..12]))?;
+        let layer = layer(self)?;
+        container_defaults(&mut cc, &cid);
+        let id = self.commit(si, cc, layer, &cid)?;
+        self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
+        self.finish_step(si, &key, id)
     }
 
     pub(super) fn workdir(&mut self, si: usize, dir: &str) -> Result<(), BuildError> {

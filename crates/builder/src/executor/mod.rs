@@ -32,7 +32,6 @@ mod instructions;
 mod pull;
 mod run;
 
-use gofmt::random_id;
 pub use pull::{ImagePuller, PullFailed};
 pub use run::{LayerDiff, RunError, RunExecutor, RunSpec};
 use skiff_image::strconv::quote;
@@ -439,46 +438,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Commits a step that changes only metadata (with a "container" like Docker's).
-    fn commit_meta(&mut self, si: usize, comment: &str, two_args: bool) -> Result<(), BuildError> {
-        self.commit_nop(si, comment, two_args, |_| Ok(None))
-    }
-
-    /// Commits a step that runs nothing: its command is the shell with `#(nop) ` and `comment`
-    /// (one argument, or two with `two_args`, as Docker writes each instruction's), its layer
-    /// what `layer` makes once the step is not a cache hit (WORKDIR's missing directories).
-    fn commit_nop(
-        &mut self,
-        si: usize,
-        comment: &str,
-        two_args: bool,
-        layer: impl FnOnce(&Self) -> Result<Option<NewLayer>, BuildError>,
-    ) -> Result<(), BuildError> {
-        let st = &self.stages[si];
-        let mut cc = st.run.clone();
-        let mut cmd = st.shell();
-        if two_args {
-            cmd.push("#(nop) ".into());
-            cmd.push(comment.to_string());
-        } else {
-            cmd.push(format!("#(nop) {comment}"));
-        }
-        cc.cmd = Some(cmd);
-        cc.image = st.parent_str();
-        let key = Self::cache_key(&st.parent_str(), &cc, "");
-        if self.try_cache(si, &key)? {
-            return Ok(());
-        }
-        let cid = random_id();
-        self.say(&format!(" ---> Running in {}", &cid[..12]))?;
-        let layer = layer(self)?;
-        container_defaults(&mut cc, &cid);
-        let id = self.commit(si, cc, layer, &cid)?;
-        self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
-        self.finish_step(si, &key, id)
-    }
-
-    fn try_cache(&mut self, si: usize, key: &str) -> Result<bool, BuildError> {
+    pub(super) fn try_cache(&mut self, si: usize, key: &str) -> Result<bool, BuildError> {
         let parent = self.stages[si].parent_str();
         if let Some(hit) = self.cache_get(&parent, key)? {
             self.say(" ---> Using cache")?;
