@@ -309,7 +309,7 @@ mod tests {
             // The layout skiff wrote before: every table from one schema, user_version 1.
             let conn = rusqlite::Connection::open(root.join("skiff.db")).unwrap();
             conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            conn.execute_batch(skiff_image::db::FORMAT_1_SCHEMA).unwrap();
+            conn.execute_batch(include_str!("../../image/tests/format-1-schema.sql")).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             conn.execute(
                 "INSERT INTO containers(id, name, image_id, created, state, config) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",

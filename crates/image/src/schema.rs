@@ -49,7 +49,6 @@ CREATE INDEX IF NOT EXISTS refs_image ON refs(image_id);
 
 #[cfg(test)]
 mod tests {
-    use crate::db::FORMAT_1_SCHEMA;
     use crate::Store;
 
     #[test]
@@ -64,7 +63,7 @@ mod tests {
             // What skiff wrote before: one schema, user_version 1, WAL.
             let conn = rusqlite::Connection::open(root.join("skiff.db")).unwrap();
             conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            conn.execute_batch(FORMAT_1_SCHEMA).unwrap();
+            conn.execute_batch(include_str!("../tests/format-1-schema.sql")).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             conn.execute("INSERT INTO blobs(digest, size) VALUES (?1, 2)", [&digest]).unwrap();
             conn.execute("INSERT INTO images(id, size, added) VALUES (?1, 0, '2026-01-01T00:00:00Z')", [&digest])

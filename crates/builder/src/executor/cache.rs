@@ -111,7 +111,7 @@ mod tests {
             // cache table as a first build created it.
             let conn = rusqlite::Connection::open(root.join("skiff.db")).unwrap();
             conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            conn.execute_batch(skiff_image::db::FORMAT_1_SCHEMA).unwrap();
+            conn.execute_batch(include_str!("../../../image/tests/format-1-schema.sql")).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             conn.execute_batch(
                 "CREATE TABLE IF NOT EXISTS build_cache(
