@@ -6,8 +6,6 @@
 //! - [`shell`]: word expansion (`$VAR`, `${VAR:-word}`, quotes, escapes).
 //! - [`ignore`]: `.dockerignore` patterns.
 //! - [`context`]: the build context and Docker's source hashes.
-//! - [`rootfs`]: a read-only merged view of an image's unpacked layers.
-//! - [`layer`]: deterministic layer tars, and overlay upper dirs as OCI layers.
 //! - [`executor`]: [`build`] runs it all; RUN goes through a [`RunExecutor`],
 //!   FROM pulls through an [`ImagePuller`].
 
@@ -16,9 +14,7 @@
 pub mod context;
 pub mod executor;
 pub mod ignore;
-pub mod layer;
 pub mod parser;
-pub mod rootfs;
 pub mod shell;
 
 pub use context::BuildContext;

@@ -202,7 +202,7 @@ fn features_context_builds_what_docker_built() {
             (e["path"].as_str().unwrap().to_string(), ty, mode, size, link)
         })
         .collect();
-    let view = skiff_builder::rootfs::RootView::new(store.unpacked_layers(&outcome.id).unwrap());
+    let view = skiff_image::overlay::MergedView::new(store.unpacked_layers(&outcome.id).unwrap());
     let mut got = Vec::new();
     for (path, real) in view.walk("/") {
         let m = std::fs::symlink_metadata(&real).unwrap();

@@ -1,15 +1,17 @@
-//! `docker commit`: the container's changes (its overlay upper dir, with
-//! overlay whiteouts turned back into `.wh.` files) become a new layer on top
+//! `docker commit`: the container's changes (its overlay upper dir, written as
+//! an OCI layer by [`skiff_image::overlay::upper`]) become a new layer on top
 //! of its image, with the container's command and environment in the config.
 
-use crate::error::{io, CommitError, Result};
+use crate::error::{io, CommitError, EngineError, Result};
 use crate::record::Container;
-use skiff_image::changes::apply_changes;
+use skiff_image::change_instructions::apply_changes;
 use skiff_image::config::{format_time, History};
 use skiff_image::layer_scan::scan_layer;
-use skiff_image::store::{LayerBlob, NewImage, NewLayer, MEDIA_TYPE_LAYER_TAR};
+use skiff_image::layer_tar::TarWriter;
+use skiff_image::oci::media_types::OCI_LAYER;
+use skiff_image::overlay::{upper_to_tar, UpperError};
+use skiff_image::store::{LayerBlob, NewImage, NewLayer};
 use skiff_image::{Digest, Reference};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 /// `commit` options.
@@ -24,45 +26,12 @@ pub struct CommitOptions {
     pub pause: bool,
 }
 
-fn opaque(p: &Path) -> bool {
-    let mut buf = [0u8; 4];
-    matches!(rustix::fs::lgetxattr(p, "trusted.overlay.opaque", &mut buf), Ok(n) if n >= 1 && buf[0] == b'y')
-}
-
-fn whiteout_header(name: &Path) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Regular);
-    h.set_size(0);
-    h.set_mode(0o600);
-    h.set_mtime(0);
-    let _ = h.set_path(name);
-    h.set_cksum();
-    h
-}
-
-/// Writes the upper dir `upper` as a layer tar in Docker's whiteout format.
-fn tar_upper<W: std::io::Write>(b: &mut tar::Builder<W>, upper: &Path, rel: &Path) -> Result<()> {
-    let dir = upper.join(rel);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).map_err(io("read", &dir))?.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        let r = rel.join(e.file_name());
-        let m = std::fs::symlink_metadata(&path).map_err(io("stat", &path))?;
-        if m.file_type().is_char_device() && m.rdev() == 0 {
-            let wh = rel.join(format!(".wh.{}", e.file_name().to_string_lossy()));
-            b.append(&whiteout_header(&wh), std::io::empty()).map_err(io("archive", &path))?;
-            continue;
-        }
-        b.append_path_with_name(&path, &r).map_err(io("archive", &path))?;
-        if m.is_dir() {
-            if opaque(&path) {
-                b.append(&whiteout_header(&r.join(".wh..wh..opq")), std::io::empty()).map_err(io("archive", &path))?;
-            }
-            tar_upper(b, upper, &r)?;
-        }
+/// The upper dir's conversion failed: as an I/O error naming the file (or the upper dir).
+fn upper_err(upper: &Path) -> impl FnOnce(UpperError) -> EngineError + '_ {
+    move |e| match e {
+        UpperError::Io { op, path, source } => EngineError::Io { op, path, source },
+        UpperError::Write(source) => EngineError::Io { op: "archive", path: upper.to_path_buf(), source },
     }
-    Ok(())
 }
 
 impl crate::Engine {
@@ -83,13 +52,11 @@ fn commit(engine: &crate::Engine, c: &Container, o: &CommitOptions) -> Result<Di
     }
     let written = (|| -> Result<skiff_image::blob::FinishedBlob> {
         let w = store.blobs().writer()?;
-        let mut b = tar::Builder::new(w);
-        b.follow_symlinks(false);
-        b.mode(tar::HeaderMode::Complete);
-        if upper.exists() {
-            tar_upper(&mut b, &upper, Path::new(""))?;
-        }
-        let w = b.into_inner().map_err(io("archive", &upper))?;
+        let w = if upper.exists() {
+            upper_to_tar(&upper, w).map_err(upper_err(&upper))?
+        } else {
+            TarWriter::new(w).finish().map_err(io("archive", &upper))?
+        };
         Ok(w.finish()?)
     })();
     if freeze {
@@ -145,7 +112,7 @@ fn commit(engine: &crate::Engine, c: &Container, o: &CommitOptions) -> Result<Di
         diff_id: layer.digest.clone(),
         blob: LayerBlob::Staged(layer),
         size: scan.size,
-        media_type: MEDIA_TYPE_LAYER_TAR.into(),
+        media_type: OCI_LAYER.into(),
     });
     let committed = store.commit_image(NewImage {
         config: cfg.to_docker_bytes(),

@@ -126,7 +126,7 @@ pub enum CommitError {
     Layer { id: String, source: skiff_image::layer_scan::ScanError },
     /// A `--change` instruction that does not apply (its own message names it).
     #[error(transparent)]
-    Change(#[from] skiff_image::changes::ChangeError),
+    Change(#[from] skiff_image::change_instructions::ChangeError),
 }
 
 impl CommitError {

@@ -5,8 +5,8 @@ use crate::error::{io, json, os, EngineError, Result};
 use crate::record::Container;
 use crate::spec;
 use crate::state::Status;
-use crate::userdb::UserDb;
 use crate::Engine;
+use skiff_image::userdb::UserDb;
 use skiff_runtime::tty;
 use std::os::fd::OwnedFd;
 

@@ -48,7 +48,6 @@ pub mod rootfs;
 pub mod spec;
 pub mod state;
 pub mod units;
-pub mod userdb;
 pub mod views;
 
 pub use engine::{Engine, CGROUP_ROOT};

@@ -2,12 +2,40 @@
 //! next to the OCI `config.json`, and a row in the store's `containers` table
 //! (id, name UNIQUE, image_id, created, state, config) so that `rmi` keeps the
 //! images containers use and names stay unique across concurrent skiff runs.
+//! The engine owns that table and migrates it ([`MIGRATIONS`], through
+//! `skiff_image::db::Db::migrate`) before its first use in a process.
 
 use crate::options::RunOptions;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
-use skiff_image::Store;
+use skiff_image::db::Db;
+use skiff_image::{Digest, Store};
 use std::path::{Path, PathBuf};
+
+/// The owner name of the engine's tables in the store's `schema_versions`.
+pub const DB_OWNER: &str = "engine";
+
+/// The engine's migrations, oldest first; one that has shipped never changes, the next is added.
+/// 1: `containers` exactly as skiff created it when the image crate made every table, so a
+/// store from then is taken over with its rows. The image store reads `id` and `image_id`
+/// (what pins an image), so those stay.
+pub const MIGRATIONS: &[&str] = &["
+CREATE TABLE IF NOT EXISTS containers(
+    id TEXT PRIMARY KEY,
+    name TEXT UNIQUE NOT NULL,
+    image_id TEXT NOT NULL,
+    created TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'created',
+    config TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);
+"];
+
+/// The store's database with the engine's tables migrated (checked once per process).
+fn db(store: &Store) -> Result<&Db, RecordError> {
+    store.db().migrate(DB_OWNER, MIGRATIONS)?;
+    Ok(store.db())
+}
 
 /// Errors finding or recording containers.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +141,7 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Re
 /// Inserts a new record; fails if the name is taken.
 pub fn insert(store: &Store, c: &Container) -> Result<(), RecordError> {
     let cfg = serde_json::to_string(c).expect("container records serialise");
-    store.db().write(|tx| {
+    db(store)?.write(|tx| {
         let taken: Option<String> =
             tx.query_row("SELECT id FROM containers WHERE name = ?1", [&c.name], |r| r.get(0)).optional()?;
         if let Some(id) = taken {
@@ -130,7 +158,7 @@ pub fn insert(store: &Store, c: &Container) -> Result<(), RecordError> {
 /// Rewrites a record (after rename or restart).
 pub fn save(store: &Store, c: &Container) -> Result<(), RecordError> {
     let cfg = serde_json::to_string(c).expect("container records serialise");
-    store.db().write(|tx| {
+    db(store)?.write(|tx| {
         if let Some(id) = tx
             .query_row("SELECT id FROM containers WHERE name = ?1 AND id != ?2", [&c.name, &c.id], |r| {
                 r.get::<_, String>(0)
@@ -148,7 +176,7 @@ pub fn save(store: &Store, c: &Container) -> Result<(), RecordError> {
 /// Records the state word (`created`, `running`, `paused`, `exited`) for `info` and `system df`.
 pub fn set_state(store: &Store, id: &str, state: &str) -> Result<(), RecordError> {
     // Most calls find it unchanged: read first, so they take no write lock.
-    let current: Option<String> = store.db().read(|tx| {
+    let current: Option<String> = db(store)?.read(|tx| {
         tx.query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| r.get(0))
             .optional()
             .map_err(RecordError::from)
@@ -156,7 +184,7 @@ pub fn set_state(store: &Store, id: &str, state: &str) -> Result<(), RecordError
     if current.as_deref() == Some(state) || current.is_none() {
         return Ok(());
     }
-    store.db().write(|tx| {
+    db(store)?.write(|tx| {
         tx.execute("UPDATE containers SET state = ?2 WHERE id = ?1 AND state != ?2", [id, state])?;
         Ok(())
     })
@@ -164,7 +192,7 @@ pub fn set_state(store: &Store, id: &str, state: &str) -> Result<(), RecordError
 
 /// Deletes a record.
 pub fn delete(store: &Store, id: &str) -> Result<(), RecordError> {
-    store.db().write(|tx| {
+    db(store)?.write(|tx| {
         tx.execute("DELETE FROM containers WHERE id = ?1", [id])?;
         Ok(())
     })
@@ -212,7 +240,7 @@ fn upgrade(o: &mut serde_json::Value) {
 
 /// Every container, oldest first.
 pub fn list(store: &Store) -> Result<Vec<Container>, RecordError> {
-    store.db().read(|tx| {
+    db(store)?.read(|tx| {
         let mut stmt = tx.prepare("SELECT config FROM containers ORDER BY created, id")?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
@@ -229,7 +257,7 @@ pub fn list(store: &Store) -> Result<Vec<Container>, RecordError> {
 /// Finds a container by full id, name (with or without a leading `/`) or unique id prefix.
 pub fn find(store: &Store, key: &str) -> Result<Container, RecordError> {
     let name = key.strip_prefix('/').unwrap_or(key);
-    let text: Option<String> = store.db().read(|tx| {
+    let text: Option<String> = db(store)?.read(|tx| {
         let exact: Option<String> = tx
             .query_row(
                 "SELECT config FROM containers WHERE id = ?1 OR name = ?2 ORDER BY id = ?1 DESC LIMIT 1",
@@ -252,6 +280,33 @@ pub fn find(store: &Store, key: &str) -> Result<Container, RecordError> {
     })?;
     let text = text.ok_or_else(|| RecordError::NoSuchContainer(key.to_string()))?;
     parse_record(&text).map_err(|source| RecordError::Json { path: PathBuf::from("containers table"), source })
+}
+
+/// Containers (id, name) that use image `id`, oldest first.
+pub fn using_image(store: &Store, id: &Digest) -> Result<Vec<(String, String)>, RecordError> {
+    db(store)?.read(|tx| {
+        let mut stmt = tx.prepare("SELECT id, name FROM containers WHERE image_id = ?1 ORDER BY created")?;
+        let rows = stmt.query_map([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    })
+}
+
+/// Counts of containers by recorded state: (total, running, paused, stopped).
+pub fn counts(store: &Store) -> Result<(u64, u64, u64, u64), RecordError> {
+    db(store)?.read(|tx| {
+        let mut stmt = tx.prepare("SELECT state, COUNT(*) FROM containers GROUP BY state")?;
+        let mut c = (0, 0, 0, 0);
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))? {
+            let (state, n) = row?;
+            c.0 += n;
+            match state.as_str() {
+                "running" => c.1 += n,
+                "paused" => c.2 += n,
+                _ => c.3 += n,
+            }
+        }
+        Ok(c)
+    })
 }
 
 /// Writes JSON to `path` atomically (temporary file + rename).
@@ -311,5 +366,56 @@ mod tests {
         assert_eq!(c("ls", &["-l", "/"]).listed_command(), "ls -l /");
         // The plain join stays for what is not a listing.
         assert_eq!(c("sh", &["-c", "a b"]).command(), "sh -c a b");
+    }
+
+    fn record(id: &str, name: &str) -> Container {
+        Container {
+            id: id.into(),
+            name: name.into(),
+            image: "busybox".into(),
+            image_id: skiff_image::Digest::parse(&format!("sha256:{}", "b".repeat(64))).unwrap(),
+            created: "2026-01-01T00:00:00.000000000Z".into(),
+            path: "sh".into(),
+            args: Vec::new(),
+            opts: RunOptions::default(),
+            restart_count: 0,
+        }
+    }
+
+    #[test]
+    fn a_store_made_before_owner_migrations_keeps_its_containers() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let old = record(&"c".repeat(64), "old");
+        {
+            // The layout skiff wrote before: every table from one schema, user_version 1.
+            let conn = rusqlite::Connection::open(root.join("skiff.db")).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            conn.execute_batch(include_str!("../../image/tests/format-1-schema.sql")).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO containers(id, name, image_id, created, state, config) VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                rusqlite::params![old.id, old.name, old.image_id.to_string(), old.created, serde_json::to_string(&old).unwrap()],
+            )
+            .unwrap();
+        }
+        let store = Store::open(root).unwrap();
+        assert_eq!(find(&store, "old").unwrap().id, old.id);
+        assert_eq!(store.db().schema_version(DB_OWNER).unwrap(), 1);
+        assert_eq!(counts(&store).unwrap(), (1, 1, 0, 0));
+        assert_eq!(using_image(&store, &old.image_id).unwrap(), vec![(old.id.clone(), "old".to_string())]);
+        // The name stays taken; new records go in beside it.
+        assert!(matches!(insert(&store, &record(&"d".repeat(64), "old")), Err(RecordError::NameInUse { .. })));
+        insert(&store, &record(&"d".repeat(64), "new")).unwrap();
+        assert_eq!(list(&Store::open(root).unwrap()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_new_store_gets_the_table_on_first_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.db().schema_version(DB_OWNER).unwrap(), 0);
+        assert!(list(&store).unwrap().is_empty());
+        assert_eq!(store.db().schema_version(DB_OWNER).unwrap(), 1);
     }
 }

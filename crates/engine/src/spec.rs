@@ -10,9 +10,9 @@
 use crate::mounts::{MountSource, Propagation};
 use crate::network_mode::NetworkMode;
 use crate::options::{NsMode, RunOptions};
-use crate::userdb::{UserDb, UserError};
 use serde_json::{json, Value};
 use skiff_image::config::ImageConfig;
+use skiff_image::userdb::{UserDb, UserError};
 use std::collections::BTreeMap;
 use std::path::Path;
 

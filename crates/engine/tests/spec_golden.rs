@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 use skiff_engine::spec::{generate, generate_json, SpecInput};
-use skiff_engine::userdb::UserDb;
 use skiff_engine::{Mount, NetworkMode, RunOptions};
 use skiff_image::config::ImageConfig;
+use skiff_image::userdb::UserDb;
 use skiff_testutil::{docker_oci_config, fixtures};
 use std::path::{Path, PathBuf};
 

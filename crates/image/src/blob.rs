@@ -9,7 +9,7 @@
 //! the link and the commit: that leaves an unreferenced file which `system
 //! check` reports and `--repair` removes.
 
-use crate::digest::{Digest, Hasher};
+use crate::digest::{Digest, Hasher, ThreadedHasher, HASH_CHUNK};
 use rustix::fs::{AtFlags, Mode, OFlags};
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
@@ -142,41 +142,20 @@ pub struct BlobWriter {
 }
 
 /// Chunks handed to the hashing thread; larger writes are split.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = HASH_CHUNK;
 /// Blobs below this size are hashed inline (no thread is worth starting).
 const THREAD_AFTER: u64 = 4 << 20;
 
 enum HashSink {
     Inline(Hasher),
-    Thread {
-        to_hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
-        spare: std::sync::mpsc::Receiver<Vec<u8>>,
-        handle: std::thread::JoinHandle<Hasher>,
-    },
+    Thread(ThreadedHasher),
 }
 
 impl HashSink {
-    fn start_thread(hasher: Hasher) -> HashSink {
-        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
-        let handle = std::thread::spawn(move || {
-            let mut hasher = hasher;
-            for chunk in chunks {
-                hasher.update(&chunk);
-                let _ = give_back.send(chunk);
-            }
-            hasher
-        });
-        HashSink::Thread { to_hasher, spare, handle }
-    }
-
-    fn finish(self) -> Hasher {
+    fn finish(self) -> io::Result<Digest> {
         match self {
-            HashSink::Inline(h) => h,
-            HashSink::Thread { to_hasher, handle, .. } => {
-                drop(to_hasher);
-                handle.join().expect("hashing thread")
-            }
+            HashSink::Inline(h) => Ok(h.finish()),
+            HashSink::Thread(t) => t.finish(),
         }
     }
 }
@@ -210,19 +189,14 @@ impl BlobWriter {
                 self.buf = full;
                 self.buf.clear();
             }
-            HashSink::Thread { to_hasher, spare, .. } => {
-                let next = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-                to_hasher.send(full).map_err(|_| io::Error::other("hashing thread stopped"))?;
-                self.buf = next;
-                self.buf.clear();
-            }
+            HashSink::Thread(t) => self.buf = t.update_owned(full)?,
         }
         if self.len >= THREAD_AFTER {
             if let HashSink::Inline(_) = self.sink {
                 let HashSink::Inline(h) = std::mem::replace(&mut self.sink, HashSink::Inline(Hasher::new())) else {
                     unreachable!()
                 };
-                self.sink = HashSink::start_thread(h);
+                self.sink = HashSink::Thread(ThreadedHasher::start(h));
             }
         }
         Ok(())
@@ -232,7 +206,8 @@ impl BlobWriter {
     pub fn finish(mut self) -> Result<FinishedBlob> {
         self.flush_buffer().map_err(|e| BlobError::Io { op: "write blob in", path: self.dir.clone(), source: e })?;
         let size = self.len;
-        let digest = self.sink.finish().finish();
+        let digest =
+            self.sink.finish().map_err(|e| BlobError::Io { op: "hash blob in", path: self.dir.clone(), source: e })?;
         Ok(FinishedBlob { digest, size, file: self.file })
     }
 

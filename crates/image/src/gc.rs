@@ -11,6 +11,25 @@ use crate::store::{digest_col, io_err, GcStats, RemoveEvent, Result, Store, Stor
 use rusqlite::OptionalExtension;
 use std::collections::HashSet;
 
+/// Whether the engine's `containers` table exists. Its rows pin the images they name
+/// (`image_id`) against removal; skiff-engine creates and migrates it, so a store no container
+/// was ever recorded in has none yet, and nothing is pinned. Only this file reads it.
+fn has_containers(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<bool> {
+    tx.query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'containers'", [], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+}
+
+/// Ids of the containers that use image `id`.
+fn containers_using(tx: &rusqlite::Transaction<'_>, id: &Digest) -> rusqlite::Result<Vec<String>> {
+    if !has_containers(tx)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = tx.prepare("SELECT id FROM containers WHERE image_id = ?1")?;
+    let rows = stmt.query_map([id.to_string()], |r| r.get(0))?;
+    rows.collect()
+}
+
 impl Store {
     /// `docker rmi NAME|ID [-f]`: untags and/or deletes, as Docker decides.
     pub fn remove(&self, name: &str, force: bool) -> Result<Vec<RemoveEvent>> {
@@ -29,11 +48,7 @@ impl Store {
                 let rows = stmt.query_map([id.to_string()], |r| r.get(0))?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
-            let users: Vec<String> = {
-                let mut stmt = tx.prepare("SELECT id FROM containers WHERE image_id = ?1")?;
-                let rows = stmt.query_map([id.to_string()], |r| r.get(0))?;
-                rows.collect::<rusqlite::Result<_>>()?
-            };
+            let users = containers_using(tx, &id)?;
             let familiar = |n: &str| Reference::parse(n).map(|r| r.familiar()).unwrap_or_else(|_| n.to_string());
             if let Some(r) = by_ref {
                 // By name: untag; delete only if that was the last reference.
@@ -103,12 +118,9 @@ impl Store {
             }
             if !first {
                 // A parent goes only when nothing else holds it.
-                let held: i64 = tx.query_row(
-                    "SELECT (SELECT COUNT(*) FROM refs WHERE image_id = ?1) + (SELECT COUNT(*) FROM containers WHERE image_id = ?1)",
-                    [id.to_string()],
-                    |r| r.get(0),
-                )?;
-                if held > 0 {
+                let refs: i64 =
+                    tx.query_row("SELECT COUNT(*) FROM refs WHERE image_id = ?1", [id.to_string()], |r| r.get(0))?;
+                if refs > 0 || !containers_using(tx, &id)?.is_empty() {
                     break;
                 }
             }
@@ -145,16 +157,17 @@ impl Store {
         self.db().write(|tx| {
             loop {
                 // Leaves first: images without children, unused by containers.
-                let sql = if all {
-                    "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM containers c WHERE c.image_id = i.id)
-                     AND NOT EXISTS (SELECT 1 FROM images ch WHERE ch.parent = i.id)"
+                let unused = if has_containers(tx)? {
+                    "AND NOT EXISTS (SELECT 1 FROM containers c WHERE c.image_id = i.id)"
                 } else {
-                    "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM refs r WHERE r.image_id = i.id)
-                     AND NOT EXISTS (SELECT 1 FROM containers c WHERE c.image_id = i.id)
-                     AND NOT EXISTS (SELECT 1 FROM images ch WHERE ch.parent = i.id)"
+                    ""
                 };
+                let untagged = if all { "" } else { "AND NOT EXISTS (SELECT 1 FROM refs r WHERE r.image_id = i.id)" };
+                let sql = format!(
+                    "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM images ch WHERE ch.parent = i.id) {untagged} {unused}"
+                );
                 let ids: Vec<String> = {
-                    let mut stmt = tx.prepare(sql)?;
+                    let mut stmt = tx.prepare(&sql)?;
                     let rows = stmt.query_map([], |r| r.get(0))?;
                     rows.collect::<rusqlite::Result<_>>()?
                 };

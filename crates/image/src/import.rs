@@ -6,12 +6,13 @@
 //! message as comment, one history entry without `created_by`.
 
 use crate::blob::{BlobError, CopyError};
-use crate::changes::{apply_changes, ChangeError};
+use crate::change_instructions::{apply_changes, ChangeError};
 use crate::compression::decompress;
 use crate::config::{format_time, ContainerConfig, History, ImageConfig, RootFs};
 use crate::layer_scan::{scan_layer, ScanError};
+use crate::oci::media_types::OCI_LAYER;
 use crate::reference::Reference;
-use crate::store::{Committed, LayerBlob, NewImage, NewLayer, Store, StoreError, MEDIA_TYPE_LAYER_TAR};
+use crate::store::{Committed, LayerBlob, NewImage, NewLayer, Store, StoreError};
 use std::io::Read;
 
 /// Errors from `import`.
@@ -122,7 +123,7 @@ pub fn import(
             diff_id: layer.digest.clone(),
             blob: LayerBlob::Staged(layer),
             size: scan.size,
-            media_type: MEDIA_TYPE_LAYER_TAR.into(),
+            media_type: OCI_LAYER.into(),
         }],
         tags: opts.tag.iter().cloned().collect(),
         parent: None,

@@ -40,8 +40,9 @@ fn entry_suffix(entry: &Option<String>) -> String {
     entry.as_ref().map(|e| format!(" (after entry {e:?})")).unwrap_or_default()
 }
 
-/// Parses a tar numeric field: octal text, or GNU base-256 when the top bit is set.
-pub(crate) fn parse_numeric(field: &[u8]) -> Option<u64> {
+/// Parses a tar numeric field: octal text, or GNU base-256 when the top bit is set (negative
+/// values are refused). Shared with the registry's streaming sizer.
+pub fn parse_numeric(field: &[u8]) -> Option<u64> {
     if field.first().is_some_and(|b| b & 0x80 != 0) {
         if field[0] & 0x40 != 0 {
             return None; // negative
@@ -65,7 +66,8 @@ fn cstr(field: &[u8]) -> &[u8] {
     &field[..end]
 }
 
-fn checksum_ok(block: &[u8; 512]) -> bool {
+/// Whether a 512-byte header block's checksum field matches its bytes.
+pub fn checksum_ok(block: &[u8; 512]) -> bool {
     let Some(stored) = parse_numeric(&block[148..156]) else { return false };
     let mut sum: u64 = 0;
     for (i, &b) in block.iter().enumerate() {
@@ -75,7 +77,7 @@ fn checksum_ok(block: &[u8; 512]) -> bool {
 }
 
 /// Reads PAX records (`"%d %s=%s\n"`) and returns (key, value) pairs.
-fn pax_records(data: &[u8]) -> Vec<(&[u8], &[u8])> {
+pub fn pax_records(data: &[u8]) -> Vec<(&[u8], &[u8])> {
     let mut out = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {

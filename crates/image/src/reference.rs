@@ -159,11 +159,15 @@ impl Reference {
 
     /// Parses and adds `:latest` when neither a tag nor a digest is given.
     pub fn parse_with_default_tag(input: &str) -> Result<Reference, ReferenceError> {
-        let mut r = Reference::parse(input)?;
-        if r.tag.is_none() && r.digest.is_none() {
-            r.tag = Some(DEFAULT_TAG.to_string());
+        Ok(Reference::parse(input)?.or_default_tag())
+    }
+
+    /// This reference, with `:latest` when it has neither a tag nor a digest.
+    pub fn or_default_tag(mut self) -> Reference {
+        if self.tag.is_none() && self.digest.is_none() {
+            self.tag = Some(DEFAULT_TAG.to_string());
         }
-        Ok(r)
+        self
     }
 
     pub fn domain(&self) -> &str {

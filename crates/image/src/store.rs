@@ -17,11 +17,6 @@ use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Media type recorded for uncompressed layer blobs.
-pub const MEDIA_TYPE_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-/// Media type recorded for configs.
-pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-
 /// Errors from the image store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -184,6 +179,7 @@ impl Store {
             }
         }
         let db = Db::open(&root.join("skiff.db"))?;
+        db.migrate(crate::schema::OWNER, crate::schema::MIGRATIONS)?;
         Ok(Store { root: root.to_path_buf(), blobs: BlobDir::new(root.join("blobs/sha256")), db })
     }
 
@@ -279,7 +275,7 @@ impl Store {
         self.db.write(|tx| {
             let existed: bool =
                 tx.query_row("SELECT 1 FROM images WHERE id = ?1", [id.to_string()], |_| Ok(())).optional()?.is_some();
-            self.publish_blob(tx, &config_blob, MEDIA_TYPE_CONFIG)?;
+            self.publish_blob(tx, &config_blob, crate::oci::media_types::OCI_CONFIG)?;
             for (i, layer) in img.layers.iter().enumerate() {
                 let blob = match &layer.blob {
                     LayerBlob::Staged(b) | LayerBlob::StagedCompressed(b) => {
@@ -506,33 +502,6 @@ impl Store {
             let mut stmt = tx.prepare("SELECT id FROM images WHERE parent = ?1")?;
             let ids = stmt.query_map([id.to_string()], |r| digest_col(r.get(0)?))?;
             ids.collect::<rusqlite::Result<Vec<_>>>().map_err(StoreError::from)
-        })
-    }
-
-    /// Containers (id, name) that use image `id`.
-    pub fn containers_using(&self, id: &Digest) -> Result<Vec<(String, String)>> {
-        self.db.read(|tx| {
-            let mut stmt = tx.prepare("SELECT id, name FROM containers WHERE image_id = ?1 ORDER BY created")?;
-            let rows = stmt.query_map([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(StoreError::from)
-        })
-    }
-
-    /// Counts of containers by state: (total, running, paused, stopped).
-    pub fn container_counts(&self) -> Result<(u64, u64, u64, u64)> {
-        self.db.read(|tx| {
-            let mut stmt = tx.prepare("SELECT state, COUNT(*) FROM containers GROUP BY state")?;
-            let mut c = (0, 0, 0, 0);
-            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))? {
-                let (state, n) = row?;
-                c.0 += n;
-                match state.as_str() {
-                    "running" => c.1 += n,
-                    "paused" => c.2 += n,
-                    _ => c.3 += n,
-                }
-            }
-            Ok(c)
         })
     }
 

@@ -20,10 +20,17 @@ fn import_as(store: &Store, tag: &str, content: &[u8]) -> skiff_image::Digest {
     import(store, &mut &tar_with("f", content)[..], &opts, &mut |_| {}).unwrap().id
 }
 
+/// A container record as skiff-engine writes it (the engine owns and creates the table).
 fn add_container(store: &Store, id: &str, image: &skiff_image::Digest) {
     store
         .db()
         .write(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS containers(id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL,
+                 image_id TEXT NOT NULL, created TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'created',
+                 config TEXT NOT NULL DEFAULT '{}')",
+            )
+            .map_err(skiff_image::StoreError::from)?;
             tx.execute(
                 "INSERT INTO containers(id, name, image_id, created) VALUES (?1, ?2, ?3, '2026-01-01T00:00:00Z')",
                 [id, &format!("name-{id}"), &image.to_string()],

@@ -6,25 +6,9 @@
 //! `filterManifests`: entries without a platform match anything, unknown
 //! media types are skipped, an exact variant is preferred.
 
-use serde::{Deserialize, Serialize};
-
-pub mod media_types {
-    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-    pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-    pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-    pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-    pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-    pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-    pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-    pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
-    pub const DOCKER_FOREIGN_LAYER: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-    pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
-    pub const DOCKER_SCHEMA1_JSON: &str = "application/vnd.docker.distribution.manifest.v1+json";
-}
 use media_types as mt;
+use skiff_image::oci::normalise_arch;
+pub use skiff_image::oci::{media_types, Descriptor, ImageIndex, ImageManifest, Platform};
 
 /// What a pull asks for, in preference order.
 pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -45,101 +29,6 @@ pub enum ManifestError {
     NoMatchingPlatform { wanted: String },
 }
 
-/// A content descriptor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Descriptor {
-    #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    pub digest: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub urls: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-}
-
-/// An OS/architecture pair with optional variant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Platform {
-    pub architecture: String,
-    pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
-    pub os_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// Parses `os/arch[/variant]` as `--platform` takes it.
-    pub fn parse(s: &str) -> Result<Platform, ManifestError> {
-        let parts: Vec<&str> = s.split('/').collect();
-        let bad =
-            || ManifestError::Invalid { what: s.to_string(), reason: "platform must be os/arch[/variant]".into() };
-        if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
-            return Err(bad());
-        }
-        Ok(Platform {
-            os: parts[0].to_ascii_lowercase(),
-            architecture: normalise_arch(parts[1]).to_string(),
-            os_version: None,
-            variant: parts.get(2).map(|v| v.to_ascii_lowercase()),
-        })
-    }
-
-    /// This machine's platform.
-    pub fn host() -> Platform {
-        let arch = skiff_image::import::host_architecture();
-        Platform {
-            os: "linux".into(),
-            architecture: arch.into(),
-            os_version: None,
-            variant: if arch == "arm" { Some("v7".into()) } else { None },
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-fn normalise_arch(a: &str) -> &str {
-    match a {
-        "x86_64" | "x86-64" => "amd64",
-        "aarch64" => "arm64",
-        "i386" => "386",
-        a => a,
-    }
-}
-
-/// An image manifest (Docker schema 2 or OCI).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageManifest {
-    #[serde(rename = "schemaVersion")]
-    pub schema_version: u32,
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    pub config: Descriptor,
-    pub layers: Vec<Descriptor>,
-}
-
-/// An index or manifest list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImageIndex {
-    #[serde(rename = "schemaVersion")]
-    pub schema_version: u32,
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    pub manifests: Vec<Descriptor>,
-}
-
 /// A parsed manifest document.
 #[allow(clippy::large_enum_variant)] // one per pull; boxing buys nothing
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,7 +46,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>, what: &str) -> Result<Man
     if v.get("schemaVersion").and_then(|s| s.as_u64()) == Some(1)
         || [body_type.as_deref(), ct.as_deref()]
             .iter()
-            .any(|t| matches!(t, Some(mt::DOCKER_SCHEMA1 | mt::DOCKER_SCHEMA1_JSON)))
+            .any(|t| matches!(t, Some(mt::DOCKER_SCHEMA1_SIGNED | mt::DOCKER_SCHEMA1)))
     {
         return Err(ManifestError::Schema1 { what: what.to_string() });
     }
@@ -258,9 +147,9 @@ pub fn layer_is_known(media_type: &str) -> bool {
             | mt::DOCKER_LAYER
             | mt::DOCKER_LAYER_GZIP
             | mt::DOCKER_FOREIGN_LAYER
-            | "application/vnd.oci.image.layer.nondistributable.v1.tar"
-            | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
-            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+            | mt::OCI_LAYER_NONDISTRIBUTABLE
+            | mt::OCI_LAYER_NONDISTRIBUTABLE_GZIP
+            | mt::OCI_LAYER_NONDISTRIBUTABLE_ZSTD
     )
 }
 

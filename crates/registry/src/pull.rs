@@ -18,7 +18,7 @@ use crate::client::{Client, ClientError, ClientOptions};
 use crate::manifest::{self, media_types as mt, Descriptor, ImageManifest, Manifest, ManifestError, Platform};
 use crate::tarsize::TarSizer;
 use skiff_image::blob::{BlobError, BlobWriter};
-use skiff_image::digest::Hasher;
+use skiff_image::digest::{Hasher, ThreadedHasher};
 use skiff_image::store::{LayerBlob, NewImage, NewLayer};
 use skiff_image::{Digest, Reference, Store, StoreError};
 use std::io::{Read, Write};
@@ -181,11 +181,7 @@ pub fn pull(
     popts: &PullOptions,
     events: &(dyn Fn(PullEvent) + Sync),
 ) -> Result<Pulled, PullError> {
-    let reference = if reference.tag().is_none() && reference.digest().is_none() {
-        reference.with_tag(skiff_image::reference::DEFAULT_TAG)
-    } else {
-        reference.clone()
-    };
+    let reference = reference.clone().or_default_tag();
     let shown_tag = match (reference.tag(), reference.digest()) {
         (_, Some(d)) => d.to_string(),
         (Some(t), None) => t.to_string(),
@@ -348,7 +344,7 @@ impl Decoder {
     }
 
     fn start(&mut self, head: &[u8]) -> std::io::Result<()> {
-        let sink = PlainSink { hasher: ThreadedHasher::start(), sizer: TarSizer::default() };
+        let sink = PlainSink { hasher: ThreadedHasher::start(Hasher::new()), sizer: TarSizer::default() };
         use skiff_image::compression::Compression;
         *self = match Compression::detect(head) {
             Compression::Gzip => Decoder::Gzip(Box::new(flate2::write::MultiGzDecoder::new(sink))),
@@ -383,56 +379,6 @@ impl Decoder {
         let len = sink.sizer.len;
         let size = sink.sizer.size;
         Ok((sink.hasher.finish()?, len, size))
-    }
-}
-
-/// Bytes handed between the threads of a layer's pipeline at a time.
-const CHUNK: usize = 1 << 20;
-
-/// A sha256 fed in [`CHUNK`]s on its own thread, with the buffers recycled.
-struct ThreadedHasher {
-    buf: Vec<u8>,
-    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
-    spare: std::sync::mpsc::Receiver<Vec<u8>>,
-    handle: std::thread::JoinHandle<Hasher>,
-}
-
-impl ThreadedHasher {
-    fn start() -> ThreadedHasher {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let (give_back, spare) = std::sync::mpsc::channel();
-        let handle = std::thread::spawn(move || {
-            let mut h = Hasher::new();
-            for chunk in rx {
-                h.update(&chunk);
-                let _ = give_back.send(chunk);
-            }
-            h
-        });
-        ThreadedHasher { buf: Vec::with_capacity(CHUNK), tx, spare, handle }
-    }
-
-    fn update(&mut self, b: &[u8]) -> std::io::Result<()> {
-        self.buf.extend_from_slice(b);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(())
-    }
-
-    fn send(&mut self) -> std::io::Result<()> {
-        let mut next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        next.clear();
-        let full = std::mem::replace(&mut self.buf, next);
-        self.tx.send(full).map_err(|_| std::io::Error::other("hashing thread stopped"))
-    }
-
-    fn finish(mut self) -> std::io::Result<Digest> {
-        if !self.buf.is_empty() {
-            self.send()?;
-        }
-        drop(self.tx);
-        Ok(self.handle.join().map_err(|_| std::io::Error::other("hashing thread panicked"))?.finish())
     }
 }
 

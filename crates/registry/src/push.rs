@@ -104,14 +104,7 @@ fn compress_layer(store: &Store, l: &LayerRecord) -> Result<Ready, PushError> {
     let (digest, len, buf) = out.finish();
     let file = buf.into_inner().map_err(|e| io("write", e.into_error()))?;
     Ok(Ready {
-        desc: Descriptor {
-            media_type: mt::DOCKER_LAYER_GZIP.into(),
-            digest: digest.to_string(),
-            size: len,
-            urls: None,
-            annotations: None,
-            platform: None,
-        },
+        desc: Descriptor::new(mt::DOCKER_LAYER_GZIP, digest.to_string(), len),
         body: Body::File { file: Arc::new(file), offset: 0, len },
     })
 }
@@ -210,11 +203,7 @@ pub fn push(
     popts: &PushOptions,
     events: &(dyn Fn(PushEvent) + Sync),
 ) -> Result<Pushed, PushError> {
-    let name = if name.tag().is_none() && name.digest().is_none() {
-        name.with_tag(skiff_image::reference::DEFAULT_TAG)
-    } else {
-        name.clone()
-    };
+    let name = name.clone().or_default_tag();
     // Docker names the repository first, and the missing image by its repository alone.
     events(PushEvent::Repository(name.name()));
     let img = store.resolve(&name.to_string()).map_err(|_| PushError::NoSuchTag(name.familiar_name()))?;
@@ -275,14 +264,7 @@ pub fn push(
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(manifest_type.into()),
-        config: Descriptor {
-            media_type: config_type.into(),
-            digest: config_digest.to_string(),
-            size: config.len() as u64,
-            urls: None,
-            annotations: None,
-            platform: None,
-        },
+        config: Descriptor::new(config_type, config_digest.to_string(), config.len() as u64),
         layers: descs,
     };
     // Docker's registry client marshals with three-space indentation.
@@ -321,14 +303,7 @@ fn push_layer(
             std::fs::File::open(&path).map_err(|source| PushError::Io { op: "open", path: path.clone(), source })?;
         let len = file.metadata().map_err(|source| PushError::Io { op: "stat", path, source })?.len();
         Ready {
-            desc: Descriptor {
-                media_type: l.media_type.clone(),
-                digest: l.blob.to_string(),
-                size: len,
-                urls: None,
-                annotations: None,
-                platform: None,
-            },
+            desc: Descriptor::new(&l.media_type, l.blob.to_string(), len),
             body: Body::File { file: Arc::new(file), offset: 0, len },
         }
     } else {

@@ -1,8 +1,11 @@
 //! Docker's layer size from a tar stream, computed while the layer is
 //! decompressed (a pulled layer is never written out uncompressed here).
 //!
-//! Same rule as `skiff_image::layer_scan`: regular file bytes plus the length
-//! of each symlink target; PAX `size`/`linkpath` and GNU long links count.
+//! Same rule as `skiff_image::layer_scan`, whose header parsing (numeric fields,
+//! checksum, PAX records) it shares: regular file bytes plus the length of each
+//! symlink target; PAX `size`/`linkpath` and GNU long links count.
+
+use skiff_image::layer_scan::{checksum_ok, parse_numeric, pax_records};
 
 /// Largest PAX or GNU long-name record kept in memory.
 const MAX_META: u64 = 1 << 20;
@@ -25,21 +28,6 @@ pub struct TarSizer {
     pub error: Option<String>,
 }
 
-fn numeric(field: &[u8]) -> Option<u64> {
-    if field.first().is_some_and(|b| b & 0x80 != 0) {
-        let mut v: u64 = u64::from(field[0] & 0x3f);
-        for &b in &field[1..] {
-            v = v.checked_mul(256)?.checked_add(u64::from(b))?;
-        }
-        return Some(v);
-    }
-    let t: String = field.iter().take_while(|&&b| b != 0).filter(|b| **b != b' ').map(|&b| b as char).collect();
-    if t.is_empty() {
-        return Some(0);
-    }
-    u64::from_str_radix(&t, 8).ok()
-}
-
 impl TarSizer {
     fn header(&mut self) {
         let b = std::mem::take(&mut self.block);
@@ -47,15 +35,13 @@ impl TarSizer {
             self.done = true; // end-of-archive marker: the rest is padding
             return;
         }
-        let stored = numeric(&b[148..156]);
-        let sum: u64 =
-            b.iter().enumerate().map(|(i, &x)| if (148..156).contains(&i) { 32 } else { u64::from(x) }).sum();
-        if stored != Some(sum) {
+        let block: &[u8; 512] = b[..].try_into().expect("a header block is 512 bytes");
+        if !checksum_ok(block) {
             self.error.get_or_insert_with(|| format!("invalid tar header at offset {}: checksum mismatch", self.len));
             self.done = true;
             return;
         }
-        let Some(hsize) = numeric(&b[124..136]) else {
+        let Some(hsize) = parse_numeric(&b[124..136]) else {
             self.error.get_or_insert_with(|| format!("invalid tar header at offset {}: bad size", self.len));
             self.done = true;
             return;
@@ -87,23 +73,12 @@ impl TarSizer {
             self.long_link = Some(data.iter().take_while(|&&c| c != 0).count());
             return;
         }
-        let mut rest = &data[..];
-        while let Some(sp) = rest.iter().position(|&c| c == b' ') {
-            let Some(len) = std::str::from_utf8(&rest[..sp]).ok().and_then(|s| s.parse::<usize>().ok()) else { break };
-            if len <= sp + 1 || len > rest.len() {
-                break;
+        for (k, v) in pax_records(&data) {
+            if k == b"size" {
+                self.pax_size = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok());
+            } else if k == b"linkpath" {
+                self.long_link = Some(v.len());
             }
-            let rec = &rest[sp + 1..len];
-            let rec = rec.strip_suffix(b"\n").unwrap_or(rec);
-            if let Some(eq) = rec.iter().position(|&c| c == b'=') {
-                let (k, v) = (&rec[..eq], &rec[eq + 1..]);
-                if k == b"size" {
-                    self.pax_size = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok());
-                } else if k == b"linkpath" {
-                    self.long_link = Some(v.len());
-                }
-            }
-            rest = &rest[len..];
         }
     }
 

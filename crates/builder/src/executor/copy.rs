@@ -8,14 +8,16 @@
 use super::{BuildError, Builder};
 use crate::context::{entry_hash_as, hash_strings, HashFlavor, Source};
 use crate::ignore::glob_match;
-use crate::layer::{write_entries, EntryData, LayerEntry};
 use crate::parser::{CopyArgs, Heredoc, Step};
-use crate::rootfs::{lookup_id, RootView};
 use crate::shell::expand_word;
 use sha2::{Digest as _, Sha256};
 use skiff_image::blob::FinishedBlob;
 use skiff_image::layer_scan::scan_layer;
-use skiff_image::store::{LayerBlob, NewLayer, MEDIA_TYPE_LAYER_TAR};
+use skiff_image::layer_tar::{write_entries, EntryData, LayerEntry};
+use skiff_image::oci::media_types::OCI_LAYER;
+use skiff_image::overlay::MergedView;
+use skiff_image::store::{LayerBlob, NewLayer};
+use skiff_image::userdb::{parse_group, parse_passwd};
 use skiff_image::{Digest, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
@@ -193,7 +195,7 @@ impl Builder<'_> {
         let dest_path = view
             .resolve_lenient(&abs_dest)
             .ok_or_else(|| self.err(line, format!("{kw} failed: {abs_dest}: too many levels of symbolic links")))?;
-        let dest_existing_dir = crate::rootfs::is_dir_in(&view, &dest_path);
+        let dest_existing_dir = view.is_dir(&dest_path);
         let mut entries: Vec<LayerEntry> = Vec::new();
         let apply = |mut e: LayerEntry, keep_owner: bool| -> LayerEntry {
             match ids {
@@ -413,7 +415,7 @@ impl Builder<'_> {
     }
 
     /// `--chown=user[:group]` → ids, names looked up in the image's /etc/passwd and /etc/group.
-    pub(super) fn chown_ids(&self, line: usize, spec: &str, view: &RootView) -> Result<(u64, u64), BuildError> {
+    pub(super) fn chown_ids(&self, line: usize, spec: &str, view: &MergedView) -> Result<(u64, u64), BuildError> {
         let (u, g) = match spec.split_once(':') {
             Some((u, g)) => (u, g),
             None => (spec, spec),
@@ -428,7 +430,12 @@ impl Builder<'_> {
                     format!("unable to convert uid/gid chown string to host mapping: can't find {what} for {name}: open {file}: no such file or directory"),
                 )
             })?;
-            lookup_id(&db, name).ok_or_else(|| {
+            let id = if what == "uid" {
+                parse_passwd(&db).into_iter().find(|p| p.name == name).map(|p| p.uid)
+            } else {
+                parse_group(&db).into_iter().find(|g| g.name == name).map(|g| g.gid)
+            };
+            id.map(u64::from).ok_or_else(|| {
                 self.err(
                     line,
                     format!("unable to convert uid/gid chown string to host mapping: can't find {what} for {name}: no such {}: {name}", if what == "uid" { "user" } else { "group" }),
@@ -453,7 +460,7 @@ impl Builder<'_> {
             diff_id: blob.digest.clone(),
             size: scan.size,
             blob: LayerBlob::Staged(blob),
-            media_type: MEDIA_TYPE_LAYER_TAR.into(),
+            media_type: OCI_LAYER.into(),
         })
     }
 }

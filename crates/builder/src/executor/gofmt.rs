@@ -1,32 +1,12 @@
 //! Go formatting the classic builder's history text depends on: `%q` of
-//! strings and string slices, `time.Duration` parsing and printing, EXPOSE
-//! port specs; and the random ids of intermediate containers.
+//! string slices (strings are [`skiff_image::strconv::quote`]d), `time.Duration`
+//! printing, EXPOSE port specs; and the random ids of intermediate containers.
 
-/// Go's `strconv.Quote`.
-pub(super) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+use skiff_image::strconv::quote;
 
 /// Go's `%q` of a string slice: `["a" "b"]`.
 pub(super) fn go_quote_list(v: &[String]) -> String {
-    format!("[{}]", v.iter().map(|s| go_quote(s)).collect::<Vec<_>>().join(" "))
+    format!("[{}]", v.iter().map(|s| quote(s, false)).collect::<Vec<_>>().join(" "))
 }
 
 pub(super) fn random_id() -> String {

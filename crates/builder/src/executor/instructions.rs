@@ -1,15 +1,18 @@
 //! The instructions that change only the image config (ENV, LABEL, ARG, USER,
 //! EXPOSE, VOLUME, STOPSIGNAL, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD,
-//! MAINTAINER) and WORKDIR, with the classic builder's history text for each.
+//! MAINTAINER) and WORKDIR, with the classic builder's history text for each,
+//! committed through the one `#(nop)` step they share.
 
-use super::gofmt::{duration_string, go_quote, go_quote_list, parse_ports, random_id};
+use super::gofmt::{duration_string, go_quote_list, parse_ports, random_id};
 use super::{container_defaults, BuildError, Builder};
-use crate::layer::{EntryData, LayerEntry};
 use crate::parser::{Instruction, Step};
-use crate::rootfs::RootView;
 use crate::shell::expand_words;
 use serde_json::{json, Value};
-use skiff_image::changes::parse_duration;
+use skiff_image::change_instructions::parse_duration;
+use skiff_image::layer_tar::{EntryData, LayerEntry};
+use skiff_image::overlay::MergedView;
+use skiff_image::store::NewLayer;
+use skiff_image::strconv::quote;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 
@@ -153,7 +156,7 @@ impl Builder<'_> {
                     let ns = match v {
                         Some(v) => {
                             let ns = parse_duration(v)
-                                .ok_or_else(|| self.err(line, format!("time: invalid duration {}", go_quote(v))))?;
+                                .ok_or_else(|| self.err(line, format!("time: invalid duration {}", quote(v, false))))?;
                             if ns != 0 && ns < 1_000_000 {
                                 return Err(self.err(line, format!("{} cannot be less than 1ms", name.to_lowercase())));
                             }
@@ -182,9 +185,9 @@ impl Builder<'_> {
                 let comment = format!(
                     "HEALTHCHECK &{{{} {} {} {} {}}}",
                     go_quote_list(&h.test),
-                    go_quote(&duration_string(durs[0])),
-                    go_quote(&duration_string(durs[1])),
-                    go_quote(&duration_string(durs[2])),
+                    quote(&duration_string(durs[0]), false),
+                    quote(&duration_string(durs[1]), false),
+                    quote(&duration_string(durs[2]), false),
                     retries_q
                 );
                 self.commit_meta(si, &comment, true)
@@ -204,12 +207,30 @@ impl Builder<'_> {
         }
     }
 
-    pub(super) fn workdir(&mut self, si: usize, dir: &str) -> Result<(), BuildError> {
+    /// Commits a step that changes only metadata (with a "container" like Docker's).
+    pub(super) fn commit_meta(&mut self, si: usize, comment: &str, two_args: bool) -> Result<(), BuildError> {
+        self.commit_nop(si, comment, two_args, |_| Ok(None))
+    }
+
+    /// Commits a step that runs nothing: its command is the shell with `#(nop) ` and `comment`
+    /// (one argument, or two with `two_args`, as Docker writes each instruction's), its layer
+    /// what `layer` makes once the step is not a cache hit (WORKDIR's missing directories).
+    fn commit_nop(
+        &mut self,
+        si: usize,
+        comment: &str,
+        two_args: bool,
+        layer: impl FnOnce(&Self) -> Result<Option<NewLayer>, BuildError>,
+    ) -> Result<(), BuildError> {
         let st = &self.stages[si];
-        let comment = format!("WORKDIR {dir}");
         let mut cc = st.run.clone();
         let mut cmd = st.shell();
-        cmd.push(format!("#(nop) {comment}"));
+        if two_args {
+            cmd.push("#(nop) ".into());
+            cmd.push(comment.to_string());
+        } else {
+            cmd.push(format!("#(nop) {comment}"));
+        }
         cc.cmd = Some(cmd);
         cc.image = st.parent_str();
         let key = Self::cache_key(&st.parent_str(), &cc, "");
@@ -218,24 +239,29 @@ impl Builder<'_> {
         }
         let cid = random_id();
         self.say(&format!(" ---> Running in {}", &cid[..12]))?;
-        let view = self.view_of(self.stages[si].image.as_ref())?;
-        let layer = if crate::rootfs::is_dir_in(&view, dir) {
-            None
-        } else {
-            // Create the directory (and missing parents) in a layer of its own.
-            let now = chrono::Utc::now().timestamp();
-            let entries = self.dir_chain(&view, dir.trim_start_matches('/'), 0, 0, now);
-            Some(self.store_layer(entries)?)
-        };
+        let layer = layer(self)?;
         container_defaults(&mut cc, &cid);
         let id = self.commit(si, cc, layer, &cid)?;
         self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
         self.finish_step(si, &key, id)
     }
 
+    pub(super) fn workdir(&mut self, si: usize, dir: &str) -> Result<(), BuildError> {
+        self.commit_nop(si, &format!("WORKDIR {dir}"), false, |b| {
+            let view = b.view_of(b.stages[si].image.as_ref())?;
+            if view.is_dir(dir) {
+                return Ok(None);
+            }
+            // Create the directory (and missing parents) in a layer of its own.
+            let now = chrono::Utc::now().timestamp();
+            let entries = b.dir_chain(&view, dir.trim_start_matches('/'), 0, 0, now);
+            Ok(Some(b.store_layer(entries)?))
+        })
+    }
+
     /// Directory entries for `path` and its ancestors: existing ones keep their
     /// metadata, missing ones are 0755 owned by uid:gid.
-    pub(super) fn dir_chain(&self, view: &RootView, path: &str, uid: u64, gid: u64, mtime: i64) -> Vec<LayerEntry> {
+    pub(super) fn dir_chain(&self, view: &MergedView, path: &str, uid: u64, gid: u64, mtime: i64) -> Vec<LayerEntry> {
         let mut out = Vec::new();
         let mut cur = String::new();
         for c in path.split('/').filter(|c| !c.is_empty()) {

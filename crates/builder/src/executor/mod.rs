@@ -17,9 +17,9 @@
 
 use crate::context::{BuildContext, ContextError};
 use crate::parser::{self, CmdLine, Dockerfile, Instruction, ParseError, Step};
-use crate::rootfs::RootView;
 use crate::shell::{expand_word, ShellError, Vars};
 use skiff_image::config::{format_time, ContainerConfig, History, ImageConfig, RootFs};
+use skiff_image::overlay::MergedView;
 use skiff_image::store::{LayerBlob, NewImage, NewLayer};
 use skiff_image::{Digest, Reference, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
@@ -32,9 +32,9 @@ mod instructions;
 mod pull;
 mod run;
 
-use gofmt::{go_quote, random_id};
 pub use pull::{ImagePuller, PullFailed};
 pub use run::{LayerDiff, RunError, RunExecutor, RunSpec};
+use skiff_image::strconv::quote;
 
 /// Build args Docker accepts without an ARG: the proxy settings. They reach RUN's
 /// environment but never its history, and are never reported as unused.
@@ -177,7 +177,8 @@ pub struct Builder<'a> {
     created: Vec<Digest>,
     cache_hits: usize,
     used_args: Vec<String>,
-    cache_table_ready: bool,
+    /// Whether this build has dropped the cache rows of deleted images yet.
+    cache_pruned: bool,
 }
 
 /// Builds `opts.dockerfile` with `ctx`; RUN steps go to `runner`. FROM images
@@ -219,7 +220,7 @@ pub fn build_with_puller(
         created: Vec::new(),
         cache_hits: 0,
         used_args: Vec::new(),
-        cache_table_ready: false,
+        cache_pruned: false,
     };
     b.run(df)
 }
@@ -272,7 +273,7 @@ impl Builder<'_> {
             let mut labels = self.opts.labels.clone();
             labels.sort();
             let pairs: Vec<(String, String)> =
-                labels.iter().map(|(k, v)| (go_quote(k), format!("'{}'", v.replace('\'', "")))).collect();
+                labels.iter().map(|(k, v)| (quote(k, false), format!("'{}'", v.replace('\'', "")))).collect();
             let original =
                 format!("LABEL {}", pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
             let line = stages.last().and_then(|s| s.last()).map(|s| s.line).unwrap_or(1);
@@ -437,32 +438,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Commits a step that changes only metadata (with a "container" like Docker's).
-    fn commit_meta(&mut self, si: usize, comment: &str, two_args: bool) -> Result<(), BuildError> {
-        let st = &self.stages[si];
-        let mut cc = st.run.clone();
-        let mut cmd = st.shell();
-        if two_args {
-            cmd.push("#(nop) ".into());
-            cmd.push(comment.to_string());
-        } else {
-            cmd.push(format!("#(nop) {comment}"));
-        }
-        cc.cmd = Some(cmd);
-        cc.image = st.parent_str();
-        let key = Self::cache_key(&st.parent_str(), &cc, "");
-        if self.try_cache(si, &key)? {
-            return Ok(());
-        }
-        let cid = random_id();
-        self.say(&format!(" ---> Running in {}", &cid[..12]))?;
-        container_defaults(&mut cc, &cid);
-        let id = self.commit(si, cc, None, &cid)?;
-        self.say(&format!("Removing intermediate container {}", &cid[..12]))?;
-        self.finish_step(si, &key, id)
-    }
-
-    fn try_cache(&mut self, si: usize, key: &str) -> Result<bool, BuildError> {
+    pub(super) fn try_cache(&mut self, si: usize, key: &str) -> Result<bool, BuildError> {
         let parent = self.stages[si].parent_str();
         if let Some(hit) = self.cache_get(&parent, key)? {
             self.say(" ---> Using cache")?;
@@ -562,10 +538,10 @@ impl Builder<'_> {
         }
     }
 
-    fn view_of(&self, image: Option<&Digest>) -> Result<RootView, BuildError> {
+    fn view_of(&self, image: Option<&Digest>) -> Result<MergedView, BuildError> {
         Ok(match image {
-            Some(id) => RootView::new(self.store.unpacked_layers(id)?),
-            None => RootView::default(),
+            Some(id) => MergedView::new(self.store.unpacked_layers(id)?),
+            None => MergedView::default(),
         })
     }
 }

@@ -5,9 +5,9 @@
 
 use super::gofmt::random_id;
 use super::{container_defaults, BuildError, Builder, BUILTIN_ARGS};
-use crate::layer::{upper_to_tar_excluding, LayerError};
 use crate::parser::{CmdLine, Heredoc, Step};
 use skiff_image::blob::FinishedBlob;
+use skiff_image::overlay::{upper_to_tar_excluding, UpperError};
 use skiff_image::{Digest, Store, StoreError};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -175,7 +175,7 @@ impl Builder<'_> {
                 if remove {
                     let _ = std::fs::remove_dir_all(&path);
                 }
-                let w = res.map_err(|e: LayerError| self.err(s.line, e.to_string()))?;
+                let w = res.map_err(|e: UpperError| self.err(s.line, e.to_string()))?;
                 self.layer_from_blob(w.finish().map_err(StoreError::from)?)?
             }
         };

@@ -31,7 +31,8 @@ mod wait;
 use crate::Engine;
 
 pub use crate::record::{
-    container_dir, delete, find, insert, list, parse_record, save, set_state, write_json, Container, RecordError,
+    container_dir, counts, delete, find, insert, list, parse_record, save, set_state, using_image, write_json,
+    Container, RecordError,
 };
 pub use remove::RemoveOptions;
 pub use start::{Attach, Started};

@@ -6,8 +6,8 @@ use crate::network_mode::NetworkMode;
 use crate::options::RunOptions;
 use crate::record::Container;
 use crate::spec::{self, SpecInput};
-use crate::userdb::UserDb;
 use crate::Engine;
+use skiff_image::userdb::UserDb;
 use std::collections::BTreeMap;
 use std::path::Path;
 

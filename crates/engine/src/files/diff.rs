@@ -4,7 +4,6 @@
 use super::{io, Result};
 use crate::record::Container;
 use skiff_image::Store;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// One `docker diff` line: `A`, `C` or `D` and the path.
@@ -26,7 +25,7 @@ fn walk(upper: &Path, rel: &Path, layers: &[PathBuf], out: &mut Vec<Change>) -> 
         let r = rel.join(e.file_name());
         let m = e.metadata().map_err(io("stat", &e.path()))?;
         let path = format!("/{}", r.display());
-        if m.file_type().is_char_device() && m.rdev() == 0 {
+        if skiff_image::overlay::is_whiteout(&m) {
             out.push(Change { kind: 'D', path });
             continue;
         }

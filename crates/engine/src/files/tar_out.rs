@@ -23,7 +23,7 @@ pub fn copy_out_tar(store: &Store, c: &Container, src: &str, out: &mut dyn Write
         tar: &mut tar,
         seen: std::collections::HashMap::new(),
         // Owner names as Docker's daemon writes them: the host's.
-        users: crate::userdb::UserDb::parse(
+        users: skiff_image::userdb::UserDb::parse(
             &std::fs::read_to_string("/etc/passwd").unwrap_or_default(),
             &std::fs::read_to_string("/etc/group").unwrap_or_default(),
         ),
@@ -37,7 +37,7 @@ struct TarWalk<'t, 'w> {
     tar: &'t mut tar::Builder<&'w mut dyn Write>,
     /// (device, inode) of the files with several links already written, and their paths.
     seen: std::collections::HashMap<(u64, u64), PathBuf>,
-    users: crate::userdb::UserDb,
+    users: skiff_image::userdb::UserDb,
 }
 
 impl TarWalk<'_, '_> {

@@ -11,8 +11,9 @@ use crate::compression::{decompress, Compression};
 use crate::config::ImageConfig;
 use crate::digest::Digest;
 use crate::layer_scan::scan_layer;
+use crate::oci::media_types::OCI_LAYER;
 use crate::reference::Reference;
-use crate::store::{LayerBlob, NewImage, NewLayer, Store, MEDIA_TYPE_LAYER_TAR};
+use crate::store::{LayerBlob, NewImage, NewLayer, Store};
 use std::collections::HashMap;
 use std::io::Read;
 
@@ -212,7 +213,7 @@ pub fn load(
                         None => LayerBlob::Existing(diff_id.clone()),
                     },
                 };
-                NewLayer { diff_id, blob, size, media_type: MEDIA_TYPE_LAYER_TAR.into() }
+                NewLayer { diff_id, blob, size, media_type: OCI_LAYER.into() }
             })
             .collect();
         let committed = store.commit_image(NewImage {

@@ -43,18 +43,6 @@ use std::path::PathBuf;
 /// archive; checked against the tar header before any byte is read (containerd CVE-2023-25153).
 pub const MAX_JSON_SIZE: u64 = 20 << 20;
 
-/// Media types used in OCI layouts.
-pub mod media_types {
-    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-    pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-    pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-    pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
-    pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+json";
-}
-
 /// Annotation holding the full image name (containerd, Docker 25+).
 pub const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
 /// OCI annotation holding the reference name (Docker writes the tag only).

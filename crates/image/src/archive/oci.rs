@@ -1,67 +1,19 @@
-//! OCI image layouts (image-spec `image-layout.md`, `manifest.md`, `image-index.md`): the JSON
-//! types (field order as Go's image-spec structs marshal them), and reading a layout's
-//! `index.json` into image plans, following nested indexes to the host platform.
+//! OCI image layouts (image-spec `image-layout.md`): reading a layout's `index.json` into image
+//! plans, following nested indexes to the host platform. The JSON types are [`crate::oci`]'s.
 
 use super::load::{ImagePlan, LayerPlan};
-use super::media_types as mt;
 use super::spool::Spool;
 use super::{ArchiveError, Result, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
 use crate::digest::Digest;
+use crate::oci::media_types as mt;
+use crate::oci::{Descriptor, ImageIndex, ImageManifest};
 use crate::reference::Reference;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// How deep nested indexes may go.
 const MAX_INDEX_DEPTH: usize = 8;
 
 /// `oci-layout` as Docker writes it (note the space after the colon).
 pub(crate) const OCI_LAYOUT: &str = r#"{"imageLayoutVersion": "1.0.0"}"#;
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub(crate) struct Platform {
-    #[serde(default)]
-    pub architecture: String,
-    #[serde(default)]
-    pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
-    pub os_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Descriptor {
-    #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    pub digest: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub urls: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Manifest {
-    #[serde(rename = "schemaVersion")]
-    pub schema_version: u32,
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    pub config: Descriptor,
-    #[serde(default)]
-    pub layers: Vec<Descriptor>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Index {
-    #[serde(rename = "schemaVersion")]
-    pub schema_version: u32,
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    pub manifests: Vec<Descriptor>,
-}
 
 /// The host platform's OS and architecture, as Go names them.
 fn host_platform() -> (&'static str, &'static str) {
@@ -124,7 +76,7 @@ impl Walker<'_> {
         match d.media_type.as_str() {
             mt::OCI_MANIFEST | mt::DOCKER_MANIFEST => self.manifest(d, from, tags),
             mt::OCI_INDEX | mt::DOCKER_LIST => self.index(d, from, tags, depth),
-            mt::DOCKER_SCHEMA1 | mt::DOCKER_SCHEMA1_SIGNED => Err(ArchiveError::Unsupported {
+            mt::DOCKER_SCHEMA1_SIGNED | mt::DOCKER_SCHEMA1 => Err(ArchiveError::Unsupported {
                 archive: self.spool.archive.clone(),
                 entry: from.to_string(),
                 reason: format!("{} manifests (Docker image schema 1) are not supported", d.media_type),
@@ -146,7 +98,7 @@ impl Walker<'_> {
 
     fn index(&mut self, d: &Descriptor, from: &str, tags: &[Reference], depth: usize) -> Result<()> {
         let (path, bytes) = self.json_blob(d, from)?;
-        let idx: Index = serde_json::from_slice(&bytes).map_err(|e| self.invalid(&path, e.to_string()))?;
+        let idx: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| self.invalid(&path, e.to_string()))?;
         let (os, arch) = host_platform();
         let chosen = idx.manifests.iter().find(|m| match &m.platform {
             None => true,
@@ -169,7 +121,7 @@ impl Walker<'_> {
             // CVE-2021-41190: a document must not be both an index and a manifest.
             return Err(self.invalid(&path, "the manifest also has a \"manifests\" field".into()));
         }
-        let m: Manifest = serde_json::from_value(v).map_err(|e| self.invalid(&path, e.to_string()))?;
+        let m: ImageManifest = serde_json::from_value(v).map_err(|e| self.invalid(&path, e.to_string()))?;
         if m.schema_version != 2 {
             return Err(self.invalid(&path, format!("schemaVersion {} is not 2", m.schema_version)));
         }
@@ -220,7 +172,7 @@ pub(crate) fn plans(spool: &Spool) -> Result<Vec<ImagePlan>> {
         }
     }
     let bytes = spool.json("index.json")?;
-    let idx: Index = serde_json::from_slice(&bytes).map_err(|e| ArchiveError::Invalid {
+    let idx: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| ArchiveError::Invalid {
         archive: spool.archive.clone(),
         entry: "index.json".into(),
         reason: e.to_string(),

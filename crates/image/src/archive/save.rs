@@ -5,13 +5,14 @@
 
 use super::docker::ManifestItem;
 use super::legacy;
-use super::media_types as mt;
-use super::oci::{Descriptor, Index, Manifest, Platform, OCI_LAYOUT};
+use super::oci::OCI_LAYOUT;
 use super::tarwriter::{DirSink, LayoutSink, TarSink};
 use super::{ArchiveError, Result, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
 use crate::compression::decompress;
 use crate::config::{go_json, ImageConfig};
 use crate::digest::{Digest, HashingReader};
+use crate::oci::media_types as mt;
+use crate::oci::{Descriptor, ImageIndex, ImageManifest, Platform};
 use crate::reference::Reference;
 use crate::store::{LayerRecord, Store, StoreError};
 use std::collections::{BTreeMap, HashSet};
@@ -176,28 +177,14 @@ fn plan(store: &Store, items: &[SaveItem]) -> Result<Plan> {
                 (BlobSource::Decompressed { digest: l.blob.clone(), size }, size)
             };
             p.blobs.entry(l.diff_id.hex().to_string()).or_insert((src, created));
-            layer_descs.push(Descriptor {
-                media_type: mt::OCI_LAYER_TAR.into(),
-                digest: l.diff_id.to_string(),
-                size,
-                urls: None,
-                annotations: None,
-                platform: None,
-            });
+            layer_descs.push(Descriptor::new(mt::OCI_LAYER, l.diff_id.to_string(), size));
         }
         let config_size = config.len() as u64;
         p.blobs.entry(item.id.hex().to_string()).or_insert((BlobSource::Bytes(config), created));
-        let manifest = marshal(&Manifest {
+        let manifest = marshal(&ImageManifest {
             schema_version: 2,
             media_type: Some(mt::OCI_MANIFEST.into()),
-            config: Descriptor {
-                media_type: mt::OCI_CONFIG.into(),
-                digest: item.id.to_string(),
-                size: config_size,
-                urls: None,
-                annotations: None,
-                platform: None,
-            },
+            config: Descriptor::new(mt::OCI_CONFIG, item.id.to_string(), config_size),
             layers: layer_descs,
         });
         let manifest_digest = Digest::of(&manifest);
@@ -272,7 +259,7 @@ fn write_layout(store: &Store, p: Plan, docker: bool, sink: &mut dyn LayoutSink)
             sink.symlink(&format!("{id}/layer.tar"), &format!("../blobs/sha256/{}", l.diff_hex), l.mtime)?;
         }
     }
-    let index = marshal(&Index { schema_version: 2, media_type: Some(mt::OCI_INDEX.into()), manifests: p.index });
+    let index = marshal(&ImageIndex { schema_version: 2, media_type: Some(mt::OCI_INDEX.into()), manifests: p.index });
     sink.file("index.json", &index, 0)?;
     if docker {
         let mut manifest = marshal(&p.manifest);

@@ -32,9 +32,9 @@ use std::path::Path;
 use rustix::fs::{self as rfs, AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 
+use crate::overlay::markers::{self, Whiteout, WHITEOUT_META_PREFIX};
 use crate::tarstream::{EntryKind, TarEntry, TarStream};
 use fsops::{ioe, os};
-use names::Whiteout;
 
 /// How whiteout entries are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,10 +170,10 @@ impl LayerUnpacker {
         let (parent, name) = names::split(&path);
         // Entries under a `.wh..wh.` directory (AUFS's hardlink store `.wh..wh.plnk`) are
         // whiteout metadata too.
-        if parent.split(|b| *b == b'/').any(|c| c.starts_with(names::WHITEOUT_META_PREFIX)) {
+        if parent.split(|b| *b == b'/').any(|c| c.starts_with(WHITEOUT_META_PREFIX.as_bytes())) {
             return Ok(());
         }
-        match names::whiteout(name) {
+        match markers::whiteout(name) {
             Whiteout::None => {}
             Whiteout::Meta => return Ok(()),
             Whiteout::Invalid => {
@@ -421,7 +421,7 @@ impl LayerUnpacker {
         }
         rfs::fchmod(fd, Mode::from_raw_mode(m.mode)).map_err(|e| fs_err(&m.display, "chmod", e))?;
         for (key, value) in &m.xattrs {
-            if skip_xattr(key) {
+            if markers::is_overlay_xattr(key) {
                 continue;
             }
             let res = rfs::fsetxattr(fd, key.as_str(), value, rfs::XattrFlags::empty());
@@ -444,7 +444,7 @@ impl LayerUnpacker {
                 .map_err(|e| fs_err(&m.display, "chmod", e))?;
         }
         for (key, value) in &m.xattrs {
-            if skip_xattr(key) {
+            if markers::is_overlay_xattr(key) {
                 continue;
             }
             xattr_result(fsops::lsetxattr_at(pfd, name, key, value), key, m)?;
@@ -468,15 +468,6 @@ impl LayerUnpacker {
         }
         Ok(())
     }
-}
-
-/// The overlayfs opaque-directory xattr.
-pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
-
-/// Xattrs a layer may not set: overlayfs's own, which would change how the stored layer is
-/// interpreted when mounted (opaque dirs, redirects, metacopy).
-fn skip_xattr(key: &str) -> bool {
-    key.starts_with("trusted.overlay.") || key.starts_with("user.overlay.")
 }
 
 /// Unsupported or forbidden xattrs are skipped with a warning (as moby does); others fail.

@@ -1,13 +1,4 @@
-//! Entry names: lexical cleaning of tar paths and recognition of OCI whiteout names.
-//!
-//! See the OCI image spec, `layer.md` §"Whiteouts", for the `.wh.` conventions.
-
-/// Prefix of a whiteout file name.
-pub const WHITEOUT_PREFIX: &[u8] = b".wh.";
-/// Prefix reserved for whiteout metadata (AUFS hardlink dirs and the like); never materialised.
-pub const WHITEOUT_META_PREFIX: &[u8] = b".wh..wh.";
-/// Name of the opaque-directory marker.
-pub const WHITEOUT_OPAQUE: &[u8] = b".wh..wh..opq";
+//! Entry names: lexical cleaning of tar paths (whiteout names are in [`crate::overlay::markers`]).
 
 /// Cleans a tar path lexically: strips leading `/`, drops empty and `.` components and folds `..`
 /// into its parent. Returns `None` when the path escapes (a `..` with nothing left to pop), and an
@@ -46,37 +37,6 @@ pub fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
     out
 }
 
-/// What a final path component means with respect to whiteouts.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Whiteout<'a> {
-    /// An ordinary name.
-    None,
-    /// `.wh..wh..opq`: the directory is opaque.
-    Opaque,
-    /// Another `.wh..wh.` name: metadata to skip.
-    Meta,
-    /// `.wh.NAME`: delete `NAME`.
-    Remove(&'a [u8]),
-    /// `.wh.`, `.wh..` or `.wh...`: a whiteout of the directory itself or its parent.
-    Invalid,
-}
-
-/// Classifies a final path component.
-pub fn whiteout(name: &[u8]) -> Whiteout<'_> {
-    if name == WHITEOUT_OPAQUE {
-        Whiteout::Opaque
-    } else if name.starts_with(WHITEOUT_META_PREFIX) {
-        Whiteout::Meta
-    } else if let Some(target) = name.strip_prefix(WHITEOUT_PREFIX) {
-        match target {
-            b"" | b"." | b".." => Whiteout::Invalid,
-            t => Whiteout::Remove(t),
-        }
-    } else {
-        Whiteout::None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,18 +52,6 @@ mod tests {
         assert_eq!(clean(b"/../x"), None);
         assert_eq!(clean(b"a/../../x"), None);
         assert_eq!(clean(b"../../etc/passwd"), None);
-    }
-
-    #[test]
-    fn classifies_whiteouts() {
-        assert_eq!(whiteout(b".wh..wh..opq"), Whiteout::Opaque);
-        assert_eq!(whiteout(b".wh..wh.plnk"), Whiteout::Meta);
-        assert_eq!(whiteout(b".wh.gone"), Whiteout::Remove(b"gone"));
-        assert_eq!(whiteout(b".wh."), Whiteout::Invalid);
-        assert_eq!(whiteout(b".wh.."), Whiteout::Invalid);
-        assert_eq!(whiteout(b".wh..."), Whiteout::Invalid);
-        assert_eq!(whiteout(b".wh....x"), Whiteout::Remove(b"...x"));
-        assert_eq!(whiteout(b"x.wh.y"), Whiteout::None);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use rustix::io::Errno;
 use super::error::{fs_err, Result};
 use super::fsops::{self, os};
 use super::names;
-use super::{LayerUnpacker, Meta, WhiteoutMode, OPAQUE_XATTR};
+use super::{LayerUnpacker, Meta, WhiteoutMode};
+use crate::overlay::markers::OPAQUE_XATTR;
 
 impl LayerUnpacker {
     /// `.wh.NAME` in `parent`.

@@ -256,7 +256,7 @@ impl skiff_builder::RunExecutor for EngineRunner<'_> {
             let upper = c.dir(store).join("upper");
             let exclude: Vec<String> = RUNTIME_PATHS.iter().map(|p| p.to_string()).collect();
             let w = store.blobs().writer().map_err(|e| failed(&e))?;
-            let w = skiff_builder::layer::upper_to_tar_excluding(&upper, w, &exclude).map_err(|e| failed(&e))?;
+            let w = skiff_image::overlay::upper_to_tar_excluding(&upper, w, &exclude).map_err(|e| failed(&e))?;
             Ok(skiff_builder::LayerDiff::Tar(w.finish().map_err(|e| failed(&e))?))
         })();
         let _ = engine.remove(&c, skiff_engine::container::RemoveOptions { force: true, volumes: false });

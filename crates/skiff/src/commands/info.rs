@@ -64,7 +64,7 @@ fn backing_fs(path: &std::path::Path) -> String {
 pub fn info(g: &GlobalOpts, a: InfoArgs) -> anyhow::Result<u8> {
     let store = open_store(g)?;
     let images = store.images()?.len();
-    let (total, running, paused, stopped) = store.container_counts()?;
+    let (total, running, paused, stopped) = skiff_engine::container::counts(&store)?;
     let uname = rustix::system::uname();
     let kernel = uname.release().to_string_lossy().into_owned();
     let arch = uname.machine().to_string_lossy().into_owned();

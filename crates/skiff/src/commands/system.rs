@@ -26,12 +26,12 @@ fn reclaimable(bytes: u64, total: u64) -> String {
 pub fn df(g: &GlobalOpts, a: DfArgs) -> anyhow::Result<u8> {
     let store = open_store(g)?;
     let images = store.images()?;
-    let (containers, running, _, _) = store.container_counts()?;
+    let (containers, running, _, _) = skiff_engine::container::counts(&store)?;
     // Shared layers count once; an image is active when a container uses it.
     let mut active_images = 0;
     let mut active_layers: HashSet<String> = HashSet::new();
     for img in &images {
-        if !store.containers_using(&img.id)?.is_empty() {
+        if !skiff_engine::container::using_image(&store, &img.id)?.is_empty() {
             active_images += 1;
             for l in store.image_layers(&img.id)? {
                 active_layers.insert(l.chain_id.to_string());
@@ -64,7 +64,7 @@ pub fn df(g: &GlobalOpts, a: DfArgs) -> anyhow::Result<u8> {
         let mut img_rows = Vec::new();
         for img in &images {
             let created = img.created.as_deref().and_then(skiff_image::config::parse_time);
-            let n = store.containers_using(&img.id)?.len();
+            let n = skiff_engine::container::using_image(&store, &img.id)?.len();
             let names: Vec<(String, String)> = if img.tags.is_empty() {
                 vec![("<none>".into(), "<none>".into())]
             } else {

@@ -3,8 +3,11 @@
 //! Docker's output is produced by Go, so sizes (`%.3g`), template `printf` verbs and
 //! JSON numbers follow `strconv.FormatFloat` and `strconv.Quote`. This module owns those
 //! rules: exact decimal rounding of an `f64` (ties to even on the exact binary value, as
-//! `strconv` does), the `e`, `f` and `g` layouts, and Go-style quoting.
+//! `strconv` does) and the `e`, `f` and `g` layouts. Go-style quoting is
+//! [`skiff_image::strconv::quote`], shared with the builder's history text.
 //! See <https://pkg.go.dev/strconv#FormatFloat> and <https://pkg.go.dev/fmt>.
+
+pub use skiff_image::strconv::quote;
 
 /// A decimal expansion: `0.d1d2d3... × 10^dp`, digits without trailing zeros.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,39 +213,6 @@ pub fn float_v(x: f64) -> String {
     format_float(x, 'g', -1)
 }
 
-/// Go's `strconv.Quote`: a double-quoted string with Go escape sequences; printable
-/// Unicode is kept as is. With `ascii_only` non-ASCII is escaped too (`%+q`).
-pub fn quote(s: &str, ascii_only: bool) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_ascii() => out.push(c),
-            c if !ascii_only && !c.is_control() && !is_unicode_format(c) => out.push(c),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn is_unicode_format(c: char) -> bool {
-    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,14 +263,6 @@ mod tests {
         assert_eq!(float_v(1e6), "1e+06");
         assert_eq!(float_v(0.0001), "0.0001");
         assert_eq!(float_v(0.00001), "1e-05");
-    }
-
-    #[test]
-    fn quote_escapes_like_strconv_quote() {
-        assert_eq!(quote("a\"b\\c\n\t", false), r#""a\"b\\c\n\t""#);
-        assert_eq!(quote("\u{1}", false), r#""\x01""#);
-        assert_eq!(quote("ünï", false), "\"ünï\"");
-        assert_eq!(quote("ü", true), r#""\u00fc""#);
     }
 }
 

@@ -1,16 +1,20 @@
-//! A read-only merged view of an image's unpacked layers (overlay format:
-//! whiteouts are `0:0` character devices, opaque directories carry
-//! `trusted.overlay.opaque=y`), without mounting anything: looking a path up,
-//! listing a directory, reading `/etc/passwd` for `--chown` names, and walking
-//! a tree for `COPY --from`.
+//! A read-only merged view of an image's unpacked layers, as overlayfs would show them, without
+//! mounting anything: a whiteout (`0:0` character device) hides the path in lower layers, an
+//! opaque directory hides the lower directories' children. Looking a path up, following
+//! symlinks inside the image (`..` stops at its root), reading a file, listing a directory and
+//! walking a tree: what the builder needs for `COPY --from`, `--chown` and WORKDIR, and the
+//! engine for an image's `/etc/passwd`.
+//!
+//! Semantics: overlayfs (<https://docs.kernel.org/filesystems/overlayfs.html>, "whiteouts and
+//! opaque directories"); the layers are stored as [`crate::snapshot`] unpacks them.
 
-use crate::layer::{is_opaque, is_whiteout};
+use super::markers::{is_opaque, is_whiteout};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The layers of an image, base first.
+/// A read-only merged view of overlay-format layer directories, given base first.
 #[derive(Debug, Clone, Default)]
-pub struct RootView {
+pub struct MergedView {
     layers: Vec<PathBuf>,
 }
 
@@ -18,9 +22,9 @@ fn components(path: &str) -> Vec<&str> {
     path.split('/').filter(|c| !c.is_empty() && *c != ".").collect()
 }
 
-impl RootView {
-    pub fn new(layers: Vec<PathBuf>) -> RootView {
-        RootView { layers }
+impl MergedView {
+    pub fn new(layers: Vec<PathBuf>) -> MergedView {
+        MergedView { layers }
     }
 
     /// The real path of the entry visible at `path` (not following symlinks), if any.
@@ -178,29 +182,17 @@ impl RootView {
             }
         }
     }
-}
 
-/// Looks a user or group up in `passwd`/`group` text: name → id (field 3).
-pub fn lookup_id(db: &str, name: &str) -> Option<u64> {
-    db.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 3 && f[0] == name).then(|| f[2].parse().ok()).flatten()
-    })
-}
-
-/// Whether `p` is an existing directory in the view (following symlinks).
-pub fn is_dir_in(view: &RootView, p: &str) -> bool {
-    view.resolve(p).and_then(|(_, real)| std::fs::metadata(real).ok()).is_some_and(|m| m.is_dir())
-}
-
-/// The real path of a view's top layer, for tests and callers that want one.
-pub fn top(view: &RootView) -> Option<&Path> {
-    view.layers.last().map(|p| p.as_path())
+    /// Whether `path` is an existing directory in the view (following symlinks).
+    pub fn is_dir(&self, path: &str) -> bool {
+        self.resolve(path).and_then(|(_, real)| std::fs::metadata(real).ok()).is_some_and(|m| m.is_dir())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::overlay::markers::OPAQUE_XATTR;
 
     #[test]
     fn merged_view_honours_whiteouts_and_opaque_dirs() {
@@ -219,9 +211,9 @@ mod tests {
         std::fs::write(l2.join("opq/z"), "z").unwrap();
         rustix::fs::mknodat(rustix::fs::CWD, l2.join("data/gone"), rustix::fs::FileType::CharacterDevice, 0.into(), 0)
             .unwrap();
-        rustix::fs::lsetxattr(l2.join("opq"), "trusted.overlay.opaque", b"y", rustix::fs::XattrFlags::empty()).unwrap();
+        rustix::fs::lsetxattr(l2.join("opq"), OPAQUE_XATTR, b"y", rustix::fs::XattrFlags::empty()).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", l2.join("pw")).unwrap();
-        let v = RootView::new(vec![l1, l2]);
+        let v = MergedView::new(vec![l1, l2]);
         assert!(v.lookup("/data/keep/a").is_some());
         assert!(v.lookup("/data/gone").is_none());
         assert!(v.lookup("/opq/x").is_none());
@@ -229,8 +221,8 @@ mod tests {
         assert_eq!(v.list("/opq").keys().collect::<Vec<_>>(), vec!["z"]);
         assert_eq!(v.list("/data").keys().collect::<Vec<_>>(), vec!["keep"]);
         let pw = String::from_utf8(v.read("/pw").unwrap()).unwrap();
-        assert_eq!(lookup_id(&pw, "redis"), Some(999));
-        assert!(is_dir_in(&v, "/data"));
+        assert_eq!(crate::userdb::UserDb::parse(&pw, "").user("redis").map(|u| u.uid), Some(999));
+        assert!(v.is_dir("/data"));
         let names: Vec<String> = v.walk("/").into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, vec!["data", "data/keep", "data/keep/a", "etc", "etc/passwd", "opq", "opq/z", "pw"]);
     }
@@ -243,7 +235,7 @@ mod tests {
         std::os::unix::fs::symlink("usr/lib", l.join("lib")).unwrap();
         std::os::unix::fs::symlink("../../../../lib", l.join("usr/up")).unwrap();
         std::os::unix::fs::symlink("loop", l.join("loop")).unwrap();
-        let v = RootView::new(vec![l]);
+        let v = MergedView::new(vec![l]);
         assert_eq!(v.resolve("/lib").map(|(p, _)| p), Some("usr/lib".to_string()));
         // `..` stops at the image's root.
         assert_eq!(v.resolve("/usr/up").map(|(p, _)| p), Some("usr/lib".to_string()));

@@ -1,11 +1,15 @@
-//! Users and groups of an image: `/etc/passwd` and `/etc/group` read from the
-//! unpacked layers (topmost first, honouring overlay whiteouts), and the
-//! resolution of `-u name|uid[:group|gid]` as Docker does it.
+//! An image's users and groups: `/etc/passwd` and `/etc/group` read through the merged layer
+//! view ([`crate::overlay::view`]), looked up by name for the builder's `--chown`, and Docker's
+//! `USER` / `-u name|uid[:group|gid]` resolved to the ids, groups and home a process runs with.
+//!
+//! Files are read as runc's user package (which Docker uses) reads them: lines split on `:`,
+//! fields missing at the end left empty; blank lines and `#` comments are skipped, and so is a
+//! line whose ids are not numbers. Formats: passwd(5), group(5).
 
-use std::os::unix::fs::FileTypeExt;
-use std::path::{Path, PathBuf};
+use crate::overlay::view::MergedView;
+use std::path::PathBuf;
 
-/// A user that cannot be resolved.
+/// A user or group that cannot be resolved (Docker's words).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UserError {
     #[error("unable to find user {0}: no matching entries in passwd file")]
@@ -31,7 +35,7 @@ pub struct GroupEntry {
     pub members: Vec<String>,
 }
 
-/// The image's user database (empty when the files are missing).
+/// An image's user database (empty when the files are missing).
 #[derive(Debug, Clone, Default)]
 pub struct UserDb {
     pub passwd: Vec<PasswdEntry>,
@@ -48,46 +52,70 @@ pub struct ResolvedUser {
     pub home: String,
 }
 
+/// The `:`-separated fields of each line that is neither blank nor a comment.
+fn records(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(|l| l.split(':').collect())
+}
+
+/// An id field: absent is 0, present it must be a number.
+fn id_field(fields: &[&str], i: usize) -> Option<u32> {
+    fields.get(i).map_or(Some(0), |f| f.parse().ok())
+}
+
+/// Parses `/etc/passwd` text: `name:password:uid:gid:gecos:home:shell`.
+pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+    records(text)
+        .filter_map(|f| {
+            Some(PasswdEntry {
+                name: f[0].to_string(),
+                uid: f.get(2)?.parse().ok()?,
+                gid: id_field(&f, 3)?,
+                home: f.get(5).copied().unwrap_or_default().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Parses `/etc/group` text: `name:password:gid:member,member`.
+pub fn parse_group(text: &str) -> Vec<GroupEntry> {
+    records(text)
+        .filter_map(|f| {
+            Some(GroupEntry {
+                name: f[0].to_string(),
+                gid: f.get(2)?.parse().ok()?,
+                members: f
+                    .get(3)
+                    .map_or(Vec::new(), |m| m.split(',').filter(|m| !m.is_empty()).map(str::to_string).collect()),
+            })
+        })
+        .collect()
+}
+
 impl UserDb {
     /// Parses the contents of `/etc/passwd` and `/etc/group`.
     pub fn parse(passwd: &str, group: &str) -> UserDb {
-        let passwd = passwd
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                if f.len() < 7 || l.starts_with('#') {
-                    return None;
-                }
-                Some(PasswdEntry {
-                    name: f[0].to_string(),
-                    uid: f[2].parse().ok()?,
-                    gid: f[3].parse().ok()?,
-                    home: f[5].to_string(),
-                })
-            })
-            .collect();
-        let groups = group
-            .lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                if f.len() < 4 || l.starts_with('#') {
-                    return None;
-                }
-                Some(GroupEntry {
-                    name: f[0].to_string(),
-                    gid: f[2].parse().ok()?,
-                    members: f[3].split(',').filter(|m| !m.is_empty()).map(str::to_string).collect(),
-                })
-            })
-            .collect();
-        UserDb { passwd, groups }
+        UserDb { passwd: parse_passwd(passwd), groups: parse_group(group) }
+    }
+
+    /// Reads the files through a merged view of an image's layers.
+    pub fn from_view(view: &MergedView) -> UserDb {
+        let text = |p: &str| view.read(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        UserDb::parse(&text("/etc/passwd"), &text("/etc/group"))
     }
 
     /// Reads the files from overlay layer directories given base first.
     pub fn from_layers(layers: &[PathBuf]) -> UserDb {
-        let passwd = read_from_layers(layers, "etc/passwd").unwrap_or_default();
-        let group = read_from_layers(layers, "etc/group").unwrap_or_default();
-        UserDb::parse(&passwd, &group)
+        UserDb::from_view(&MergedView::new(layers.to_vec()))
+    }
+
+    /// The first user of this name.
+    pub fn user(&self, name: &str) -> Option<&PasswdEntry> {
+        self.passwd.iter().find(|p| p.name == name)
+    }
+
+    /// The first group of this name.
+    pub fn group(&self, name: &str) -> Option<&GroupEntry> {
+        self.groups.iter().find(|g| g.name == name)
     }
 
     /// Resolves Docker's `USER` / `-u` value (empty means root).
@@ -104,16 +132,14 @@ impl UserDb {
                 gid: 0,
                 home: "/".to_string(),
             })),
-            Err(_) => self.passwd.iter().find(|p| p.name == u).cloned(),
+            Err(_) => self.user(u).cloned(),
         }
         .ok_or_else(|| UserError::NoUser(u.to_string()))?;
         let gid = match g {
             None | Some("") => entry.gid,
             Some(g) => match g.parse::<u32>() {
                 Ok(gid) => gid,
-                Err(_) => {
-                    self.groups.iter().find(|e| e.name == g).ok_or_else(|| UserError::NoGroup(g.to_string()))?.gid
-                }
+                Err(_) => self.group(g).ok_or_else(|| UserError::NoGroup(g.to_string()))?.gid,
             },
         };
         let mut additional = vec![gid];
@@ -126,41 +152,6 @@ impl UserDb {
         }
         Ok(ResolvedUser { uid: entry.uid, gid, additional_gids: additional, home: entry.home })
     }
-}
-
-/// Reads `rel` from a stack of overlay layers (base first): the topmost layer
-/// that has it wins; a whiteout (a 0:0 char device) or an opaque parent hides
-/// lower copies.
-pub fn read_from_layers(layers: &[PathBuf], rel: &str) -> Option<String> {
-    for dir in layers.iter().rev() {
-        let p = dir.join(rel);
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_char_device() => return None,
-            Ok(m) if m.is_file() => return std::fs::read_to_string(&p).ok(),
-            Ok(_) => return None,
-            Err(_) => {}
-        }
-        if parent_is_opaque(dir, rel) {
-            return None;
-        }
-    }
-    None
-}
-
-fn parent_is_opaque(layer: &Path, rel: &str) -> bool {
-    let mut cur = PathBuf::new();
-    let parts: Vec<&str> = rel.split('/').collect();
-    for part in &parts[..parts.len().saturating_sub(1)] {
-        cur.push(part);
-        let p = layer.join(&cur);
-        let mut buf = [0u8; 4];
-        if let Ok(n) = rustix::fs::lgetxattr(&p, "trusted.overlay.opaque", &mut buf) {
-            if n >= 1 && buf[0] == b'y' {
-                return true;
-            }
-        }
-    }
-    false
 }
 
 #[cfg(test)]
@@ -185,6 +176,14 @@ mod tests {
     }
 
     #[test]
+    fn reads_short_and_odd_lines_as_runc_does() {
+        let db = UserDb::parse("# comment\n\n  app:x:1001  \nbad:x:nope:0\nbadgid:x:5:g\n", "short:x:77\n");
+        assert_eq!(db.user("app").map(|u| (u.uid, u.gid, u.home.as_str())), Some((1001, 0, "")));
+        assert!(db.user("bad").is_none() && db.user("badgid").is_none() && db.user("# comment").is_none());
+        assert_eq!(db.group("short").map(|g| (g.gid, g.members.len())), Some((77, 0)));
+    }
+
+    #[test]
     fn topmost_layer_and_whiteouts() {
         let t = tempfile::tempdir().unwrap();
         let (a, b) = (t.path().join("a"), t.path().join("b"));
@@ -192,10 +191,10 @@ mod tests {
         std::fs::create_dir_all(b.join("etc")).unwrap();
         std::fs::write(a.join("etc/passwd"), "old").unwrap();
         std::fs::write(b.join("etc/passwd"), "new").unwrap();
-        let layers = vec![a.clone(), b.clone()];
-        assert_eq!(read_from_layers(&layers, "etc/passwd").as_deref(), Some("new"));
+        let view = MergedView::new(vec![a.clone(), b.clone()]);
+        assert_eq!(view.read("etc/passwd").as_deref(), Some(&b"new"[..]));
         std::fs::remove_file(b.join("etc/passwd")).unwrap();
-        assert_eq!(read_from_layers(&layers, "etc/passwd").as_deref(), Some("old"));
+        assert_eq!(view.read("etc/passwd").as_deref(), Some(&b"old"[..]));
         rustix::fs::mknodat(
             rustix::fs::CWD,
             b.join("etc/passwd"),
@@ -204,6 +203,10 @@ mod tests {
             0,
         )
         .unwrap();
-        assert_eq!(read_from_layers(&layers, "etc/passwd"), None);
+        assert_eq!(view.read("etc/passwd"), None);
+        std::fs::write(a.join("etc/group"), "app:x:5:\n").unwrap();
+        let db = UserDb::from_layers(&[a, b]);
+        assert!(db.passwd.is_empty());
+        assert_eq!(db.group("app").map(|g| g.gid), Some(5));
     }
 }
