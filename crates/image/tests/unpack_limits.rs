@@ -107,10 +107,6 @@ fn max_bytes_exceeded_is_an_error() {
     assert_eq!(unpack_layer(&l[..], &sb.dest, &o).unwrap().bytes, 1200);
 }
 
-fn cstr(p: &std::path::Path) -> std::ffi::CString {
-    std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str())).unwrap()
-}
-
 /// A tmpfs of 256 KiB mounted for the test, unmounted on drop.
 struct SmallFs {
     dir: tempfile::TempDir,
@@ -118,20 +114,15 @@ struct SmallFs {
 
 impl Drop for SmallFs {
     fn drop(&mut self) {
-        let path = cstr(self.dir.path());
-        // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
-        unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+        let _ = rustix::mount::unmount(self.dir.path(), rustix::mount::UnmountFlags::DETACH);
     }
 }
 
 #[test]
 fn enospc_is_a_clean_error() {
     let dir = tempfile::tempdir().unwrap();
-    let target = cstr(dir.path());
-    // SAFETY: all pointers are valid NUL-terminated strings that outlive the call.
-    let rc =
-        unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, c"size=256k".as_ptr().cast()) };
-    assert_eq!(rc, 0, "mounting a small tmpfs (tests run as root): {}", std::io::Error::last_os_error());
+    rustix::mount::mount("tmpfs", dir.path(), "tmpfs", rustix::mount::MountFlags::empty(), c"size=256k")
+        .unwrap_or_else(|e| panic!("mounting a small tmpfs (tests run as root): {e}"));
     let fs = SmallFs { dir };
     let big = vec![7u8; 1024 * 1024];
     let l = layer(&[E::File("small", b"ok", 0o644), E::File("big", &big, 0o644)]);

@@ -16,7 +16,7 @@
 //! One file per command under `commands/`, each with its clap arguments. This crate is a front
 //! end, like the `skiff` binary that calls [`run`], so it reports errors with `anyhow` (printed
 //! as runc prints them, see [`log`]) rather than a typed enum. All process plumbing (fork, wait,
-//! pidfds, signals, terminals, fds) is `skiff_runtime`'s: no `unsafe` here.
+//! pidfds, signals, terminals, fds) is `skiff_runtime`'s (this crate is `#![forbid(unsafe_code)]`).
 
 #![forbid(unsafe_code)]
 

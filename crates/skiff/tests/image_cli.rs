@@ -292,14 +292,7 @@ fn a_closed_stdout_ends_the_command_silently_by_sigpipe() {
     use std::os::unix::process::ExitStatusExt;
     let env = new_env();
     for args in [&["images"][..], &["ps", "-a"], &["version"]] {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` has room for the two fds pipe2 returns.
-        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-        // SAFETY: both are new fds owned by nobody else; the read end is closed at once.
-        let (read, write) = unsafe {
-            use std::os::fd::FromRawFd;
-            (std::os::fd::OwnedFd::from_raw_fd(fds[0]), std::os::fd::OwnedFd::from_raw_fd(fds[1]))
-        };
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
         drop(read);
         let out = env.cmd().args(args).stdout(write).stderr(std::process::Stdio::piped()).output().unwrap();
         assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{args:?}: {:?}", out.status);

@@ -263,8 +263,8 @@ fn run_in_the_foreground_exits_with_the_code_and_deletes() {
             }
         });
         if signal == "TERM" {
-            // SAFETY: sending a signal to our own child process.
-            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM)
+                .unwrap();
         } else {
             rt.run(&["kill", &id, signal]).ok();
         }
@@ -337,23 +337,10 @@ fn duplicate_ids_are_refused() {
 
 /// Receives one fd sent with SCM_RIGHTS.
 fn recv_fd(sock: &std::os::unix::net::UnixStream) -> std::os::fd::OwnedFd {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    let mut data = [0u8; 64];
-    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
-    let mut cbuf = [0u8; 64];
-    // SAFETY: msghdr is plain data; zeroed is a valid empty header, filled in below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = cbuf.len() as _;
-    // SAFETY: `msg` describes buffers of this frame; the control header is checked before use.
-    unsafe {
-        assert!(libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) > 0);
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        assert!(!c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS);
-        std::os::fd::OwnedFd::from_raw_fd(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()))
-    }
+    use std::os::fd::AsRawFd;
+    let (data, fd) = skiff_runtime::recv_msg(sock.as_raw_fd()).expect("recvmsg on the console socket");
+    assert!(!data.is_empty(), "the console socket closed without a message");
+    fd.expect("the message carries an fd (SCM_RIGHTS)")
 }
 
 #[test]
@@ -540,23 +527,14 @@ fn a_failing_hook_fails_its_step_or_warns_as_the_spec_says() {
 
 /// Runs `skiff runtime ARGS` with `files` as its fds 3, 4, ... (as a caller of `--preserve-fds` does).
 fn run_with_fds(rt: &Rt, args: &[&str], files: &[&std::fs::File]) -> Out {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::process::CommandExt;
-    let raw: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+    use command_fds::{CommandFdExt, FdMapping};
+    let mappings = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FdMapping { parent_fd: f.try_clone().unwrap().into(), child_fd: 3 + i as i32 })
+        .collect();
     let mut c = rt.cmd(args);
-    // SAFETY: only dup2 (async-signal-safe) between fork and exec; dup2 leaves the copies open across exec.
-    unsafe {
-        c.pre_exec(move || {
-            // Move them out of the way first, so that a source that is itself 3 or 4 is not overwritten.
-            let staged: Vec<i32> = raw.iter().map(|fd| libc::fcntl(*fd, libc::F_DUPFD, 100)).collect();
-            for (i, fd) in staged.iter().enumerate() {
-                if *fd < 0 || libc::dup2(*fd, 3 + i as i32) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
+    c.fd_mappings(mappings).unwrap();
     Out { out: c.output().unwrap(), stdout_file: String::new() }
 }
 

@@ -343,8 +343,7 @@ fn foreground_run_forwards_signals() {
     let env = busybox();
     let mut cli = run_until_ready(&env, "fg", "trap 'exit 42' INT");
     // Once the trap is set (it printed), interrupt the CLI as a terminal's Ctrl-C would.
-    // SAFETY: signalling our own child process.
-    unsafe { libc::kill(cli.id() as i32, libc::SIGINT) };
+    rustix::process::kill_process(rustix::process::Pid::from_child(&cli), rustix::process::Signal::INT).unwrap();
     let status = cli.wait().unwrap();
     assert_eq!(status.code(), Some(42));
     assert_eq!(inspect(&env, "fg")["State"]["ExitCode"], 42);
