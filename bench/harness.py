@@ -119,17 +119,21 @@ def spawn_timed(argv: list[str], env: dict[str, str], stdout: Path | None = None
 # ---------------------------------------------------------------------------------------------- tools
 
 
-def probe_skiff(path: str, work: Path) -> Tool:
-    root = work / "skiff-root"
+def probe_skiff(path: str, work: Path, name: str = "skiff", commit_of: str = "") -> Tool:
+    """skiff at `path`; `name` and `commit_of` set for a second, earlier build measured beside it."""
+    root = work / ("skiff-root" if name == "skiff" else "skiff-before-root")
     env = dict(os.environ)
     env.pop("SKIFF_ROOT", None)
-    t = Tool("skiff", [path, "--root", str(root)], env, work)
+    t = Tool(name, [path, "--root", str(root)], env, work)
     if not path or not os.access(path, os.X_OK):
         t.available, t.reason = False, f"no skiff binary at {path!r} (set SKIFF=path)"
         return t
     t.argv[0] = str(Path(path).resolve())
     p = subprocess.run([t.argv[0], "--version"], capture_output=True, text=True)
     t.version = p.stdout.strip().splitlines()[0] if p.returncode == 0 and p.stdout.strip() else "(no --version)"
+    if commit_of:
+        t.version += f", commit {commit_of}"
+        return t
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True)
     if commit.returncode == 0:
@@ -393,6 +397,10 @@ def main() -> int:
     ap.add_argument("-n", "--iterations", type=int, default=int(os.environ.get("N", "5")))
     ap.add_argument("--query-runs", type=int, default=int(os.environ.get("QUERY_RUNS", "30")))
     ap.add_argument("--skiff", default=os.environ.get("SKIFF", str(REPO / "target/release/skiff")))
+    ap.add_argument("--skiff-before", default=os.environ.get("SKIFF_BEFORE", ""),
+                    help="an earlier skiff build, measured beside --skiff as 'skiff (before)'")
+    ap.add_argument("--skiff-before-commit", default=os.environ.get("SKIFF_BEFORE_COMMIT", ""),
+                    help="the commit --skiff-before was built from, for the Tools line")
     ap.add_argument("--rootfs", default=os.environ.get("BENCH_ROOTFS", ""))
     ap.add_argument("--work", default=os.environ.get("BENCH_WORK", str(BENCH_DIR / "out")))
     ap.add_argument("--out", default=os.environ.get("BENCH_OUT", str(REPO / "BENCHMARKS.md")))
@@ -406,9 +414,12 @@ def main() -> int:
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     # skiff and Podman get private stores here; each run starts them empty.
-    for store in ("skiff-root", "podman-root", "podman-run"):
+    for store in ("skiff-root", "skiff-before-root", "podman-root", "podman-run"):
         shutil.rmtree(work / store, ignore_errors=True)
-    tools = [probe_skiff(args.skiff, work), probe_docker(work), probe_podman(work)]
+    tools = [probe_skiff(args.skiff, work)]
+    if args.skiff_before:
+        tools.append(probe_skiff(args.skiff_before, work, "skiff (before)", args.skiff_before_commit or "unknown"))
+    tools += [probe_docker(work), probe_podman(work)]
     for t in tools:
         log(f"{t.name}: {t.version if t.available else 'n/a: ' + t.reason}")
     ctx = Context(tools, max(1, args.iterations), max(1, args.query_runs), work,

@@ -42,20 +42,6 @@ pub struct ImportOptions {
     pub variant: Option<String>,
 }
 
-/// The host platform as Go names it (`amd64`, `arm64`, ...).
-pub fn host_architecture() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    }
-}
-
 impl ImportOptions {
     pub fn new(source_name: &str) -> ImportOptions {
         ImportOptions {
@@ -64,7 +50,7 @@ impl ImportOptions {
             message: None,
             tag: None,
             os: "linux".into(),
-            architecture: host_architecture().into(),
+            architecture: crate::oci::host_architecture().into(),
             variant: None,
         }
     }

@@ -104,7 +104,7 @@ impl Platform {
 
     /// This machine's platform (32-bit arm as `arm/v7`, as Docker assumes).
     pub fn host() -> Platform {
-        let arch = crate::import::host_architecture();
+        let arch = host_architecture();
         Platform {
             os: "linux".into(),
             architecture: arch.into(),
@@ -154,6 +154,20 @@ pub struct ImageIndex {
     #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
     pub manifests: Vec<Descriptor>,
+}
+
+/// The host platform as Go names it (`amd64`, `arm64`, ...).
+pub fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        other => other,
+    }
 }
 
 #[cfg(test)]

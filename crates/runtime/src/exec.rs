@@ -10,7 +10,8 @@ use std::os::unix::fs::MetadataExt;
 use oci_spec::runtime::{Process, Spec};
 
 use crate::capabilities::CapabilityMasks;
-use crate::init::{self, ChildError, Plan};
+use crate::child_error::ChildError;
+use crate::init::{self, Plan};
 use crate::spawn::{check_apparmor, child_error, compiled_seccomp, drive, join_cgroups, prepare_stdio};
 use crate::{fd, process, sys, RuntimeError, Spawned, StdioSpec, Terminal};
 

@@ -34,6 +34,7 @@
 
 pub mod capabilities;
 pub mod cgroups;
+mod child_error;
 mod exec;
 pub mod fd;
 pub mod hooks;

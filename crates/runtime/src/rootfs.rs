@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 
-use crate::init::ChildError;
+use crate::child_error::ChildError;
 use crate::sys;
 
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;

@@ -13,8 +13,9 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 
 use crate::capabilities::CapabilityMasks;
 use crate::cgroups::CgroupManager;
+use crate::child_error::{self, ChildError};
 use crate::hooks::{self, HookContext, HookKind};
-use crate::init::{self, ChildError, Plan};
+use crate::init::{self, Plan};
 use crate::seccomp::{self, CompiledSeccomp};
 use crate::{fd, process, sys, RuntimeError, SpawnOptions, Spawned, StdioSpec, Terminal};
 
@@ -259,12 +260,15 @@ pub(crate) fn drive(
 
 pub(crate) fn child_error(e: ChildError) -> RuntimeError {
     let exit_code = match e.kind {
-        init::KIND_NOT_FOUND => 127,
-        init::KIND_NOT_EXECUTABLE => 126,
+        child_error::KIND_NOT_FOUND => 127,
+        child_error::KIND_NOT_EXECUTABLE => 126,
         _ => 125,
     };
-    let message =
-        if e.kind == init::KIND_OTHER { format!("{}: {}", e.message, sys::errno_text(e.errno)) } else { e.message };
+    let message = if e.kind == child_error::KIND_OTHER {
+        format!("{}: {}", e.message, sys::errno_text(e.errno))
+    } else {
+        e.message
+    };
     RuntimeError::Child { message, errno: e.errno, exit_code }
 }
 

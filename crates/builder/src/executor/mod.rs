@@ -558,7 +558,7 @@ fn container_defaults(cc: &mut ContainerConfig, cid: &str) {
 /// The config a `FROM scratch` stage starts from.
 fn scratch_config() -> ImageConfig {
     ImageConfig {
-        architecture: skiff_image::import::host_architecture().into(),
+        architecture: skiff_image::oci::host_architecture().into(),
         os: "linux".into(),
         rootfs: RootFs { kind: "layers".into(), diff_ids: Vec::new() },
         ..Default::default()

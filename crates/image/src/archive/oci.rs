@@ -17,7 +17,7 @@ pub(crate) const OCI_LAYOUT: &str = r#"{"imageLayoutVersion": "1.0.0"}"#;
 
 /// The host platform's OS and architecture, as Go names them.
 fn host_platform() -> (&'static str, &'static str) {
-    ("linux", crate::import::host_architecture())
+    ("linux", crate::oci::host_architecture())
 }
 
 /// The tag a top-level index entry names, if any (see the module docs of `archive` for the rule).

@@ -91,7 +91,7 @@ pub fn run(g: &GlobalOpts, a: BuildArgs) -> anyhow::Result<u8> {
     }
     let labels = a.labels.iter().map(|l| key_value(l, "label")).collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(p) = &a.platform {
-        let want = format!("linux/{}", skiff_image::import::host_architecture());
+        let want = format!("linux/{}", skiff_image::oci::host_architecture());
         if p != &want && !p.starts_with(&format!("{want}/")) {
             bail!("platform {p:?} is not supported: skiff builds for {want} only");
         }

@@ -140,7 +140,7 @@ pub fn info(g: &GlobalOpts, a: InfoArgs) -> anyhow::Result<u8> {
 }
 
 pub fn version(_g: &GlobalOpts, a: VersionArgs) -> anyhow::Result<u8> {
-    let arch = skiff_image::import::host_architecture();
+    let arch = skiff_image::oci::host_architecture();
     let v = json!({
         "Client": {"Version": env!("CARGO_PKG_VERSION"), "ApiVersion": "1.41", "Os": "linux", "Arch": arch},
         "Server": {"Version": env!("CARGO_PKG_VERSION"), "Os": "linux", "Arch": arch,
