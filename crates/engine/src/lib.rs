@@ -6,11 +6,15 @@
 //! volumes, the json-file log and the state the per-container monitor
 //! (`skiff-monitor`, a binary of the `skiff` package) records under `/run/skiff`.
 //! Errors are [`EngineError`], whose [`ErrorKind`] front ends map to exit codes
-//! and HTTP statuses.
+//! and HTTP statuses. Docker's flags arrive parsed once, as [`RunOptions`] with
+//! typed [`mounts`], [`network_mode`] and [`ports`]; Docker's views of a
+//! container (inspect JSON, ps rows) are built here ([`views`]), so every front
+//! end prints the same thing.
 //!
 //! Dependencies: `oci-spec` for the runtime spec types handed to
-//! `skiff-runtime`; `skiff-image` for images, layers and the SQLite metadata
-//! (the `containers` table); `tar` for `export` and `commit`; `rustix` for
+//! `skiff-runtime`; `skiff-image` for images, layers and the SQLite database,
+//! in which this crate creates and migrates its own `containers` table
+//! ([`record`]); `tar` for `export` and `commit`; `rustix` for
 //! mounts, pipes and `openat2`; process plumbing (fork, wait, pidfds, signals,
 //! terminals, fds) is `skiff_runtime`'s (`process`, `signal`, `tty`, `fd`), so
 //! this crate has none of its own: the attribute below holds it to that.

@@ -170,7 +170,7 @@ pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// The host[:port] part of a URL.
+/// The `host[:port]` part of a URL.
 pub fn url_host(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());

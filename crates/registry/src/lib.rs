@@ -5,7 +5,7 @@
 //! basic and bearer tokens), [`credentials`] (Docker's `config.json` and
 //! credential helpers), [`config`] (mirrors, insecure registries),
 //! [`client`] (one endpoint's API calls), [`manifest`] (documents and
-//! platform choice), [`pull`], [`push`], [`search`].
+//! platform choice), [`pull`](mod@pull), [`push`](mod@push), [`search`].
 //!
 //! Blobs reach the image store only through its API: pulled layers are
 //! streamed into anonymous store blobs, verified, then committed at once.

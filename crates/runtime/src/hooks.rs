@@ -135,7 +135,7 @@ pub fn run_all_warn(kind: HookKind, hooks: &[Hook], state: &[u8]) -> Vec<String>
         .collect()
 }
 
-/// Runs one hook: its path with its args (args[0] is argv[0]) and env (the caller's when it has
+/// Runs one hook: its path with its args (`args[0]` is `argv[0]`) and env (the caller's when it has
 /// none), `state` on stdin; waits for it, at most `timeout` seconds.
 pub fn run_one(hook: &Hook, state: &[u8]) -> Result<(), String> {
     if !hook.path().is_absolute() {

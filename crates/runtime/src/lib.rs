@@ -16,7 +16,7 @@
 //! - [`process`]: the one fork entry point ([`process::fork_child`], which refuses in a
 //!   multi-threaded process; `spawn` and `exec` fork through the same check), waiting and wait
 //!   statuses, pidfds, `setsid`, child subreaper.
-//! - [`signal`]: signal names, the signals a foreground CLI forwards, the signal mask, waiting
+//! - [`signal`](mod@signal): signal names, the signals a foreground CLI forwards, the signal mask, waiting
 //!   while forwarding queued signals (signalfd), dispositions.
 //! - [`tty`]: raw mode, window sizes, the pty relay.
 //! - [`fd`]: reads and writes that retry `EINTR`, `poll`, pipes, duplicates, FIFOs, the fixed fd

@@ -1,5 +1,5 @@
-//! Containers: the record ([`record`]) and one file per operation, each an `impl` block on
-//! [`Engine`](crate::Engine) (youki's `container_<op>.rs` layout): [`create`](Engine::create),
+//! Containers: the record ([`crate::record`], re-exported here) and one file per operation, each an `impl` block on
+//! [`Engine`] (youki's `container_<op>.rs` layout): [`create`](Engine::create),
 //! [`start`](Engine::start) (and the attached run's wait in `attach`), [`stop`](Engine::stop),
 //! [`kill`](Engine::kill), [`remove`](Engine::remove), [`pause`](Engine::pause) and
 //! [`unpause`](Engine::unpause), [`update`](Engine::update), [`rename`](Engine::rename),

@@ -42,7 +42,7 @@ pub enum UnpackError {
         /// The entry's path.
         path: String,
     },
-    /// The layer's files exceed [`UnpackOptions::max_bytes`].
+    /// The layer's files exceed [`UnpackOptions::max_bytes`](super::UnpackOptions::max_bytes).
     #[error("entry {path}: layer exceeds the limit of {limit} bytes")]
     TooLarge {
         /// The entry being written.
