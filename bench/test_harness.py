@@ -52,6 +52,19 @@ class Rotation(unittest.TestCase):
         self.assertEqual(orders, [["skiff", "docker"], ["docker", "skiff"], ["skiff", "docker"]])
 
 
+class SkiffBefore(unittest.TestCase):
+    def test_an_earlier_build_gets_its_own_name_store_and_commit(self):
+        with tempfile.TemporaryDirectory() as d:
+            work = Path(d)
+            now = harness.probe_skiff("/bin/true", work)
+            before = harness.probe_skiff("/bin/true", work, "skiff (before)", "eb59450")
+        self.assertEqual((now.name, before.name), ("skiff", "skiff (before)"))
+        self.assertNotEqual(now.argv[2], before.argv[2])
+        self.assertTrue(before.version.endswith(", commit eb59450"), before.version)
+        missing = harness.probe_skiff("/nonexistent/skiff", work, "skiff (before)", "x")
+        self.assertFalse(missing.available)
+
+
 class Targets(unittest.TestCase):
     def test_ratio_and_absolute_targets(self):
         third = Target("≤ 1/3 of docker", max_ratio=1 / 3)
