@@ -398,7 +398,7 @@ def main() -> int:
     ap.add_argument("--query-runs", type=int, default=int(os.environ.get("QUERY_RUNS", "30")))
     ap.add_argument("--skiff", default=os.environ.get("SKIFF", str(REPO / "target/release/skiff")))
     ap.add_argument("--skiff-before", default=os.environ.get("SKIFF_BEFORE", ""),
-                    help="an earlier skiff build, measured beside --skiff as 'skiff (before)'")
+                    help="an earlier skiff build, measured beside --skiff as 'skiff-before'")
     ap.add_argument("--skiff-before-commit", default=os.environ.get("SKIFF_BEFORE_COMMIT", ""),
                     help="the commit --skiff-before was built from, for the Tools line")
     ap.add_argument("--rootfs", default=os.environ.get("BENCH_ROOTFS", ""))
@@ -418,7 +418,7 @@ def main() -> int:
         shutil.rmtree(work / store, ignore_errors=True)
     tools = [probe_skiff(args.skiff, work)]
     if args.skiff_before:
-        tools.append(probe_skiff(args.skiff_before, work, "skiff (before)", args.skiff_before_commit or "unknown"))
+        tools.append(probe_skiff(args.skiff_before, work, "skiff-before", args.skiff_before_commit or "unknown"))
     tools += [probe_docker(work), probe_podman(work)]
     for t in tools:
         log(f"{t.name}: {t.version if t.available else 'n/a: ' + t.reason}")

@@ -6,7 +6,7 @@
 # Environment: SKIFF=path (binary to measure; default: build target/release/skiff), N, QUERY_RUNS,
 # BENCH_ROOTFS (default: the path ../shared/tools/debian-rootfs prints, building it once if needed),
 # BENCH_WORK (scratch: bench/out), BENCH_OUT (default: BENCHMARKS.md), SKIFF_BEFORE=path (an earlier skiff
-# build measured beside SKIFF as "skiff (before)", e.g. before a refactor) with SKIFF_BEFORE_COMMIT=its commit.
+# build measured beside SKIFF as "skiff-before", e.g. before a refactor) with SKIFF_BEFORE_COMMIT=its commit.
 # The peers come from ../shared/tools/peers-up (Docker at unix:///run/peer-docker.sock, Podman with runc);
 # a peer that is missing or failing shows as "n/a" with the reason, and skiff is measured regardless.
 set -euo pipefail

@@ -57,11 +57,13 @@ class SkiffBefore(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             work = Path(d)
             now = harness.probe_skiff("/bin/true", work)
-            before = harness.probe_skiff("/bin/true", work, "skiff (before)", "eb59450")
-        self.assertEqual((now.name, before.name), ("skiff", "skiff (before)"))
+            before = harness.probe_skiff("/bin/true", work, "skiff-before", "eb59450")
+        self.assertEqual((now.name, before.name), ("skiff", "skiff-before"))
+        # Suites put the tool's name into container names: it must be one Docker accepts.
+        self.assertRegex(before.name, r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
         self.assertNotEqual(now.argv[2], before.argv[2])
         self.assertTrue(before.version.endswith(", commit eb59450"), before.version)
-        missing = harness.probe_skiff("/nonexistent/skiff", work, "skiff (before)", "x")
+        missing = harness.probe_skiff("/nonexistent/skiff", work, "skiff-before", "x")
         self.assertFalse(missing.available)
 
 
